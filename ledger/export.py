@@ -1,0 +1,85 @@
+"""Exports an accountant can check with their own tools: CSV and an hledger journal."""
+
+from __future__ import annotations
+
+import csv
+from typing import TextIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ledger.models import Account, TransferStatus
+from ledger.reading import transfers_in_order
+
+#: ISO 4217 minor-unit exponents that differ from 2.
+CURRENCY_EXPONENTS = {
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
+    "PYG": 0, "RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+}  # fmt: skip
+
+CSV_COLUMNS = [
+    "transfer_id", "journal_id", "key", "code", "status", "effective_at", "posted_at",
+    "recorded_at", "debit_account", "credit_account", "amount_minor", "currency", "reference",
+    "reverses_id", "recorded_by",
+]  # fmt: skip
+
+
+def format_minor(amount: int, currency: str) -> str:
+    """12345 USD -> '123.45'; 500 JPY -> '500'. Exact: no floats involved."""
+    exponent = CURRENCY_EXPONENTS.get(currency, 2)
+    sign = "-" if amount < 0 else ""
+    digits = str(abs(amount)).rjust(exponent + 1, "0")
+    if exponent == 0:
+        return f"{sign}{digits}"
+    return f"{sign}{digits[:-exponent]}.{digits[-exponent:]}"
+
+
+def _account_codes(session: Session) -> dict[int, str]:
+    return dict(session.execute(select(Account.id, Account.code)).tuples().all())
+
+
+def export_csv(session: Session, out: TextIO) -> int:
+    """Write every transfer as one CSV row; returns the number of rows."""
+    codes = _account_codes(session)
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for t in transfers_in_order(session):
+        writer.writerow(
+            [
+                t.id, t.journal_id, t.key, t.code, t.status, t.effective_at.isoformat(),
+                t.posted_at.isoformat() if t.posted_at else "", t.recorded_at.isoformat(),
+                codes[t.debit_account_id], codes[t.credit_account_id], t.amount, t.currency,
+                t.reference, t.reverses_id or "", t.recorded_by,
+            ]
+        )  # fmt: skip
+        count += 1
+    return count
+
+
+def export_hledger(session: Session, out: TextIO) -> int:
+    """Write an hledger / ledger-cli journal; returns the number of transactions.
+
+    Posted transfers are cleared (``*``) on the date they were posted, pending ones are marked
+    ``!`` on the date they were recorded, voided ones are left out. ``hledger bal -C`` then
+    gives the same balances as the trial balance.
+    """
+    codes = _account_codes(session)
+    for currency in sorted({code for code in session.scalars(select(Account.currency))}):
+        out.write(f"commodity {format_minor(100000, currency)} {currency}\n")
+    out.write("\n")
+    count = 0
+    for t in transfers_in_order(session):
+        if t.status == TransferStatus.VOIDED:
+            continue
+        cleared = t.status == TransferStatus.POSTED
+        when = t.posted_at if cleared else t.recorded_at
+        mark = "*" if cleared else "!"
+        amount = format_minor(t.amount, t.currency)
+        out.write(f"{when.date().isoformat()} {mark} {t.code} ({t.key})\n")
+        out.write(f"    ; transfer:{t.id} journal:{t.journal_id} reference:{t.reference}\n")
+        out.write(f"    {codes[t.debit_account_id]}  {amount} {t.currency}\n")
+        out.write(f"    {codes[t.credit_account_id]}  -{amount} {t.currency}\n\n")
+        count += 1
+    return count

@@ -1,0 +1,175 @@
+"""Accounts, journals and transfers: the ledger's three tables.
+
+Modelled on TigerBeetle: an account keeps running counters so its balance is read in O(1);
+a transfer is one row that debits one account and credits another of the same currency, so
+the book balances by construction. Transfers are append-only; only a pending transfer's
+status (and the time it was resolved) may change.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ledger.base import Base, BigId, UTCDateTime, utcnow
+
+
+class AccountType(enum.StrEnum):
+    ASSET = "asset"
+    LIABILITY = "liability"
+    EQUITY = "equity"
+    REVENUE = "revenue"
+    EXPENSE = "expense"
+
+
+class TransferStatus(enum.StrEnum):
+    PENDING = "pending"
+    POSTED = "posted"
+    VOIDED = "voided"
+
+
+def _enum_check(column: str, values: type[enum.StrEnum]) -> str:
+    listed = ", ".join(f"'{member.value}'" for member in values)
+    return f"{column} IN ({listed})"
+
+
+class Account(Base):
+    __tablename__ = "ledger_accounts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(200), unique=True)
+    type: Mapped[str] = mapped_column(String(16))
+    currency: Mapped[str] = mapped_column(String(3))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    debits_posted: Mapped[int] = mapped_column(BigInteger, default=0)
+    credits_posted: Mapped[int] = mapped_column(BigInteger, default=0)
+    debits_pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    credits_pending: Mapped[int] = mapped_column(BigInteger, default=0)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    debits_must_not_exceed_credits: Mapped[bool] = mapped_column(Boolean, default=False)
+    credits_must_not_exceed_debits: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        # Lets transfers reference (account, currency) so the database refuses a transfer
+        # between accounts of different currencies.
+        UniqueConstraint("id", "currency"),
+        CheckConstraint(_enum_check("type", AccountType), name="type_known"),
+        CheckConstraint("length(currency) = 3", name="currency_code"),
+        CheckConstraint(
+            "debits_posted >= 0 AND credits_posted >= 0 "
+            "AND debits_pending >= 0 AND credits_pending >= 0",
+            name="counters_not_negative",
+        ),
+        CheckConstraint(
+            "NOT (debits_must_not_exceed_credits AND credits_must_not_exceed_debits)",
+            name="one_overdraft_rule",
+        ),
+        CheckConstraint(
+            "NOT debits_must_not_exceed_credits "
+            "OR debits_posted + debits_pending <= credits_posted",
+            name="debits_within_credits",
+        ),
+        CheckConstraint(
+            "NOT credits_must_not_exceed_debits "
+            "OR credits_posted + credits_pending <= debits_posted",
+            name="credits_within_debits",
+        ),
+    )
+
+    @property
+    def balance(self) -> int:
+        """Posted balance, debits minus credits (a liability holding money is negative)."""
+        return self.debits_posted - self.credits_posted
+
+    @property
+    def available(self) -> int:
+        """What may still be drawn from the account's normal side, net of reservations.
+
+        For a debit-normal account (assets, expenses) that is debits minus credits; for a
+        credit-normal one (liabilities, equity, revenue) credits minus debits. Pending
+        transfers that would reduce the balance are already taken off.
+        """
+        if self.type in (AccountType.ASSET, AccountType.EXPENSE):
+            return self.debits_posted - self.credits_posted - self.credits_pending
+        return self.credits_posted - self.debits_posted - self.debits_pending
+
+    def __repr__(self) -> str:
+        return f"<Account {self.code} {self.currency}>"
+
+
+class Journal(Base):
+    """The transfers of one business event, written in one database transaction."""
+
+    __tablename__ = "ledger_journals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Transfer(Base):
+    __tablename__ = "ledger_transfers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    journal_id: Mapped[int] = mapped_column(ForeignKey("ledger_journals.id"), index=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    debit_account_id: Mapped[int] = mapped_column(BigId)
+    credit_account_id: Mapped[int] = mapped_column(BigId)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    code: Mapped[str] = mapped_column(String(40))
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(8))
+    two_phase: Mapped[bool] = mapped_column(Boolean, default=False)
+    reverses_id: Mapped[int | None] = mapped_column(
+        ForeignKey("ledger_transfers.id"), unique=True
+    )
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    debit_balance_after: Mapped[int] = mapped_column(BigInteger)
+    credit_balance_after: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["debit_account_id", "currency"],
+            ["ledger_accounts.id", "ledger_accounts.currency"],
+            name="fk_ledger_transfers_debit_account",
+        ),
+        ForeignKeyConstraint(
+            ["credit_account_id", "currency"],
+            ["ledger_accounts.id", "ledger_accounts.currency"],
+            name="fk_ledger_transfers_credit_account",
+        ),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("debit_account_id <> credit_account_id", name="distinct_accounts"),
+        CheckConstraint(_enum_check("status", TransferStatus), name="status_known"),
+        CheckConstraint(
+            "(status = 'posted') = (posted_at IS NOT NULL)", name="posted_at_iff_posted"
+        ),
+        Index("ix_ledger_transfers_debit_account", "debit_account_id", "id"),
+        Index("ix_ledger_transfers_credit_account", "credit_account_id", "id"),
+        Index("ix_ledger_transfers_posted_at", "posted_at"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Transfer {self.id} {self.code} {self.amount} {self.currency} {self.status}>"

@@ -1,0 +1,456 @@
+"""Writing to the ledger: open accounts, post journals, resolve pending transfers, reverse.
+
+Every function works inside the caller's transaction and never commits: the caller (a service)
+owns the unit of work and must roll back when a LedgerError is raised.
+
+Posting locks every touched account row in id order (``SELECT ... FOR UPDATE`` on PostgreSQL;
+SQLite has one writer at a time), checks the overdraft rules on the locked counters, then writes
+the journal, its transfers and the new counters. The statements are SQLAlchemy Core so that a
+single transfer costs five round trips and little Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ledger.base import utcnow
+from ledger.errors import (
+    AccountConflict,
+    AccountNotFound,
+    CurrencyMismatch,
+    EmptyJournal,
+    IdempotencyConflict,
+    InsufficientFunds,
+    InvalidAccount,
+    InvalidTransfer,
+    NotPending,
+    NotReversible,
+    TransferNotFound,
+)
+from ledger.models import Account, AccountType, Journal, Transfer, TransferStatus
+
+accounts = Account.__table__
+journals = Journal.__table__
+transfers = Transfer.__table__
+
+ACCOUNT_CODE = re.compile(r"^[a-z]+(:[A-Za-z0-9_.\-]+)+$")
+CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
+MAX_AMOUNT = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class NewTransfer:
+    """A transfer to post: ``amount`` minor units from ``debit`` to ``credit`` (account ids).
+
+    ``key`` is the transfer's idempotency key; left empty it becomes ``<journal key>/<index>``.
+    ``pending`` reserves the amount until the transfer is posted or voided.
+    """
+
+    debit: int
+    credit: int
+    amount: int
+    code: str
+    reference: str = ""
+    pending: bool = False
+    key: str | None = None
+    reverses: int | None = None
+
+
+@dataclass(frozen=True)
+class PostedJournal:
+    journal_id: int
+    transfer_ids: tuple[int, ...]
+    replayed: bool
+
+    @property
+    def transfer_id(self) -> int:
+        """The id of the only transfer of a one-transfer journal."""
+        if len(self.transfer_ids) != 1:
+            raise ValueError("journal holds more than one transfer")
+        return self.transfer_ids[0]
+
+
+def _insert_or_ignore(session: Session, table, index_elements: list[str]):  # noqa: ANN001, ANN202
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=index_elements)
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=index_elements)
+    raise NotImplementedError(f"ledger does not support {dialect}")
+
+
+def open_account(
+    session: Session,
+    code: str,
+    type: AccountType | str,
+    currency: str,
+    *,
+    name: str = "",
+    debits_must_not_exceed_credits: bool = False,
+    credits_must_not_exceed_debits: bool = False,
+) -> Account:
+    """Return the account with this code, creating it if needed (safe under concurrency).
+
+    An existing account must match the type, currency and overdraft rule asked for.
+    """
+    type = AccountType(type) if type in AccountType._value2member_map_ else type
+    if not isinstance(type, AccountType):
+        raise InvalidAccount(f"unknown account type {type!r}")
+    if not ACCOUNT_CODE.match(code) or not code.startswith(f"{type.value}:"):
+        raise InvalidAccount(f"account code {code!r} must look like '{type.value}:part:part'")
+    if not CURRENCY_CODE.match(currency):
+        raise InvalidAccount(f"currency {currency!r} must be an ISO 4217 code like 'USD'")
+    if debits_must_not_exceed_credits and credits_must_not_exceed_debits:
+        raise InvalidAccount("an account can carry only one overdraft rule")
+    wanted = {
+        "type": type.value,
+        "currency": currency,
+        "debits_must_not_exceed_credits": debits_must_not_exceed_credits,
+        "credits_must_not_exceed_debits": credits_must_not_exceed_debits,
+    }
+    statement = _insert_or_ignore(session, accounts, ["code"]).values(
+        code=code,
+        name=name,
+        debits_posted=0,
+        credits_posted=0,
+        debits_pending=0,
+        credits_pending=0,
+        version=0,
+        created_at=utcnow(),
+        **wanted,
+    )
+    session.execute(statement)
+    account = session.scalars(select(Account).where(Account.code == code)).one()
+    found = {key: getattr(account, key) for key in wanted}
+    if found != wanted:
+        raise AccountConflict(f"account {code} exists as {found}, not {wanted}")
+    return account
+
+
+def find_account(session: Session, code: str) -> Account:
+    account = session.scalars(select(Account).where(Account.code == code)).one_or_none()
+    if account is None:
+        raise AccountNotFound(code)
+    return account
+
+
+def _check_shape(transfer: NewTransfer) -> None:
+    amount = transfer.amount
+    if isinstance(amount, bool) or not isinstance(amount, int):
+        raise InvalidTransfer(f"amount must be an integer number of minor units, not {amount!r}")
+    if not 0 < amount <= MAX_AMOUNT:
+        raise InvalidTransfer(f"amount must be positive, not {amount}")
+    if transfer.debit == transfer.credit:
+        raise InvalidTransfer("a transfer needs two different accounts")
+    if not transfer.code:
+        raise InvalidTransfer("a transfer needs a code such as AWARD")
+
+
+def _fingerprint(batch: Sequence[NewTransfer]) -> str:
+    canonical = json.dumps(
+        [
+            [t.key, t.debit, t.credit, t.amount, t.code, t.reference, t.pending, t.reverses]
+            for t in batch
+        ],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class _Counters:
+    """The locked state of one account while a journal is applied to it."""
+
+    __slots__ = ("row", "dp", "cp", "dpend", "cpend")
+
+    def __init__(self, row) -> None:  # noqa: ANN001
+        self.row = row
+        self.dp, self.cp = row.debits_posted, row.credits_posted
+        self.dpend, self.cpend = row.debits_pending, row.credits_pending
+
+    def breaks_rule(self) -> int | None:
+        """None if the overdraft rule holds, else what was available before this journal."""
+        row = self.row
+        if row.debits_must_not_exceed_credits and self.dp + self.dpend > self.cp:
+            return row.credits_posted - row.debits_posted - row.debits_pending
+        if row.credits_must_not_exceed_debits and self.cp + self.cpend > self.dp:
+            return row.debits_posted - row.credits_posted - row.credits_pending
+        return None
+
+    def params(self) -> dict[str, int]:
+        return {
+            "_id": self.row.id,
+            "_dp": self.dp,
+            "_cp": self.cp,
+            "_dpend": self.dpend,
+            "_cpend": self.cpend,
+        }
+
+
+_UPDATE_COUNTERS = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("_id"))
+    .values(
+        debits_posted=bindparam("_dp"),
+        credits_posted=bindparam("_cp"),
+        debits_pending=bindparam("_dpend"),
+        credits_pending=bindparam("_cpend"),
+        version=accounts.c.version + 1,
+    )
+)
+
+
+def _lock_accounts(session: Session, ids: set[int]) -> dict[int, _Counters]:
+    ordered = sorted(ids)
+    rows = session.execute(
+        select(accounts).where(accounts.c.id.in_(ordered)).order_by(accounts.c.id).with_for_update()
+    ).all()
+    found = {row.id: _Counters(row) for row in rows}
+    for account_id in ordered:
+        if account_id not in found:
+            raise AccountNotFound(account_id)
+    return found
+
+
+def _write_counters(session: Session, locked: dict[int, _Counters]) -> None:
+    session.execute(_UPDATE_COUNTERS, [counters.params() for counters in locked.values()])
+    touched = set(locked)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Account) and obj.id in touched:
+            session.expire(obj)
+
+
+def _replay(session: Session, key: str, fingerprint: str) -> PostedJournal | None:
+    journal = session.execute(
+        select(journals.c.id, journals.c.payload_sha256).where(journals.c.key == key)
+    ).one_or_none()
+    if journal is None:
+        return None
+    if journal.payload_sha256 != fingerprint:
+        raise IdempotencyConflict(key)
+    ids = session.scalars(
+        select(transfers.c.id).where(transfers.c.journal_id == journal.id).order_by(transfers.c.id)
+    ).all()
+    return PostedJournal(journal.id, tuple(ids), replayed=True)
+
+
+def post_journal(
+    session: Session,
+    batch: Sequence[NewTransfer],
+    *,
+    key: str,
+    recorded_by: str,
+    description: str = "",
+    effective_at: datetime | None = None,
+) -> PostedJournal:
+    """Post the transfers of one business event, all or none.
+
+    Posting the same ``key`` again with the same transfers returns the first result and writes
+    nothing (``replayed=True``); the same key with other transfers raises IdempotencyConflict.
+    """
+    if not batch:
+        raise EmptyJournal("a journal must hold at least one transfer")
+    if not key:
+        raise InvalidTransfer("a journal needs an idempotency key")
+    batch = [t if t.key else replace(t, key=f"{key}/{index}") for index, t in enumerate(batch)]
+    for transfer in batch:
+        _check_shape(transfer)
+    fingerprint = _fingerprint(batch)
+    now = utcnow()
+    effective_at = effective_at or now
+
+    locked = _lock_accounts(session, {t.debit for t in batch} | {t.credit for t in batch})
+    rows = []
+    for t in batch:
+        debit, credit = locked[t.debit], locked[t.credit]
+        if debit.row.currency != credit.row.currency:
+            raise CurrencyMismatch(
+                debit.row.code, credit.row.code, debit.row.currency, credit.row.currency
+            )
+        if t.pending:
+            debit.dpend += t.amount
+            credit.cpend += t.amount
+        else:
+            debit.dp += t.amount
+            credit.cp += t.amount
+        rows.append(
+            {
+                "key": t.key,
+                "debit_account_id": t.debit,
+                "credit_account_id": t.credit,
+                "currency": debit.row.currency,
+                "amount": t.amount,
+                "code": t.code,
+                "reference": t.reference,
+                "status": TransferStatus.PENDING if t.pending else TransferStatus.POSTED,
+                "two_phase": t.pending,
+                "reverses_id": t.reverses,
+                "recorded_by": recorded_by,
+                "effective_at": effective_at,
+                "recorded_at": now,
+                "posted_at": None if t.pending else effective_at,
+                "resolved_at": None,
+                "debit_balance_after": debit.dp - debit.cp,
+                "credit_balance_after": credit.dp - credit.cp,
+            }
+        )
+    for counters in locked.values():
+        available = counters.breaks_rule()
+        if available is not None:
+            earlier = _replay(session, key, fingerprint)
+            if earlier is not None:
+                return earlier
+            raise InsufficientFunds(counters.row.code, available, counters.row.currency)
+
+    journal_id = session.execute(
+        _insert_or_ignore(session, journals, ["key"])
+        .values(
+            key=key,
+            payload_sha256=fingerprint,
+            description=description,
+            recorded_by=recorded_by,
+            recorded_at=now,
+        )
+        .returning(journals.c.id)
+    ).scalar_one_or_none()
+    if journal_id is None:
+        earlier = _replay(session, key, fingerprint)
+        if earlier is None:  # only a concurrent rollback of the same key could get here
+            raise IdempotencyConflict(key)
+        return earlier
+    for row in rows:
+        row["journal_id"] = journal_id
+    try:
+        ids = session.execute(
+            insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True), rows
+        ).scalars().all()
+    except IntegrityError as error:
+        message = str(error.orig)
+        if "reverses_id" in message:
+            raise NotReversible("that transfer was already reversed") from error
+        if "key" in message:
+            raise IdempotencyConflict(next(r["key"] for r in rows)) from error
+        raise
+    _write_counters(session, locked)
+    return PostedJournal(journal_id, tuple(ids), replayed=False)
+
+
+def post_transfer(
+    session: Session,
+    *,
+    debit: int,
+    credit: int,
+    amount: int,
+    code: str,
+    key: str,
+    recorded_by: str,
+    reference: str = "",
+    pending: bool = False,
+    description: str = "",
+    effective_at: datetime | None = None,
+) -> PostedJournal:
+    """Post one transfer as a journal of its own (its key is the journal's key too)."""
+    return post_journal(
+        session,
+        [NewTransfer(debit, credit, amount, code, reference, pending, key=key)],
+        key=key,
+        recorded_by=recorded_by,
+        description=description,
+        effective_at=effective_at,
+    )
+
+
+def _resolve(session: Session, transfer_id: int, outcome: TransferStatus, at: datetime | None):
+    first = session.execute(
+        select(transfers.c.debit_account_id, transfers.c.credit_account_id).where(
+            transfers.c.id == transfer_id
+        )
+    ).one_or_none()
+    if first is None:
+        raise TransferNotFound(transfer_id)
+    locked = _lock_accounts(session, {first.debit_account_id, first.credit_account_id})
+    row = session.execute(
+        select(transfers).where(transfers.c.id == transfer_id).with_for_update()
+    ).one()
+    if row.status == outcome:
+        return
+    if row.status != TransferStatus.PENDING:
+        raise NotPending(f"transfer {transfer_id} is {row.status}, not pending")
+    debit, credit = locked[row.debit_account_id], locked[row.credit_account_id]
+    debit.dpend -= row.amount
+    credit.cpend -= row.amount
+    when = at or utcnow()
+    if outcome == TransferStatus.POSTED:
+        debit.dp += row.amount
+        credit.cp += row.amount
+    session.execute(
+        update(transfers)
+        .where(transfers.c.id == transfer_id)
+        .values(
+            status=outcome,
+            resolved_at=when,
+            posted_at=when if outcome == TransferStatus.POSTED else None,
+        )
+    )
+    _write_counters(session, locked)
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Transfer) and obj.id == transfer_id:
+            session.expire(obj)
+
+
+def post_pending(session: Session, transfer_id: int, *, at: datetime | None = None) -> None:
+    """Post a pending transfer in full. Posting it again does nothing."""
+    _resolve(session, transfer_id, TransferStatus.POSTED, at)
+
+
+def void_pending(session: Session, transfer_id: int, *, at: datetime | None = None) -> None:
+    """Release a pending transfer's reservation. Voiding it again does nothing."""
+    _resolve(session, transfer_id, TransferStatus.VOIDED, at)
+
+
+def reverse_transfer(
+    session: Session,
+    transfer_id: int,
+    *,
+    key: str,
+    recorded_by: str,
+    reason: str = "",
+) -> PostedJournal:
+    """Post a REVERSAL that undoes a posted transfer; it points at the original.
+
+    A transfer is reversed at most once; a reversal is itself not reversible (post a new
+    transfer instead). The overdraft rules apply to the reversal like to any transfer.
+    """
+    original = session.get(Transfer, transfer_id)
+    if original is None:
+        raise TransferNotFound(transfer_id)
+    if original.status != TransferStatus.POSTED:
+        raise NotReversible(f"transfer {transfer_id} is {original.status}, not posted")
+    if original.reverses_id is not None:
+        raise NotReversible(f"transfer {transfer_id} is itself a reversal")
+    return post_journal(
+        session,
+        [
+            NewTransfer(
+                debit=original.credit_account_id,
+                credit=original.debit_account_id,
+                amount=original.amount,
+                code="REVERSAL",
+                reference=f"transfer:{original.id}",
+                key=key,
+                reverses=original.id,
+            )
+        ],
+        key=key,
+        recorded_by=recorded_by,
+        description=reason or f"reversal of transfer {original.id}",
+    )

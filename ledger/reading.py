@@ -1,0 +1,189 @@
+"""Reading the ledger: balances now and as of a time, statements, trial balance, verify."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from ledger.errors import AccountNotFound
+from ledger.models import Account, Transfer, TransferStatus
+
+
+@dataclass(frozen=True)
+class TrialBalanceLine:
+    account: str
+    type: str
+    currency: str
+    debits: int
+    credits: int
+
+    @property
+    def balance(self) -> int:
+        return self.debits - self.credits
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "account": self.account,
+            "type": self.type,
+            "currency": self.currency,
+            "debits": self.debits,
+            "credits": self.credits,
+            "balance": self.balance,
+        }
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    transfer: Transfer
+    debit: int
+    credit: int
+    balance: int
+
+
+@dataclass(frozen=True)
+class Statement:
+    account: Account
+    opening_balance: int
+    lines: list[StatementLine]
+
+    @property
+    def closing_balance(self) -> int:
+        return self.lines[-1].balance if self.lines else self.opening_balance
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    account: str
+    field: str
+    stored: int
+    recomputed: int
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.field} is {self.stored}, transfers say {self.recomputed}"
+
+
+def _posted_by(as_of: datetime | None):  # noqa: ANN202
+    condition = Transfer.status == TransferStatus.POSTED
+    if as_of is not None:
+        condition = and_(condition, Transfer.posted_at <= as_of)
+    return condition
+
+
+def _sums_by_account(session: Session, as_of: datetime | None) -> dict[int, tuple[int, int]]:
+    """(debits, credits) posted per account id, optionally up to ``as_of``."""
+    totals: dict[int, list[int]] = {}
+    for side, column in ((0, Transfer.debit_account_id), (1, Transfer.credit_account_id)):
+        rows = session.execute(
+            select(column, func.sum(Transfer.amount)).where(_posted_by(as_of)).group_by(column)
+        )
+        for account_id, total in rows:
+            totals.setdefault(account_id, [0, 0])[side] = int(total)
+    return {account_id: (d, c) for account_id, (d, c) in totals.items()}
+
+
+def balance_as_of(session: Session, account_id: int, as_of: datetime) -> int:
+    """Posted balance (debits minus credits) of one account at a moment in the past."""
+    signed = case((Transfer.debit_account_id == account_id, Transfer.amount), else_=-Transfer.amount)
+    total = session.scalar(
+        select(func.coalesce(func.sum(signed), 0)).where(
+            _posted_by(as_of),
+            or_(Transfer.debit_account_id == account_id, Transfer.credit_account_id == account_id),
+        )
+    )
+    return int(total)
+
+
+def trial_balance(session: Session, as_of: datetime | None = None) -> list[TrialBalanceLine]:
+    """Every account's posted debits and credits, from the counters now or the transfers then."""
+    all_accounts = session.scalars(select(Account).order_by(Account.currency, Account.code)).all()
+    if as_of is None:
+        return [
+            TrialBalanceLine(a.code, a.type, a.currency, a.debits_posted, a.credits_posted)
+            for a in all_accounts
+        ]
+    sums = _sums_by_account(session, as_of)
+    return [
+        TrialBalanceLine(a.code, a.type, a.currency, *sums.get(a.id, (0, 0)))
+        for a in all_accounts
+    ]
+
+
+def statement(
+    session: Session,
+    account_id: int,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Statement:
+    """Posted transfers of one account in posting order, each with the running balance."""
+    account = session.get(Account, account_id)
+    if account is None:
+        raise AccountNotFound(account_id)
+    opening = balance_as_of(session, account_id, start) if start is not None else 0
+    conditions = [
+        Transfer.status == TransferStatus.POSTED,
+        or_(Transfer.debit_account_id == account_id, Transfer.credit_account_id == account_id),
+    ]
+    if start is not None:
+        conditions.append(Transfer.posted_at > start)
+    if end is not None:
+        conditions.append(Transfer.posted_at <= end)
+    running = opening
+    lines = []
+    for transfer in session.scalars(
+        select(Transfer).where(*conditions).order_by(Transfer.posted_at, Transfer.id)
+    ):
+        debit = transfer.amount if transfer.debit_account_id == account_id else 0
+        credit = transfer.amount - debit
+        running += debit - credit
+        lines.append(StatementLine(transfer, debit, credit, running))
+    return Statement(account, opening, lines)
+
+
+def verify(session: Session) -> list[Discrepancy]:
+    """Recompute every account's four counters from its transfers; list what disagrees.
+
+    An empty list means the book is right: counters match the transfers, and since every
+    transfer is one debit and one equal credit, the trial balance sums to zero per currency.
+    """
+    recomputed: dict[int, dict[str, int]] = {}
+    for status, sides in (
+        (TransferStatus.POSTED, ("debits_posted", "credits_posted")),
+        (TransferStatus.PENDING, ("debits_pending", "credits_pending")),
+    ):
+        for field, column in zip(
+            sides, (Transfer.debit_account_id, Transfer.credit_account_id), strict=True
+        ):
+            rows = session.execute(
+                select(column, func.sum(Transfer.amount))
+                .where(Transfer.status == status)
+                .group_by(column)
+            )
+            for account_id, total in rows:
+                recomputed.setdefault(account_id, {})[field] = int(total)
+    problems = []
+    fields = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
+    for account in session.scalars(select(Account).order_by(Account.id)):
+        sums = recomputed.get(account.id, {})
+        for field in fields:
+            stored, expected = getattr(account, field), sums.get(field, 0)
+            if stored != expected:
+                problems.append(Discrepancy(account.code, field, stored, expected))
+    return problems
+
+
+def transfers_in_order(session: Session, *, batch_size: int = 1000) -> Iterator[Transfer]:
+    """Every transfer by id, streamed in batches (for exports)."""
+    last_id = 0
+    while True:
+        batch = session.scalars(
+            select(Transfer).where(Transfer.id > last_id).order_by(Transfer.id).limit(batch_size)
+        ).all()
+        if not batch:
+            return
+        yield from batch
+        last_id = batch[-1].id

@@ -1,0 +1,72 @@
+"""The co-creation marketplace: a Flask application over the ``ledger`` library."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+
+from ledger import configure_sqlite_engine
+from marketplace.config import from_environment, normalise_database_url
+from marketplace.errors import register_errorhandlers
+from marketplace.extensions import api, csrf, db, limiter, login_manager, migrate
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app from environment settings, overridden by ``config`` (tests)."""
+    app = Flask(__name__, instance_relative_config=True, template_folder="../templates")
+    app.config.from_mapping(from_environment(app.instance_path))
+    if config:
+        app.config.update(config)
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
+        app.config["SQLALCHEMY_DATABASE_URI"]
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    with app.app_context():
+        configure_sqlite_engine(db.engine)
+    migrate.init_app(app, db)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    api.init_app(app)
+    import marketplace.auth  # noqa: F401  (registers the user loader)
+    import marketplace.models  # noqa: F401  (every table, for Alembic)
+
+
+def register_blueprints(app: Flask) -> None:
+    from marketplace import main
+    from marketplace.accounts import api as accounts_api
+    from marketplace.accounts import views as accounts_views
+    from marketplace.finance import api as finance_api
+    from marketplace.finance import views as finance_views
+
+    app.register_blueprint(main.bp)
+    app.register_blueprint(accounts_views.bp)
+    app.register_blueprint(finance_views.bp)
+    api.register_blueprint(accounts_api.blp)
+    api.register_blueprint(finance_api.blp)
+
+
+def register_commands(app: Flask) -> None:
+    from marketplace.cli import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from ledger import format_minor
+
+    app.jinja_env.filters["money"] = lambda amount, currency: (
+        f"{format_minor(amount, currency)} {currency}"
+    )

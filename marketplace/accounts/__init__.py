@@ -1,0 +1,1 @@
+"""Users, organizations, memberships and platform roles; register, log in, log out."""

@@ -1,0 +1,215 @@
+"""Account rules: who exists, who belongs to which organization in which role."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from marketplace.accounts.models import Membership, Organization, OrgRole, User
+from marketplace.accounts.passwords import check_password, hash_password, needs_rehash
+from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
+from marketplace.extensions import db
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MIN_PASSWORD = 10
+RESERVED_SLUGS = {"new", "api", "admin", "static", "login", "logout", "register"}
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def _check_new_user(email: str, name: str, password: str) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not EMAIL.match(email) or len(email) > 254:
+        errors["email"] = ["Enter a valid email address."]
+    if not name.strip() or len(name) > 120:
+        errors["name"] = ["Enter your name (at most 120 characters)."]
+    if not MIN_PASSWORD <= len(password) <= 256:
+        errors["password"] = [f"Use at least {MIN_PASSWORD} characters (at most 256)."]
+    return errors
+
+
+def register_user(
+    email: str,
+    name: str,
+    password: str,
+    *,
+    platform_finance: bool = False,
+    admin: bool = False,
+) -> User:
+    """Create a user. The email is unique whatever its case."""
+    email = normalise_email(email)
+    errors = _check_new_user(email, name or "", password or "")
+    if errors:
+        raise Invalid("Please correct the highlighted fields.", errors)
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Invalid(
+            "Please correct the highlighted fields.",
+            {"email": ["An account with this email already exists."]},
+        )
+    user = User(
+        email=email,
+        name=name.strip(),
+        password_hash=hash_password(password),
+        is_platform_finance=platform_finance,
+        is_admin=admin,
+    )
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError as error:  # a concurrent registration of the same email
+        db.session.rollback()
+        raise Invalid(
+            "Please correct the highlighted fields.",
+            {"email": ["An account with this email already exists."]},
+        ) from error
+    return user
+
+
+def authenticate(email: str, password: str) -> User:
+    """Return the user these credentials belong to, or raise Invalid (same message either way)."""
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if not check_password(user.password_hash if user else None, password or "") or not (
+        user and user.active
+    ):
+        raise Invalid("Wrong email or password.")
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.session.commit()
+    return user
+
+
+def get_user(user_id: int) -> User | None:
+    return db.session.get(User, user_id)
+
+
+def get_organization(slug: str) -> Organization:
+    organization = db.session.scalar(select(Organization).where(Organization.slug == slug))
+    if organization is None:
+        raise NotFound("No such organization.")
+    return organization
+
+
+def role_in(user: User, organization: Organization) -> OrgRole | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    role = db.session.scalar(
+        select(Membership.role).where(
+            Membership.organization_id == organization.id, Membership.user_id == user.id
+        )
+    )
+    return OrgRole(role) if role else None
+
+
+def require_role(user: User, organization: Organization, *roles: OrgRole) -> OrgRole:
+    """The user's role in the organization, if it is one of ``roles``; else Forbidden."""
+    role = role_in(user, organization)
+    if role is None or role not in roles:
+        allowed = " or ".join(r.value for r in roles)
+        raise Forbidden(f"Only the organization's {allowed} may do this.")
+    return role
+
+
+def organizations_of(user: User) -> list[tuple[Organization, OrgRole]]:
+    rows = db.session.execute(
+        select(Organization, Membership.role)
+        .join(Membership, Membership.organization_id == Organization.id)
+        .where(Membership.user_id == user.id)
+        .order_by(Organization.name)
+    ).all()
+    return [(organization, OrgRole(role)) for organization, role in rows]
+
+
+def create_organization(actor: User, name: str, slug: str) -> Organization:
+    """Create an organization; its creator becomes its owner."""
+    name, slug = (name or "").strip(), (slug or "").strip().lower()
+    errors: dict[str, list[str]] = {}
+    if not 2 <= len(name) <= 120:
+        errors["name"] = ["Use 2 to 120 characters."]
+    if not SLUG.match(slug) or not 2 <= len(slug) <= 60 or slug in RESERVED_SLUGS:
+        errors["slug"] = ["Use 2 to 60 lower-case letters, digits and single hyphens."]
+    elif db.session.scalar(select(Organization.id).where(Organization.slug == slug)):
+        errors["slug"] = ["This address is taken."]
+    if errors:
+        raise Invalid("Please correct the highlighted fields.", errors)
+    organization = Organization(name=name, slug=slug)
+    db.session.add(organization)
+    db.session.add(Membership(organization=organization, user=actor, role=OrgRole.OWNER))
+    try:
+        db.session.commit()
+    except IntegrityError as error:
+        db.session.rollback()
+        raise Invalid("Please correct the highlighted fields.", {"slug": ["This address is taken."]}) from error
+    return organization
+
+
+def _role(value: str) -> OrgRole:
+    try:
+        return OrgRole(value)
+    except ValueError:
+        raise Invalid(
+            "Please correct the highlighted fields.",
+            {"role": [f"Choose one of: {', '.join(r.value for r in OrgRole)}."]},
+        ) from None
+
+
+def set_member(actor: User, organization: Organization, email: str, role: str) -> Membership:
+    """Add a user to the organization, or change their role. Owners only."""
+    require_role(actor, organization, OrgRole.OWNER)
+    new_role = _role(role)
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise Invalid(
+            "Please correct the highlighted fields.",
+            {"email": ["No user has this email; ask them to register first."]},
+        )
+    membership = db.session.scalar(
+        select(Membership).where(
+            Membership.organization_id == organization.id, Membership.user_id == user.id
+        )
+    )
+    if membership is None:
+        membership = Membership(organization=organization, user=user, role=new_role)
+        db.session.add(membership)
+    else:
+        if membership.role == OrgRole.OWNER and new_role != OrgRole.OWNER:
+            _keep_an_owner(organization, leaving=membership)
+        membership.role = new_role
+    db.session.commit()
+    return membership
+
+
+def remove_member(actor: User, organization: Organization, user_id: int) -> None:
+    require_role(actor, organization, OrgRole.OWNER)
+    membership = db.session.scalar(
+        select(Membership).where(
+            Membership.organization_id == organization.id, Membership.user_id == user_id
+        )
+    )
+    if membership is None:
+        raise NotFound("This person is not a member.")
+    if membership.role == OrgRole.OWNER:
+        _keep_an_owner(organization, leaving=membership)
+    db.session.delete(membership)
+    db.session.commit()
+
+
+def _keep_an_owner(organization: Organization, leaving: Membership) -> None:
+    owners = db.session.scalars(
+        select(Membership.id).where(
+            Membership.organization_id == organization.id,
+            Membership.role == OrgRole.OWNER,
+            Membership.id != leaving.id,
+        )
+    ).all()
+    if not owners:
+        raise Conflict("An organization needs at least one owner.")
+
+
+def require_platform_finance(user: User) -> None:
+    if not (getattr(user, "is_authenticated", False) and user.is_platform_finance):
+        raise Forbidden("Only platform finance staff may see the ledger.")

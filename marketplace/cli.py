@@ -1,0 +1,112 @@
+"""Flask commands: staff accounts, demo data, and the ledger's verify / trial balance / export."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+import ledger
+from marketplace.errors import Invalid
+from marketplace.extensions import db
+
+ledger_cli = AppGroup("ledger", help="Check and export the double-entry ledger.")
+
+
+@ledger_cli.command("verify")
+def verify_command() -> None:
+    """Recompute every account from its transfers; exit 1 if any disagrees."""
+    problems = ledger.verify(db.session)
+    if problems:
+        click.echo(f"The book is WRONG: {len(problems)} discrepancies", err=True)
+        for problem in problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(1)
+    accounts = len(ledger.trial_balance(db.session))
+    click.echo(f"The book is right: {accounts} accounts agree with their transfers.")
+
+
+def _parse_as_of(_ctx, _param, value: str | None) -> datetime | None:  # noqa: ANN001
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use ISO 8601, e.g. 2026-01-31T23:59:59+00:00") from None
+    if moment.tzinfo is None:
+        raise click.BadParameter("give a time zone, e.g. 2026-01-31T23:59:59Z")
+    return moment
+
+
+@ledger_cli.command("trial-balance")
+@click.option("--as-of", callback=_parse_as_of, help="ISO 8601 moment with a time zone")
+@click.option("--json", "as_json", is_flag=True, help="one JSON list of accounts")
+def trial_balance_command(as_of: datetime | None, as_json: bool) -> None:
+    """Posted debits, credits and balance of every account (minor units)."""
+    lines = ledger.trial_balance(db.session, as_of)
+    if as_json:
+        click.echo(json.dumps([line.as_dict() for line in lines], indent=2))
+        return
+    click.echo(f"{'account':<44} {'cur':<4} {'debits':>14} {'credits':>14} {'balance':>14}")
+    for line in lines:
+        click.echo(
+            f"{line.account:<44} {line.currency:<4} {line.debits:>14} {line.credits:>14} "
+            f"{line.balance:>14}"
+        )
+
+
+@ledger_cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(["csv", "hledger"]), default="csv")
+@click.option("-o", "--output", type=click.File("w"), default="-", help="file (default stdout)")
+def export_command(fmt: str, output) -> None:  # noqa: ANN001
+    """Every transfer as CSV, or as an hledger journal."""
+    writer = ledger.export_csv if fmt == "csv" else ledger.export_hledger
+    count = writer(db.session, output)
+    if output is not sys.stdout:
+        click.echo(f"{count} transfers written to {output.name}", err=True)
+
+
+@click.command("create-user")
+@click.argument("email")
+@click.option("--name", default="", help="display name (default: the email's local part)")
+@click.option("--finance", is_flag=True, help="platform finance staff")
+@click.option("--admin", is_flag=True, help="platform administrator")
+@click.password_option()
+def create_user_command(email: str, name: str, finance: bool, admin: bool, password: str) -> None:
+    """Create a user, typically a staff account."""
+    from marketplace.accounts.services import register_user
+
+    try:
+        user = register_user(
+            email, name or email.split("@")[0], password, platform_finance=finance, admin=admin
+        )
+    except Invalid as error:
+        for field, messages in error.errors.items():
+            click.echo(f"{field}: {' '.join(messages)}", err=True)
+        sys.exit(2)
+    roles = [r for r, on in (("finance", finance), ("admin", admin)) if on] or ["user"]
+    click.echo(f"Created {user.email} ({', '.join(roles)}).")
+
+
+@click.command("demo")
+@click.option("--if-empty", is_flag=True, help="do nothing when the database has users")
+def demo_command(if_empty: bool) -> None:
+    """Load demo organizations, people and a book of challenge money flows."""
+    from marketplace.demo import DEMO_PASSWORD, database_is_empty, load_demo
+
+    if if_empty and not database_is_empty():
+        click.echo("Database already has data; demo not loaded.")
+        return
+    summary = load_demo()
+    click.echo(summary)
+    click.echo(f"Every demo account's password is {DEMO_PASSWORD!r}.")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(ledger_cli)
+    app.cli.add_command(create_user_command)
+    app.cli.add_command(demo_command)

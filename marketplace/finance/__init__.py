@@ -1,0 +1,1 @@
+"""The finance desk: the platform's books as finance staff read them."""
