@@ -36,7 +36,7 @@ def format_minor(amount: int, currency: str) -> str:
 
 
 def _account_codes(session: Session) -> dict[int, str]:
-    return dict(session.execute(select(Account.id, Account.code)).tuples().all())
+    return {account_id: code for account_id, code in session.execute(select(Account.id, Account.code))}
 
 
 def export_csv(session: Session, out: TextIO) -> int:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 import ledger
 from marketplace.errors import Invalid
@@ -71,6 +71,7 @@ def export_command(fmt: str, output) -> None:  # noqa: ANN001
 
 
 @click.command("create-user")
+@with_appcontext
 @click.argument("email")
 @click.option("--name", default="", help="display name (default: the email's local part)")
 @click.option("--finance", is_flag=True, help="platform finance staff")
@@ -93,6 +94,7 @@ def create_user_command(email: str, name: str, finance: bool, admin: bool, passw
 
 
 @click.command("demo")
+@with_appcontext
 @click.option("--if-empty", is_flag=True, help="do nothing when the database has users")
 def demo_command(if_empty: bool) -> None:
     """Load demo organizations, people and a book of challenge money flows."""

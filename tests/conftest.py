@@ -78,11 +78,17 @@ def test_config(url: str, **extra: object) -> dict[str, object]:
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": url,
         "WTF_CSRF_ENABLED": False,
-        "RATELIMIT_ENABLED": False,
+        # Flask-Limiter keeps its state on the one global Limiter, so every test app leaves it
+        # on; tests of the limit itself set a low LOGIN_RATE_LIMIT on an app of their own.
+        "RATELIMIT_ENABLED": True,
+        "LOGIN_RATE_LIMIT": "10000 per minute",
         "REDIS_URL": None,
         "RATELIMIT_STORAGE_URI": "memory://",
         **extra,
     }
+
+
+test_config.__test__ = False  # a helper, not a test, wherever it is imported
 
 
 def migrate_to_head(url: str) -> None:
@@ -174,8 +180,7 @@ def app(base_app: Flask) -> Iterator[Flask]:
     try:
         yield base_app
     finally:
-        db.session.remove()
-        db.session = original
+        db.session = original  # each app context removed its own session on teardown
         transaction.rollback()
         connection.close()
 

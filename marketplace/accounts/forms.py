@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from marketplace.accounts.models import OrgRole
@@ -33,4 +34,4 @@ class OrganizationForm(FlaskForm):
 
 class MemberForm(FlaskForm):
     email = EmailField("Email of a registered user", validators=[DataRequired()])
-    role = SelectField("Role", choices=[(r.value, r.value.title()) for r in OrgRole])
+    role = SelectField("Role", choices=[SelectChoice(r.value, r.value.title()) for r in OrgRole])

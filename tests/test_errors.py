@@ -1,0 +1,34 @@
+"""Errors: HTML pages for people, JSON problems for API clients, never a bare 500."""
+
+from __future__ import annotations
+
+
+def test_unknown_page_is_an_html_404(client) -> None:  # noqa: ANN001
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert "Not Found" in response.get_data(as_text=True)
+
+
+def test_unknown_api_path_is_a_json_problem(client) -> None:  # noqa: ANN001
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json == {
+        "type": "about:blank", "title": "Not Found", "status": 404,
+        "detail": response.json["detail"],
+    }  # fmt: skip
+
+
+def test_wrong_method_keeps_the_allow_header(client) -> None:  # noqa: ANN001
+    api = client.post("/api/v1/me")
+    assert api.status_code == 405
+    assert "GET" in api.headers["Allow"]
+    page = client.delete("/login")
+    assert page.status_code == 405 and "POST" in page.headers["Allow"]
+
+
+def test_health_and_openapi_document(client) -> None:  # noqa: ANN001
+    assert client.get("/healthz").json == {"status": "ok"}
+    spec = client.get("/api/openapi.json").json
+    assert "/api/v1/me" in spec["paths"]
+    assert "/api/v1/ledger/trial-balance" in spec["paths"]
