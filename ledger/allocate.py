@@ -20,16 +20,14 @@ def _check(total: int, weights: Sequence[int]) -> None:
         raise ValueError("weights must have a positive sum")
 
 
-def _largest_remainder(total: int, weights: Sequence[int], tiebreak: Sequence) -> list[int]:  # noqa: ANN001
+def _largest_remainder(total: int, weights: Sequence[int], tiebreak: Sequence[int]) -> list[int]:
     whole = sum(weights)
     parts = [total * w // whole for w in weights]
     remainders = [total * w % whole for w in weights]
     leftover = total - sum(parts)
     # Largest remainder first; equal remainders go to the larger weight, then by tiebreak, so
     # the outcome depends on what the parties are, never on the order they were listed in.
-    order = sorted(
-        range(len(weights)), key=lambda i: (-remainders[i], -weights[i], tiebreak[i])
-    )
+    order = sorted(range(len(weights)), key=lambda i: (-remainders[i], -weights[i], tiebreak[i]))
     for index in order[:leftover]:
         parts[index] += 1
     return parts
@@ -41,7 +39,7 @@ def allocate(total: int, weights: Mapping[K, int]) -> dict[K, int]: ...
 def allocate(total: int, weights: Sequence[int]) -> list[int]: ...
 
 
-def allocate(total, weights):  # noqa: ANN001, ANN201
+def allocate(total: int, weights: Mapping[K, int] | Sequence[int]) -> dict[K, int] | list[int]:
     """Split ``total`` minor units in proportion to ``weights``.
 
     The parts are non-negative integers that always add up to ``total``. Each part is the

@@ -36,7 +36,9 @@ def format_minor(amount: int, currency: str) -> str:
 
 
 def _account_codes(session: Session) -> dict[int, str]:
-    return {account_id: code for account_id, code in session.execute(select(Account.id, Account.code))}
+    return {
+        account_id: code for account_id, code in session.execute(select(Account.id, Account.code))
+    }
 
 
 def export_csv(session: Session, out: TextIO) -> int:

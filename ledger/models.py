@@ -138,9 +138,7 @@ class Transfer(Base):
     reference: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[str] = mapped_column(String(8))
     two_phase: Mapped[bool] = mapped_column(Boolean, default=False)
-    reverses_id: Mapped[int | None] = mapped_column(
-        ForeignKey("ledger_transfers.id"), unique=True
-    )
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transfers.id"), unique=True)
     recorded_by: Mapped[str] = mapped_column(String(200))
     effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)

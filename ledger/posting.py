@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Insert, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -80,7 +80,7 @@ class PostedJournal:
         return self.transfer_ids[0]
 
 
-def _insert_or_ignore(session: Session, table, index_elements: list[str]):  # noqa: ANN001, ANN202
+def _insert_or_ignore(session: Session, table: Table, index_elements: list[str]) -> Insert:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=index_elements)
@@ -172,7 +172,7 @@ class _Counters:
 
     __slots__ = ("row", "dp", "cp", "dpend", "cpend")
 
-    def __init__(self, row) -> None:  # noqa: ANN001
+    def __init__(self, row) -> None:
         self.row = row
         self.dp, self.cp = row.debits_posted, row.credits_posted
         self.dpend, self.cpend = row.debits_pending, row.credits_pending
@@ -369,7 +369,9 @@ def post_transfer(
     )
 
 
-def _resolve(session: Session, transfer_id: int, outcome: TransferStatus, at: datetime | None):
+def _resolve(
+    session: Session, transfer_id: int, outcome: TransferStatus, at: datetime | None
+) -> None:
     first = session.execute(
         select(transfers.c.debit_account_id, transfers.c.credit_account_id).where(
             transfers.c.id == transfer_id

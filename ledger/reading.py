@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from ledger.errors import AccountNotFound
@@ -66,7 +66,7 @@ class Discrepancy:
         return f"{self.account}: {self.field} is {self.stored}, transfers say {self.recomputed}"
 
 
-def _posted_by(as_of: datetime | None):  # noqa: ANN202
+def _posted_by(as_of: datetime | None) -> ColumnElement[bool]:
     condition = Transfer.status == TransferStatus.POSTED
     if as_of is not None:
         condition = and_(condition, Transfer.posted_at <= as_of)
@@ -87,7 +87,9 @@ def _sums_by_account(session: Session, as_of: datetime | None) -> dict[int, tupl
 
 def balance_as_of(session: Session, account_id: int, as_of: datetime) -> int:
     """Posted balance (debits minus credits) of one account at a moment in the past."""
-    signed = case((Transfer.debit_account_id == account_id, Transfer.amount), else_=-Transfer.amount)
+    signed = case(
+        (Transfer.debit_account_id == account_id, Transfer.amount), else_=-Transfer.amount
+    )
     total = session.scalar(
         select(func.coalesce(func.sum(signed), 0)).where(
             _posted_by(as_of),
@@ -107,8 +109,7 @@ def trial_balance(session: Session, as_of: datetime | None = None) -> list[Trial
         ]
     sums = _sums_by_account(session, as_of)
     return [
-        TrialBalanceLine(a.code, a.type, a.currency, *sums.get(a.id, (0, 0)))
-        for a in all_accounts
+        TrialBalanceLine(a.code, a.type, a.currency, *sums.get(a.id, (0, 0))) for a in all_accounts
     ]
 
 

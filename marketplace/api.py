@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import marshmallow as ma
+from flask.typing import ResponseReturnValue
 from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
 
 from marketplace.errors import handle_http_exception
 
@@ -22,5 +24,5 @@ class MarketplaceApi(Api):
 
     ERROR_SCHEMA = ProblemSchema
 
-    def handle_http_exception(self, error):  # noqa: ANN001, ANN201
+    def handle_http_exception(self, error: HTTPException) -> ResponseReturnValue:
         return handle_http_exception(error)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from marketplace.accounts.models import User
@@ -20,7 +21,7 @@ def load_user(user_id: str) -> User | None:
 
 
 @login_manager.unauthorized_handler
-def unauthorized():  # noqa: ANN201
+def unauthorized() -> ResponseReturnValue:
     if wants_json():
         return problem(401, "Unauthorized", "Sign in to use this endpoint.")
     return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))

@@ -30,7 +30,7 @@ def verify_command() -> None:
     click.echo(f"The book is right: {accounts} accounts agree with their transfers.")
 
 
-def _parse_as_of(_ctx, _param, value: str | None) -> datetime | None:  # noqa: ANN001
+def _parse_as_of(_ctx, _param, value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
@@ -62,7 +62,7 @@ def trial_balance_command(as_of: datetime | None, as_json: bool) -> None:
 @ledger_cli.command("export")
 @click.option("--format", "fmt", type=click.Choice(["csv", "hledger"]), default="csv")
 @click.option("-o", "--output", type=click.File("w"), default="-", help="file (default stdout)")
-def export_command(fmt: str, output) -> None:  # noqa: ANN001
+def export_command(fmt: str, output) -> None:
     """Every transfer as CSV, or as an hledger journal."""
     writer = ledger.export_csv if fmt == "csv" else ledger.export_hledger
     count = writer(db.session, output)

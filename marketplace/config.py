@@ -22,13 +22,28 @@ def _flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def instance_secret_key(instance_path: str) -> str:
+    """A random key kept in the instance folder, so the embedded default keeps its sessions
+    across restarts. Production sets SECRET_KEY, the same for every worker."""
+    path = os.path.join(instance_path, "secret_key")
+    os.makedirs(instance_path, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        with open(path) as existing:
+            return existing.read().strip()
+    with os.fdopen(descriptor, "w") as new:
+        key = secrets.token_hex(32)
+        new.write(key)
+    return key
+
+
 def from_environment(instance_path: str) -> dict[str, Any]:
     """Read every setting the app knows from the environment."""
     database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance_path}/marketplace.db"
     redis_url = os.environ.get("REDIS_URL") or None
     return {
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_hex(32),
-        "SECRET_KEY_IS_EPHEMERAL": not os.environ.get("SECRET_KEY"),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or instance_secret_key(instance_path),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,

@@ -81,8 +81,12 @@ def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
         errors = data.get("errors") or data.get("messages")
         if errors and set(errors) <= {"json", "query", "form", "files", "headers", "cookies"}:
             errors = {k: v for location in errors.values() for k, v in location.items()}
-        response = problem(status, title, data.get("message", detail if status != 422 else
-                                                   "The request has invalid fields."), errors)
+        response = problem(
+            status,
+            title,
+            data.get("message", detail if status != 422 else "The request has invalid fields."),
+            errors,
+        )
     else:
         response = _page(status, title, detail)
     headers = error.get_headers()

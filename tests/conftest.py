@@ -113,7 +113,7 @@ def migrated_database(kind: str, tmp_dir: Path) -> Iterator[TestDatabase]:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[TestDatabase]:  # noqa: ANN001
+def database(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[TestDatabase]:
     with migrated_database(request.param, tmp_path_factory.mktemp("db")) as test_database:
         yield test_database
 
@@ -147,7 +147,7 @@ def session(engine: sa.Engine) -> Iterator[Session]:
 class ConnectionBoundSession(FlaskSession):
     """Flask-SQLAlchemy's session picks an engine itself; in tests it must use our connection."""
 
-    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):  # noqa: ANN001, ANN201
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
         return self.bind
 
 
@@ -191,7 +191,7 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def runner(app: Flask):  # noqa: ANN201
+def runner(app: Flask):
     return app.test_cli_runner()
 
 
@@ -201,10 +201,10 @@ class AuthActions:
     def __init__(self, client: FlaskClient) -> None:
         self._client = client
 
-    def login(self, email: str, password: str = PASSWORD):  # noqa: ANN201
+    def login(self, email: str, password: str = PASSWORD):
         return self._client.post("/login", data={"email": email, "password": password})
 
-    def logout(self):  # noqa: ANN201
+    def logout(self):
         return self._client.post("/logout")
 
 

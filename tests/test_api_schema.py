@@ -45,7 +45,7 @@ TRIAL_BALANCE = "/api/v1/ledger/trial-balance"
 
 @schema.parametrize()
 @FEW_EXAMPLES
-def test_api_as_anonymous_conforms_to_schema(case, app: Flask) -> None:  # noqa: ANN001
+def test_api_as_anonymous_conforms_to_schema(case, app: Flask) -> None:
     response = case.call_and_validate(app=app)
     if case.method == "GET" and case.meta.generation.mode.is_positive:
         assert response.status_code == 401, response.text
@@ -69,7 +69,7 @@ def signed_in(request: pytest.FixtureRequest, app: Flask, client: FlaskClient) -
 
 @schema.parametrize()
 @FEW_EXAMPLES
-def test_api_as_signed_in_user_conforms_to_schema(case, app: Flask, signed_in: dict) -> None:  # noqa: ANN001
+def test_api_as_signed_in_user_conforms_to_schema(case, app: Flask, signed_in: dict) -> None:
     response = case.call_and_validate(app=app, cookies=signed_in["cookies"])
     if case.method != "GET" or not case.meta.generation.mode.is_positive:
         return

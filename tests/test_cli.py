@@ -20,13 +20,13 @@ from tests.conftest import services_required
 
 
 @pytest.fixture
-def demo(runner):  # noqa: ANN001, ANN201
+def demo(runner):
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     return result
 
 
-def test_demo_loads_once_and_the_book_verifies(app, runner, demo) -> None:  # noqa: ANN001
+def test_demo_loads_once_and_the_book_verifies(app, runner, demo) -> None:
     assert "Demo loaded" in demo.output
     again = runner.invoke(args=["demo", "--if-empty"])
     assert "already has data" in again.output
@@ -38,25 +38,27 @@ def test_demo_loads_once_and_the_book_verifies(app, runner, demo) -> None:  # no
     assert "The book is right" in verified.output
 
 
-def test_verify_exits_1_and_names_the_account_when_a_counter_is_wrong(app, runner, demo) -> None:  # noqa: ANN001
+def test_verify_exits_1_and_names_the_account_when_a_counter_is_wrong(app, runner, demo) -> None:
     with app.app_context():
         db.session.execute(
-            text("UPDATE ledger_accounts SET credits_posted = credits_posted + 7 "
-                 "WHERE code = 'revenue:fees:usd'")
-        )  # fmt: skip
+            text(
+                "UPDATE ledger_accounts SET credits_posted = credits_posted + 7 "
+                "WHERE code = 'revenue:fees:usd'"
+            )
+        )
         db.session.commit()
     result = runner.invoke(args=["ledger", "verify"])
     assert result.exit_code == 1
     assert "revenue:fees:usd: credits_posted is 130007, transfers say 130000" in result.output
 
 
-def _trial_balance(runner, *extra: str) -> list[dict]:  # noqa: ANN001
+def _trial_balance(runner, *extra: str) -> list[dict]:
     result = runner.invoke(args=["ledger", "trial-balance", "--json", *extra])
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
 
-def test_trial_balance_json(runner, demo) -> None:  # noqa: ANN001
+def test_trial_balance_json(runner, demo) -> None:
     lines = _trial_balance(runner)
     assert set(lines[0]) == {"account", "type", "currency", "debits", "credits", "balance"}
     assert all(line["balance"] == line["debits"] - line["credits"] for line in lines)
@@ -65,19 +67,19 @@ def test_trial_balance_json(runner, demo) -> None:  # noqa: ANN001
     assert (fees["debits"], fees["credits"], fees["balance"]) == (5_000, 130_000, -125_000)
 
 
-def test_trial_balance_as_of_before_anything_is_all_zero(runner, demo) -> None:  # noqa: ANN001
+def test_trial_balance_as_of_before_anything_is_all_zero(runner, demo) -> None:
     lines = _trial_balance(runner, "--as-of", "2000-01-01T00:00:00+00:00")
     assert lines and all(line["debits"] == line["credits"] == 0 for line in lines)
 
 
 @pytest.mark.parametrize("as_of", ["yesterday", "2026-01-01T00:00:00"])
-def test_trial_balance_refuses_a_bad_moment(runner, as_of) -> None:  # noqa: ANN001
+def test_trial_balance_refuses_a_bad_moment(runner, as_of) -> None:
     result = runner.invoke(args=["ledger", "trial-balance", "--as-of", as_of])
     assert result.exit_code == 2
     assert "--as-of" in result.output
 
 
-def test_csv_export_has_one_row_per_transfer(app, runner, demo, tmp_path) -> None:  # noqa: ANN001
+def test_csv_export_has_one_row_per_transfer(app, runner, demo, tmp_path) -> None:
     target = tmp_path / "book.csv"
     result = runner.invoke(args=["ledger", "export", "--format", "csv", "-o", str(target)])
     assert result.exit_code == 0, result.output
@@ -90,10 +92,22 @@ def test_csv_export_has_one_row_per_transfer(app, runner, demo, tmp_path) -> Non
 
 def _hledger_balances(journal: Path, *extra: str) -> dict[str, int]:
     output = subprocess.run(
-        ["hledger", "-f", str(journal), "balance", "--cleared", "--flat", "--no-total",
-         "-O", "csv", *extra],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
+        [
+            "hledger",
+            "-f",
+            str(journal),
+            "balance",
+            "--cleared",
+            "--flat",
+            "--no-total",
+            "-O",
+            "csv",
+            *extra,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     balances = {}
     for row in list(csv.reader(io.StringIO(output)))[1:]:
         number, _currency = row[1].split()
@@ -103,7 +117,7 @@ def _hledger_balances(journal: Path, *extra: str) -> dict[str, int]:
     return balances
 
 
-def test_hledger_agrees_with_the_trial_balance(runner, demo, tmp_path) -> None:  # noqa: ANN001
+def test_hledger_agrees_with_the_trial_balance(runner, demo, tmp_path) -> None:
     if not shutil.which(os.environ.get("HLEDGER", "hledger")):
         if services_required():
             pytest.fail("hledger is not installed (REQUIRE_SERVICES=1)")
@@ -116,7 +130,7 @@ def test_hledger_agrees_with_the_trial_balance(runner, demo, tmp_path) -> None: 
     assert len(ours) >= 4
 
 
-def test_create_user_makes_staff_and_refuses_bad_input(app, runner) -> None:  # noqa: ANN001
+def test_create_user_makes_staff_and_refuses_bad_input(app, runner) -> None:
     created = runner.invoke(
         args=["create-user", "Fin@Example.com", "--finance", "--password", "long enough pw"]
     )
@@ -125,7 +139,9 @@ def test_create_user_makes_staff_and_refuses_bad_input(app, runner) -> None:  # 
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == "fin@example.com"))
         assert user.is_platform_finance and not user.is_admin
-    duplicate = runner.invoke(args=["create-user", "FIN@example.com", "--password", "long enough pw"])
+    duplicate = runner.invoke(
+        args=["create-user", "FIN@example.com", "--password", "long enough pw"]
+    )
     assert duplicate.exit_code == 2 and "already exists" in duplicate.output
     short = runner.invoke(args=["create-user", "x@example.com", "--admin", "--password", "short"])
     assert short.exit_code == 2 and "at least 10 characters" in short.output

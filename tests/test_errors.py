@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 
-def test_unknown_page_is_an_html_404(client) -> None:  # noqa: ANN001
+def test_unknown_page_is_an_html_404(client) -> None:
     response = client.get("/no/such/page")
     assert response.status_code == 404
     assert response.mimetype == "text/html"
     assert "Not Found" in response.get_data(as_text=True)
 
 
-def test_unknown_api_path_is_a_json_problem(client) -> None:  # noqa: ANN001
+def test_unknown_api_path_is_a_json_problem(client) -> None:
     response = client.get("/api/v1/nothing-here")
     assert response.status_code == 404
     assert response.json == {
@@ -19,7 +19,7 @@ def test_unknown_api_path_is_a_json_problem(client) -> None:  # noqa: ANN001
     }  # fmt: skip
 
 
-def test_wrong_method_keeps_the_allow_header(client) -> None:  # noqa: ANN001
+def test_wrong_method_keeps_the_allow_header(client) -> None:
     api = client.post("/api/v1/me")
     assert api.status_code == 405
     assert "GET" in api.headers["Allow"]
@@ -27,7 +27,7 @@ def test_wrong_method_keeps_the_allow_header(client) -> None:  # noqa: ANN001
     assert page.status_code == 405 and "POST" in page.headers["Allow"]
 
 
-def test_health_and_openapi_document(client) -> None:  # noqa: ANN001
+def test_health_and_openapi_document(client) -> None:
     assert client.get("/healthz").json == {"status": "ok"}
     spec = client.get("/api/openapi.json").json
     assert "/api/v1/me" in spec["paths"]

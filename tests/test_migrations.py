@@ -14,7 +14,7 @@ from tests.conftest import MIGRATIONS, migrated_database, test_config
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_upgrade_from_empty_matches_the_models(kind, tmp_path) -> None:  # noqa: ANN001
+def test_upgrade_from_empty_matches_the_models(kind, tmp_path) -> None:
     with migrated_database(kind, tmp_path) as fresh:
         app = create_app(test_config(fresh.url))
         with app.app_context(), db.engine.connect() as connection:

@@ -15,7 +15,7 @@ blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1", description="You
 @blp.route("/me")
 class Me(MethodView):
     @blp.response(200, MeSchema)
-    def get(self):  # noqa: ANN201
+    def get(self) -> dict:
         """The signed-in user and the organizations they belong to."""
         user = api_user()
         return {

@@ -143,7 +143,9 @@ def create_organization(actor: User, name: str, slug: str) -> Organization:
         db.session.commit()
     except IntegrityError as error:
         db.session.rollback()
-        raise Invalid("Please correct the highlighted fields.", {"slug": ["This address is taken."]}) from error
+        raise Invalid(
+            "Please correct the highlighted fields.", {"slug": ["This address is taken."]}
+        ) from error
     return organization
 
 

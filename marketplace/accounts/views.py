@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
 from marketplace.accounts import services
@@ -32,7 +33,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/register", methods=["GET", "POST"])
-def register():  # noqa: ANN201
+def register() -> ResponseReturnValue:
     form = RegisterForm()
     if form.validate_on_submit():
         try:
@@ -53,7 +54,7 @@ def _login_limit() -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
-def login():  # noqa: ANN201
+def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
         try:
@@ -68,7 +69,7 @@ def login():  # noqa: ANN201
 
 
 @bp.route("/logout", methods=["POST"])
-def logout():  # noqa: ANN201
+def logout() -> ResponseReturnValue:
     if EmptyForm().validate_on_submit():
         logout_user()
         flash("You are signed out.", "success")
@@ -77,7 +78,7 @@ def logout():  # noqa: ANN201
 
 @bp.route("/account")
 @login_required
-def account():  # noqa: ANN201
+def account() -> ResponseReturnValue:
     return render_template(
         "accounts/account.html", organizations=services.organizations_of(current_user)
     )
@@ -85,7 +86,7 @@ def account():  # noqa: ANN201
 
 @bp.route("/organizations/new", methods=["GET", "POST"])
 @login_required
-def new_organization():  # noqa: ANN201
+def new_organization() -> ResponseReturnValue:
     form = OrganizationForm()
     if form.validate_on_submit():
         try:
@@ -103,7 +104,7 @@ def new_organization():  # noqa: ANN201
 
 @bp.route("/organizations/<slug>/members", methods=["GET", "POST"])
 @login_required
-def members(slug: str):  # noqa: ANN201
+def members(slug: str) -> ResponseReturnValue:
     organization = services.get_organization(slug)
     role = services.require_role(current_user, organization, *services.OrgRole)
     form = MemberForm()
@@ -130,7 +131,7 @@ def members(slug: str):  # noqa: ANN201
 
 @bp.route("/organizations/<slug>/members/<int:user_id>/remove", methods=["POST"])
 @login_required
-def remove_member(slug: str, user_id: int):  # noqa: ANN201
+def remove_member(slug: str, user_id: int) -> ResponseReturnValue:
     organization = services.get_organization(slug)
     if EmptyForm().validate_on_submit():
         try:

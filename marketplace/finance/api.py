@@ -16,6 +16,6 @@ blp = Blueprint("finance_api", __name__, url_prefix="/api/v1/ledger", descriptio
 class TrialBalance(MethodView):
     @blp.arguments(TrialBalanceQuerySchema, location="query")
     @blp.response(200, TrialBalanceLineSchema(many=True))
-    def get(self, query: dict):  # noqa: ANN201
+    def get(self, query: dict) -> list:
         """Every account's posted debits, credits and balance (platform finance staff)."""
         return services.trial_balance(api_user(), query["as_of"])

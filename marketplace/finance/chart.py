@@ -14,37 +14,54 @@ from ledger import Account, AccountType
 
 def cash(session: Session, currency: str) -> Account:
     return ledger.open_account(
-        session, f"asset:cash:stripe:{currency.lower()}", AccountType.ASSET, currency,
+        session,
+        f"asset:cash:stripe:{currency.lower()}",
+        AccountType.ASSET,
+        currency,
         name=f"Cash at Stripe ({currency})",
-    )  # fmt: skip
+    )
 
 
 def escrow(session: Session, challenge_id: int, currency: str) -> Account:
     """Prize money held for one challenge; can never go below zero."""
     return ledger.open_account(
-        session, f"liability:escrow:challenge:{challenge_id}", AccountType.LIABILITY, currency,
-        name=f"Escrow of challenge {challenge_id}", debits_must_not_exceed_credits=True,
-    )  # fmt: skip
+        session,
+        f"liability:escrow:challenge:{challenge_id}",
+        AccountType.LIABILITY,
+        currency,
+        name=f"Escrow of challenge {challenge_id}",
+        debits_must_not_exceed_credits=True,
+    )
 
 
 def payable(session: Session, user_id: int, currency: str) -> Account:
     """What the platform owes one solver; nobody is paid more than they are owed."""
     return ledger.open_account(
-        session, f"liability:payable:solver:{user_id}:{currency.lower()}", AccountType.LIABILITY,
-        currency, name=f"Owed to solver {user_id}", debits_must_not_exceed_credits=True,
-    )  # fmt: skip
+        session,
+        f"liability:payable:solver:{user_id}:{currency.lower()}",
+        AccountType.LIABILITY,
+        currency,
+        name=f"Owed to solver {user_id}",
+        debits_must_not_exceed_credits=True,
+    )
 
 
 def fees(session: Session, currency: str) -> Account:
     return ledger.open_account(
-        session, f"revenue:fees:{currency.lower()}", AccountType.REVENUE, currency,
+        session,
+        f"revenue:fees:{currency.lower()}",
+        AccountType.REVENUE,
+        currency,
         name=f"Platform fees ({currency})",
-    )  # fmt: skip
+    )
 
 
 def receivable(session: Session, organization_id: int, currency: str) -> Account:
     """Value share an organization owes the platform (to pass on to co-creators)."""
     return ledger.open_account(
-        session, f"asset:receivable:org:{organization_id}:{currency.lower()}",
-        AccountType.ASSET, currency, name=f"Receivable from organization {organization_id}",
-    )  # fmt: skip
+        session,
+        f"asset:receivable:org:{organization_id}:{currency.lower()}",
+        AccountType.ASSET,
+        currency,
+        name=f"Receivable from organization {organization_id}",
+    )

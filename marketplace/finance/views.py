@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
@@ -15,7 +16,7 @@ bp = Blueprint("finance", __name__, url_prefix="/finance")
 
 @bp.route("/trial-balance")
 @login_required
-def trial_balance():  # noqa: ANN201
+def trial_balance() -> ResponseReturnValue:
     try:
         as_of = TrialBalanceQuerySchema().load(request.args)["as_of"]
     except ValidationError as error:

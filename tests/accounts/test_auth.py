@@ -13,18 +13,23 @@ from tests.conftest import PASSWORD, need_service, test_config
 from tests.factories import UserFactory
 
 
-def count_users(app) -> int:  # noqa: ANN001
+def count_users(app) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count(User.id)))
 
 
-def register(client, **fields):  # noqa: ANN001, ANN003, ANN201
-    data = {"name": "Grace Hopper", "email": "Grace@Example.com", "password": PASSWORD,
-            "confirm": PASSWORD, **fields}  # fmt: skip
+def register(client, **fields):
+    data = {
+        "name": "Grace Hopper",
+        "email": "Grace@Example.com",
+        "password": PASSWORD,
+        "confirm": PASSWORD,
+        **fields,
+    }
     return client.post("/register", data=data)
 
 
-def test_register_signs_in_and_stores_a_lowercase_email_and_argon2_hash(app, client) -> None:  # noqa: ANN001
+def test_register_signs_in_and_stores_a_lowercase_email_and_argon2_hash(app, client) -> None:
     response = register(client)
     assert response.status_code == 302
     assert "Signed in as" in client.get("/").get_data(as_text=True)
@@ -35,7 +40,7 @@ def test_register_signs_in_and_stores_a_lowercase_email_and_argon2_hash(app, cli
         assert PASSWORD not in user.password_hash
 
 
-def test_email_is_unique_whatever_its_case(app, client) -> None:  # noqa: ANN001
+def test_email_is_unique_whatever_its_case(app, client) -> None:
     register(client)
     client.post("/logout")
     response = register(client, email="GRACE@example.COM")
@@ -46,19 +51,23 @@ def test_email_is_unique_whatever_its_case(app, client) -> None:  # noqa: ANN001
 
 @pytest.mark.parametrize(
     ("fields", "message"),
-    [({"email": "not-an-email"}, "valid email"),
-     ({"password": "short", "confirm": "short"}, "at least 10 characters"),
-     ({"confirm": "something else entirely"}, "Passwords differ"),
-     ({"name": ""}, "This field is required")],
-)  # fmt: skip
-def test_bad_registration_shows_the_field_error_and_writes_nothing(app, client, fields, message) -> None:  # noqa: ANN001
+    [
+        ({"email": "not-an-email"}, "valid email"),
+        ({"password": "short", "confirm": "short"}, "at least 10 characters"),
+        ({"confirm": "something else entirely"}, "Passwords differ"),
+        ({"name": ""}, "This field is required"),
+    ],
+)
+def test_bad_registration_shows_the_field_error_and_writes_nothing(
+    app, client, fields, message
+) -> None:
     response = register(client, **fields)
     assert response.status_code == 422
     assert message in response.get_data(as_text=True)
     assert count_users(app) == 0
 
 
-def test_login_and_logout(app, client, auth) -> None:  # noqa: ANN001
+def test_login_and_logout(app, client, auth) -> None:
     with app.app_context():
         email = UserFactory(email="ada@example.com").email
     assert auth.login(email.upper()).status_code == 302
@@ -67,7 +76,7 @@ def test_login_and_logout(app, client, auth) -> None:  # noqa: ANN001
     assert "Signed in as" not in client.get("/").get_data(as_text=True)
 
 
-def test_wrong_password_and_unknown_email_get_the_same_answer(app, auth) -> None:  # noqa: ANN001
+def test_wrong_password_and_unknown_email_get_the_same_answer(app, auth) -> None:
     with app.app_context():
         UserFactory(email="ada@example.com")
     wrong = auth.login("ada@example.com", "wrong password!")
@@ -77,7 +86,7 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(app, auth) -> None
         assert "Wrong email or password." in response.get_data(as_text=True)
 
 
-def test_inactive_user_cannot_sign_in(app, auth) -> None:  # noqa: ANN001
+def test_inactive_user_cannot_sign_in(app, auth) -> None:
     with app.app_context():
         UserFactory(email="gone@example.com", active=False)
     assert auth.login("gone@example.com").status_code == 422
@@ -87,63 +96,80 @@ def test_inactive_user_cannot_sign_in(app, auth) -> None:  # noqa: ANN001
     ("target", "expected"),
     [("/account", "/account"), ("https://evil.example/", "/"), ("//evil.example/", "/")],
 )
-def test_login_redirects_only_within_the_site(app, client, target, expected) -> None:  # noqa: ANN001
+def test_login_redirects_only_within_the_site(app, client, target, expected) -> None:
     with app.app_context():
         UserFactory(email="ada@example.com")
     response = client.post(
-        "/login", query_string={"next": target},
+        "/login",
+        query_string={"next": target},
         data={"email": "ada@example.com", "password": PASSWORD},
-    )  # fmt: skip
+    )
     assert response.headers["Location"] == expected
 
 
-def test_pages_that_need_a_user_send_visitors_to_sign_in(client) -> None:  # noqa: ANN001
+def test_pages_that_need_a_user_send_visitors_to_sign_in(client) -> None:
     response = client.get("/account")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login?next=")
 
 
 @pytest.fixture
-def strict_app(database):  # noqa: ANN001, ANN201
+def strict_app(database):
     """An app with CSRF and the login rate limit on, as in production."""
-    app = create_app(test_config(database.url, WTF_CSRF_ENABLED=True,
-                                 LOGIN_RATE_LIMIT="3 per minute"))  # fmt: skip
+    app = create_app(
+        test_config(database.url, WTF_CSRF_ENABLED=True, LOGIN_RATE_LIMIT="3 per minute")
+    )
     yield app
     with app.app_context():
         db.engine.dispose()
 
 
-def test_forms_without_a_csrf_token_are_refused(strict_app) -> None:  # noqa: ANN001
+def test_forms_without_a_csrf_token_are_refused(strict_app) -> None:
     client = strict_app.test_client()
-    response = client.post("/register", data={"name": "X", "email": "csrf@example.com",
-                                              "password": PASSWORD, "confirm": PASSWORD})  # fmt: skip
+    response = client.post(
+        "/register",
+        data={"name": "X", "email": "csrf@example.com", "password": PASSWORD, "confirm": PASSWORD},
+    )
     assert response.status_code == 400
     assert "CSRF" in response.get_data(as_text=True)
     assert client.post("/logout").status_code == 400
 
 
-def test_login_is_rate_limited(strict_app) -> None:  # noqa: ANN001
+def test_login_is_rate_limited(strict_app) -> None:
     client = strict_app.test_client()
     statuses = []
     for _ in range(4):
         page = client.get("/login").get_data(as_text=True)
         token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-        statuses.append(client.post("/login", data={
-            "csrf_token": token, "email": "nobody@example.com", "password": "wrong password!"
-        }).status_code)  # fmt: skip
+        statuses.append(
+            client.post(
+                "/login",
+                data={
+                    "csrf_token": token,
+                    "email": "nobody@example.com",
+                    "password": "wrong password!",
+                },
+            ).status_code
+        )
     assert statuses == [422, 422, 422, 429]
     assert client.get("/login").status_code == 200  # only attempts are limited
 
 
-def test_login_limit_is_shared_through_redis_across_app_processes(database) -> None:  # noqa: ANN001
+def test_login_limit_is_shared_through_redis_across_app_processes(database) -> None:
     """Two apps (two gunicorn workers) with Redis storage count the same attempts."""
     redis_url = need_service("TEST_REDIS_URL", "the Redis rate-limit check")
     prefix = f"test-{database.kind}-{id(database)}"
-    settings = dict(LOGIN_RATE_LIMIT="2 per minute",
-                    RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_KEY_PREFIX=prefix)  # fmt: skip
+    settings = dict(
+        LOGIN_RATE_LIMIT="2 per minute",
+        RATELIMIT_STORAGE_URI=redis_url,
+        RATELIMIT_KEY_PREFIX=prefix,
+    )
     first = create_app(test_config(database.url, **settings))
     bad = {"email": "nobody@example.com", "password": "wrong password!"}
-    assert [first.test_client().post("/login", data=bad).status_code for _ in range(2)] == [422, 422]
+    assert [first.test_client().post("/login", data=bad).status_code for _ in range(2)] == [
+        422,
+        422,
+    ]
     second = create_app(test_config(database.url, **settings))
     assert second.test_client().post("/login", data=bad).status_code == 429
     connection = redis.Redis.from_url(redis_url)

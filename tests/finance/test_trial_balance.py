@@ -9,7 +9,7 @@ from tests.factories import MembershipFactory, UserFactory
 
 
 @pytest.fixture
-def people(app, runner):  # noqa: ANN001, ANN201
+def people(app, runner):
     assert runner.invoke(args=["demo"]).exit_code == 0
     with app.app_context():
         return {
@@ -20,7 +20,7 @@ def people(app, runner):  # noqa: ANN001, ANN201
         }
 
 
-def test_finance_staff_see_the_trial_balance_page(client, auth, people) -> None:  # noqa: ANN001
+def test_finance_staff_see_the_trial_balance_page(client, auth, people) -> None:
     auth.login(people["finance"])
     page = client.get("/finance/trial-balance").get_data(as_text=True)
     assert "revenue:fees:usd" in page
@@ -28,16 +28,18 @@ def test_finance_staff_see_the_trial_balance_page(client, auth, people) -> None:
     assert 'data-test="total-USD">0.00 USD' in page
 
 
-def test_finance_staff_read_the_trial_balance_api(client, auth, people) -> None:  # noqa: ANN001
+def test_finance_staff_read_the_trial_balance_api(client, auth, people) -> None:
     auth.login(people["finance"])
     lines = client.get("/api/v1/ledger/trial-balance").json
     assert sum(line["balance"] for line in lines) == 0
-    past = client.get("/api/v1/ledger/trial-balance", query_string={"as_of": "2001-01-01T00:00:00Z"})
+    past = client.get(
+        "/api/v1/ledger/trial-balance", query_string={"as_of": "2001-01-01T00:00:00Z"}
+    )
     assert all(line["debits"] == 0 for line in past.json)
 
 
 @pytest.mark.parametrize("who", ["admin", "solver", "org_finance"])
-def test_everyone_else_is_refused(client, auth, people, who) -> None:  # noqa: ANN001
+def test_everyone_else_is_refused(client, auth, people, who) -> None:
     auth.login(people[who])
     assert client.get("/finance/trial-balance").status_code == 403
     refused = client.get("/api/v1/ledger/trial-balance")
@@ -45,12 +47,12 @@ def test_everyone_else_is_refused(client, auth, people, who) -> None:  # noqa: A
     assert refused.json["status"] == 403 and "finance" in refused.json["detail"]
 
 
-def test_anonymous_is_sent_to_sign_in_or_gets_401(client, people) -> None:  # noqa: ANN001
+def test_anonymous_is_sent_to_sign_in_or_gets_401(client, people) -> None:
     assert client.get("/finance/trial-balance").status_code == 302
     assert client.get("/api/v1/ledger/trial-balance").status_code == 401
 
 
-def test_a_bad_as_of_is_a_clear_error(client, auth, people) -> None:  # noqa: ANN001
+def test_a_bad_as_of_is_a_clear_error(client, auth, people) -> None:
     auth.login(people["finance"])
     api = client.get("/api/v1/ledger/trial-balance", query_string={"as_of": "last tuesday"})
     assert api.status_code == 422

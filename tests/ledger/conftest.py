@@ -16,13 +16,19 @@ class Book:
         self.session = session
         self.cash = ledger.open_account(session, "asset:cash:test", AccountType.ASSET, "USD")
         self.escrow = ledger.open_account(
-            session, "liability:escrow:test", AccountType.LIABILITY, "USD",
+            session,
+            "liability:escrow:test",
+            AccountType.LIABILITY,
+            "USD",
             debits_must_not_exceed_credits=True,
-        )  # fmt: skip
+        )
         self.payable = ledger.open_account(
-            session, "liability:payable:test", AccountType.LIABILITY, "USD",
+            session,
+            "liability:payable:test",
+            AccountType.LIABILITY,
+            "USD",
             debits_must_not_exceed_credits=True,
-        )  # fmt: skip
+        )
         self.fees = ledger.open_account(session, "revenue:fees:test", AccountType.REVENUE, "USD")
         self.euros = ledger.open_account(session, "asset:cash:eur", AccountType.ASSET, "EUR")
         self._keys = 0
@@ -31,13 +37,17 @@ class Book:
         self._keys += 1
         return f"test-key-{self._keys}"
 
-    def move(self, debit: Account, credit: Account, amount: int, **options) -> ledger.PostedJournal:  # noqa: ANN003
+    def move(self, debit: Account, credit: Account, amount: int, **options) -> ledger.PostedJournal:
         options.setdefault("key", self.key())
         options.setdefault("code", "TEST")
         return ledger.post_transfer(
-            self.session, debit=debit.id, credit=credit.id, amount=amount, recorded_by="tests",
+            self.session,
+            debit=debit.id,
+            credit=credit.id,
+            amount=amount,
+            recorded_by="tests",
             **options,
-        )  # fmt: skip
+        )
 
     def fund(self, amount: int) -> ledger.PostedJournal:
         return self.move(self.cash, self.escrow, amount, code="FUND_ESCROW")

@@ -8,6 +8,8 @@ gets a throw-away schema of its own instead of the rolled-back ``session`` fixtu
 from __future__ import annotations
 
 import multiprocessing
+import queue as queue_module
+import time
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +21,6 @@ from sqlalchemy.orm import Session
 
 import ledger
 from ledger import Account, AccountType, Transfer
-from tests.conftest import migrate_to_head, need_service, postgres_schema
 
 WORKERS = 8
 ESCROW_CENTS = 1_000
@@ -31,7 +32,13 @@ pytestmark = pytest.mark.postgres_only
 
 @pytest.fixture
 def fresh_url() -> Iterator[str]:
-    """A new schema migrated to head, dropped afterwards: the workers' commits stay in it."""
+    """A new schema migrated to head, dropped afterwards: the workers' commits stay in it.
+
+    tests.conftest is imported here, not at the top, so that each spawned worker, which
+    imports this module, does not also import Flask and the whole marketplace.
+    """
+    from tests.conftest import migrate_to_head, need_service, postgres_schema
+
     base = need_service("TEST_DATABASE_URL", "the PostgreSQL concurrency tests")
     with postgres_schema(base) as url:
         migrate_to_head(url)
@@ -48,7 +55,7 @@ class Outcome:
     errors: list[str]
 
 
-def _run(url: str, worker: int, barrier: Any, queue: Any, job: str, args: tuple) -> None:  # noqa: ANN401
+def _run(url: str, worker: int, barrier: Any, queue: Any, job: str, args: tuple) -> None:
     """Worker entry point (module level so "spawn" can import it); always reports back."""
     results: list[Any] = []
     refused = 0
@@ -100,13 +107,21 @@ def race(url: str, job: str, args_for: list[tuple]) -> list[Outcome]:
     ]
     for process in processes:
         process.start()
+    outcomes: list[Outcome] = []
+    deadline = time.monotonic() + TIMEOUT
     try:
-        outcomes = [queue.get(timeout=TIMEOUT) for _ in processes]
+        while len(outcomes) < len(processes) and time.monotonic() < deadline:
+            try:
+                outcomes.append(queue.get(timeout=1))
+            except queue_module.Empty:
+                if not any(process.is_alive() for process in processes):
+                    break  # a worker died without reporting: fail now, not at the deadline
     finally:
         for process in processes:
             process.join(10)
             if process.is_alive():
                 process.kill()
+    assert len(outcomes) == len(processes), "a worker died or hung without reporting"
     return sorted(outcomes, key=lambda outcome: outcome.worker)
 
 

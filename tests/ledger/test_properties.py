@@ -50,7 +50,7 @@ class Model:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=st.lists(step, min_size=1, max_size=25))
-def test_random_sequences_keep_the_book_balanced(session, steps) -> None:  # noqa: ANN001
+def test_random_sequences_keep_the_book_balanced(session, steps) -> None:
     example = session.begin_nested()
     accounts = [ledger.open_account(session, c, t, "USD", **f) for c, t, f in ACCOUNTS]
     ids = [a.id for a in accounts]
@@ -67,9 +67,15 @@ def test_random_sequences_keep_the_book_balanced(session, steps) -> None:  # noq
                     continue
                 key = f"k{number}"
                 result = ledger.post_transfer(
-                    session, debit=ids[a], credit=ids[b], amount=amount, code="T", key=key,
-                    recorded_by="hypothesis", pending=pending,
-                )  # fmt: skip
+                    session,
+                    debit=ids[a],
+                    credit=ids[b],
+                    amount=amount,
+                    code="T",
+                    key=key,
+                    recorded_by="hypothesis",
+                    pending=pending,
+                )
                 model.apply(ids[a], ids[b], amount, pending)
                 made.append((key, result.transfer_id, ids[a], ids[b], amount, pending))
                 status[result.transfer_id] = "pending" if pending else "posted"
@@ -77,9 +83,15 @@ def test_random_sequences_keep_the_book_balanced(session, steps) -> None:  # noq
                 key, tid, debit, credit, amount, pending = made[args[0] % len(made)]
                 if kind == "replay":
                     again = ledger.post_transfer(
-                        session, debit=debit, credit=credit, amount=amount, code="T", key=key,
-                        recorded_by="hypothesis", pending=pending,
-                    )  # fmt: skip
+                        session,
+                        debit=debit,
+                        credit=credit,
+                        amount=amount,
+                        code="T",
+                        key=key,
+                        recorded_by="hypothesis",
+                        pending=pending,
+                    )
                     assert again.replayed and again.transfer_id == tid
                 elif kind in ("post", "void"):
                     (ledger.post_pending if kind == "post" else ledger.void_pending)(session, tid)
@@ -100,8 +112,12 @@ def test_random_sequences_keep_the_book_balanced(session, steps) -> None:  # noq
 
     for account in accounts:
         session.refresh(account)
-        stored = [account.debits_posted, account.credits_posted,
-                  account.debits_pending, account.credits_pending]  # fmt: skip
+        stored = [
+            account.debits_posted,
+            account.credits_posted,
+            account.debits_pending,
+            account.credits_pending,
+        ]
         assert stored == model.counters[account.id], account.code
         if account.debits_must_not_exceed_credits:
             assert account.debits_posted + account.debits_pending <= account.credits_posted

@@ -1,0 +1,45 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := FLASK_APP=wsgi $(BIN)/flask
+
+.PHONY: run test lint bench install install-test worker clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.app-installed: $(BIN)/python pyproject.toml requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e .
+	touch $@
+
+$(VENV)/.test-installed: $(VENV)/.app-installed
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[test]'
+	touch $@
+
+install: $(VENV)/.app-installed
+install-test: $(VENV)/.test-installed
+
+## Serve the product at http://127.0.0.1:5000 on the embedded defaults, with demo data.
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) demo --if-empty
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+## The whole suite: SQLite always; PostgreSQL and Redis when TEST_DATABASE_URL / TEST_REDIS_URL are set.
+test: install-test
+	$(BIN)/pytest
+
+lint: install-test
+	$(BIN)/ruff check .
+
+## Ledger throughput against pgbench (PostgreSQL at BENCH_DATABASE_URL).
+bench: install-test
+	$(BIN)/python bench/ledger_bench.py
+
+## An rq worker for the jobs queue (needs REDIS_URL).
+worker: install
+	$(BIN)/rq worker --url "$(REDIS_URL)" marketplace
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts

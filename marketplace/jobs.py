@@ -1,0 +1,71 @@
+"""Background jobs. rq on Redis when REDIS_URL is set; run inline otherwise (embedded default).
+
+Jobs are module-level functions that take ids, never objects, and are enqueued only after the
+database commit that they depend on (the worker may start before a later commit otherwise).
+In a worker process each job runs inside an app context built from the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app, has_app_context
+from redis import Redis
+from rq import Queue
+from rq.job import Job
+
+import ledger
+from marketplace import create_app
+from marketplace.extensions import db
+
+QUEUE_NAME = "marketplace"
+_worker_app: Flask | None = None
+
+
+def queue(app: Flask | None = None) -> Queue | None:
+    """The rq queue of this app, or None when jobs run inline."""
+    app = app or current_app
+    url = app.config.get("REDIS_URL")
+    if not url:
+        return None
+    return Queue(QUEUE_NAME, connection=Redis.from_url(url))
+
+
+def enqueue(function: Callable[..., Any], *args: Any, **options: Any) -> Job | Any:
+    """Run ``function(*args)`` in a worker, or right now when there is no Redis.
+
+    Returns the rq Job, or the function's result when run inline.
+    """
+    jobs = queue()
+    if jobs is None:
+        return function(*args)
+    return jobs.enqueue(function, *args, **options)
+
+
+def _in_app(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a job an app context: the caller's in inline mode, a worker-wide app otherwise."""
+
+    def run(*args: Any) -> Any:
+        global _worker_app
+        if has_app_context():
+            return function(*args)
+        if _worker_app is None:
+            _worker_app = create_app()
+        with _worker_app.app_context():
+            return function(*args)
+
+    run.__name__ = function.__name__
+    run.__doc__ = function.__doc__
+    run.__qualname__ = function.__qualname__
+    return run
+
+
+@_in_app
+def verify_book() -> dict[str, Any]:
+    """Recompute every ledger account from its transfers (for a nightly schedule)."""
+    problems = ledger.verify(db.session)
+    return {
+        "accounts": len(ledger.trial_balance(db.session)),
+        "discrepancies": [str(problem) for problem in problems],
+    }

@@ -1,0 +1,113 @@
+"""A real browser against a real server: Debian's Chromium driven by Playwright (sync API).
+
+The app runs in werkzeug's threaded HTTP server on 127.0.0.1 (a free port), in a background
+thread, on a SQLite file database of its own, migrated to head. The server commits, so these
+tests cannot use the per-test rollback fixtures; CSRF protection is on, as in production.
+
+Without Chromium (``/usr/bin/chromium``, or the path or name in ``CHROMIUM_PATH``) the tests
+are skipped with the reason shown, or fail when REQUIRE_SERVICES=1 (CI).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from playwright.sync_api import Browser, Page, sync_playwright
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from marketplace import create_app
+from marketplace.extensions import db
+from tests.conftest import ROOT, migrate_to_head, services_required, test_config
+
+ARTIFACTS = ROOT / "test-artifacts"
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-gpu",
+    "--no-first-run",
+]
+TIMEOUT_MS = 15_000
+
+
+def chromium_executable() -> str:
+    """Chromium's path; skip (or fail under REQUIRE_SERVICES=1) when there is none."""
+    wanted = os.environ.get("CHROMIUM_PATH") or DEFAULT_CHROMIUM
+    found = shutil.which(wanted)
+    if found is None:
+        message = f"no Chromium at {wanted!r} (set CHROMIUM_PATH): the browser tests not run"
+        if services_required():
+            pytest.fail(message + " (REQUIRE_SERVICES=1)")
+        pytest.skip(message)
+    return found
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    app: Flask
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    executable = chromium_executable()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The app behind a real HTTP server, on a fresh database; stopped at the end."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'browser.db'}"
+    migrate_to_head(url)
+    app = create_app(
+        test_config(url, WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False,
+                    SESSION_COOKIE_SECURE=False)
+    )
+    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(f"http://127.0.0.1:{server.server_port}", app)
+    finally:
+        server.shutdown()  # returns once serve_forever has left its loop
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.engine.dispose()
+        assert not thread.is_alive(), "the live server thread did not stop"
+
+
+@pytest.fixture
+def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    """A fresh browser context (no cookies) per test, with the server as its base URL."""
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Where screenshots go (gitignored)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
