@@ -5,7 +5,7 @@ the currency belongs to the account. See DESIGN.md, "The ledger".
 """
 
 from ledger.allocate import allocate
-from ledger.base import Base, BigId, UTCDateTime, utcnow
+from ledger.base import Base, BigId, UTCDateTime, as_utc, utcnow
 from ledger.errors import (
     AccountConflict,
     AccountNotFound,
@@ -49,7 +49,7 @@ __all__ = [
     "CurrencyMismatch", "Discrepancy", "EmptyJournal", "IdempotencyConflict",
     "InsufficientFunds", "InvalidAccount", "InvalidTransfer", "Journal", "LedgerError",
     "NewTransfer", "NotPending", "NotReversible", "PostedJournal", "Statement", "Transfer",
-    "TransferNotFound", "TransferStatus", "TrialBalanceLine", "UTCDateTime", "allocate",
+    "TransferNotFound", "TransferStatus", "TrialBalanceLine", "UTCDateTime", "allocate", "as_utc",
     "balance_as_of", "configure_sqlite_engine", "export_csv", "export_hledger", "find_account",
     "format_minor", "open_account", "post_journal", "post_pending", "post_transfer",
     "reverse_transfer", "statement", "trial_balance", "utcnow", "verify", "void_pending",

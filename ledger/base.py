@@ -6,7 +6,7 @@ accounts, and Alembic sees a single schema.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData
 from sqlalchemy.engine import Dialect
@@ -25,6 +25,21 @@ NAMING_CONVENTION = {
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+def as_utc(value: datetime) -> datetime:
+    """The same instant in UTC. A naive value is refused.
+
+    An instant that UTC cannot hold (``0001-01-01T00:00+14:00`` is in year 0 UTC) is clamped to
+    the first or last representable moment: nothing in the book lies outside those.
+    """
+    if value.tzinfo is None:
+        raise ValueError("naive datetime: pass a timezone-aware value")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        offset = value.utcoffset() or timedelta(0)
+        return (datetime.min if offset > timedelta(0) else datetime.max).replace(tzinfo=UTC)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that is always timezone-aware UTC in Python.
 
@@ -38,9 +53,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime: pass a timezone-aware value")
-        value = value.astimezone(UTC)
+        value = as_utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:

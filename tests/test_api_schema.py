@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
-import sqlalchemy.exc
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
@@ -85,13 +84,6 @@ def test_api_as_signed_in_user_conforms_to_schema(case, app: Flask, signed_in: d
         assert isinstance(response.json(), list)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(OverflowError, sqlalchemy.exc.StatementError),
-    reason="known bug: ledger.base.UTCDateTime calls astimezone(UTC), which overflows for an "
-    "as_of within a day of datetime.min/max (a 500); the query schema should normalise to UTC "
-    "(clamping) first. Remove this marker with the fix.",
-)
 @pytest.mark.parametrize("as_of", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
 def test_trial_balance_as_of_at_the_ends_of_time(
     app: Flask, client: FlaskClient, as_of: str

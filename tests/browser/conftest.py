@@ -77,8 +77,9 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'browser.db'}"
     migrate_to_head(url)
     app = create_app(
-        test_config(url, WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False,
-                    SESSION_COOKIE_SECURE=False)
+        test_config(
+            url, WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False, SESSION_COOKIE_SECURE=False
+        )
     )
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
