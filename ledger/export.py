@@ -25,14 +25,18 @@ CSV_COLUMNS = [
 ]  # fmt: skip
 
 
-def format_minor(amount: int, currency: str) -> str:
-    """12345 USD -> '123.45'; 500 JPY -> '500'. Exact: no floats involved."""
+def format_minor(amount: int, currency: str, *, grouped: bool = False) -> str:
+    """12345 USD -> '123.45'; 500 JPY -> '500'; grouped: 1234567 USD -> '12,345.67'.
+
+    Exact: no floats involved.
+    """
     exponent = CURRENCY_EXPONENTS.get(currency, 2)
     sign = "-" if amount < 0 else ""
     digits = str(abs(amount)).rjust(exponent + 1, "0")
-    if exponent == 0:
-        return f"{sign}{digits}"
-    return f"{sign}{digits[:-exponent]}.{digits[-exponent:]}"
+    whole, fraction = digits[: len(digits) - exponent], digits[len(digits) - exponent :]
+    if grouped:
+        whole = f"{int(whole):,}"
+    return f"{sign}{whole}.{fraction}" if exponent else f"{sign}{whole}"
 
 
 def _account_codes(session: Session) -> dict[int, str]:

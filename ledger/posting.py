@@ -81,7 +81,10 @@ class PostedJournal:
 
 
 def _insert_or_ignore(session: Session, table: Table, index_elements: list[str]) -> Insert:
-    dialect = session.get_bind().dialect.name
+    return _insert_or_ignore_for(session.get_bind().dialect.name, table, index_elements)
+
+
+def _insert_or_ignore_for(dialect: str, table: Table, index_elements: list[str]) -> Insert:
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=index_elements)
     if dialect == "sqlite":
@@ -209,11 +212,35 @@ _UPDATE_COUNTERS = (
 )
 
 
+# Statements built once: building and cache-keying a statement on every call cost more Python
+# time than the database spends running it.
+_LOCK_ACCOUNTS = (
+    select(accounts)
+    .where(accounts.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(accounts.c.id)
+    .with_for_update()
+)
+_INSERT_TRANSFER = insert(transfers).returning(transfers.c.id)
+_INSERT_TRANSFERS = insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True)
+_JOURNAL_COLUMNS = ("key", "payload_sha256", "description", "recorded_by", "recorded_at")
+_INSERT_JOURNAL: dict[str, Insert] = {}
+
+
+def _insert_journal(dialect: str) -> Insert:
+    """INSERT a journal unless its key exists, RETURNING its id; one statement per dialect."""
+    statement = _INSERT_JOURNAL.get(dialect)
+    if statement is None:
+        statement = _INSERT_JOURNAL[dialect] = (
+            _insert_or_ignore_for(dialect, journals, ["key"])
+            .values({name: bindparam(name) for name in _JOURNAL_COLUMNS})
+            .returning(journals.c.id)
+        )
+    return statement
+
+
 def _lock_accounts(session: Session, ids: set[int]) -> dict[int, _Counters]:
     ordered = sorted(ids)
-    rows = session.execute(
-        select(accounts).where(accounts.c.id.in_(ordered)).order_by(accounts.c.id).with_for_update()
-    ).all()
+    rows = session.connection().execute(_LOCK_ACCOUNTS, {"ids": ordered}).all()
     found = {row.id: _Counters(row) for row in rows}
     for account_id in ordered:
         if account_id not in found:
@@ -222,7 +249,11 @@ def _lock_accounts(session: Session, ids: set[int]) -> dict[int, _Counters]:
 
 
 def _write_counters(session: Session, locked: dict[int, _Counters]) -> None:
-    session.execute(_UPDATE_COUNTERS, [counters.params() for counters in locked.values()])
+    session.connection().execute(
+        _UPDATE_COUNTERS, [counters.params() for counters in locked.values()]
+    )
+    if not session.identity_map:
+        return
     touched = set(locked)
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Account) and obj.id in touched:
@@ -311,16 +342,16 @@ def post_journal(
                 return earlier
             raise InsufficientFunds(counters.row.code, available, counters.row.currency)
 
-    journal_id = session.execute(
-        _insert_or_ignore(session, journals, ["key"])
-        .values(
-            key=key,
-            payload_sha256=fingerprint,
-            description=description,
-            recorded_by=recorded_by,
-            recorded_at=now,
-        )
-        .returning(journals.c.id)
+    connection = session.connection()
+    journal_id = connection.execute(
+        _insert_journal(connection.dialect.name),
+        {
+            "key": key,
+            "payload_sha256": fingerprint,
+            "description": description,
+            "recorded_by": recorded_by,
+            "recorded_at": now,
+        },
     ).scalar_one_or_none()
     if journal_id is None:
         earlier = _replay(session, key, fingerprint)
@@ -330,9 +361,10 @@ def post_journal(
     for row in rows:
         row["journal_id"] = journal_id
     try:
-        ids = session.execute(
-            insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True), rows
-        ).scalars().all()
+        if len(rows) == 1:  # no executemany machinery for the common one-transfer journal
+            ids = [connection.execute(_INSERT_TRANSFER, rows[0]).scalar_one()]
+        else:
+            ids = connection.execute(_INSERT_TRANSFERS, rows).scalars().all()
     except IntegrityError as error:
         message = str(error.orig)
         if "reverses_id" in message:

@@ -68,5 +68,5 @@ def register_template_helpers(app: Flask) -> None:
     from ledger import format_minor
 
     app.jinja_env.filters["money"] = lambda amount, currency: (
-        f"{format_minor(amount, currency)} {currency}"
+        f"{format_minor(amount, currency, grouped=True)} {currency}"
     )

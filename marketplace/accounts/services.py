@@ -109,8 +109,10 @@ def require_role(user: User, organization: Organization, *roles: OrgRole) -> Org
     """The user's role in the organization, if it is one of ``roles``; else Forbidden."""
     role = role_in(user, organization)
     if role is None or role not in roles:
-        allowed = " or ".join(r.value for r in roles)
-        raise Forbidden(f"Only the organization's {allowed} may do this.")
+        if set(roles) == set(OrgRole):
+            raise Forbidden(f"Only members of {organization.name} may see this.")
+        allowed = " or ".join(r.value + "s" for r in roles)
+        raise Forbidden(f"Only {organization.name}'s {allowed} may do this.")
     return role
 
 
