@@ -11,6 +11,7 @@ single transfer costs five round trips and little Python.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -18,12 +19,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from sqlalchemy import Insert, Table, bindparam, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Insert,
+    Select,
+    Table,
+    bindparam,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
-from ledger.base import utcnow
+from ledger.base import UTCDateTime, utcnow
 from ledger.errors import (
     AccountConflict,
     AccountNotFound,
@@ -214,33 +227,92 @@ _UPDATE_COUNTERS = (
 
 # Statements built once: building and cache-keying a statement on every call cost more Python
 # time than the database spends running it.
-_LOCK_ACCOUNTS = (
-    select(accounts)
-    .where(accounts.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(accounts.c.id)
-    .with_for_update()
-)
 _INSERT_TRANSFER = insert(transfers).returning(transfers.c.id)
 _INSERT_TRANSFERS = insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True)
 _JOURNAL_COLUMNS = ("key", "payload_sha256", "description", "recorded_by", "recorded_at")
-_INSERT_JOURNAL: dict[str, Insert] = {}
+_INSERT_JOURNAL = {
+    name: dialect_insert(journals)
+    .on_conflict_do_nothing(index_elements=["key"])
+    .values({column: bindparam(column) for column in _JOURNAL_COLUMNS})
+    .returning(journals.c.id)
+    for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+
+# PostgreSQL writes a whole journal in one statement (one round trip instead of three): the
+# journal row, its transfers in batch order, and the new counters of the accounts locked before.
+# If the journal key already exists nothing is written and no row comes back (a replay). Scalar
+# parameters in a VALUES list cost less than arrays (psycopg dumps lists in Python), so the text
+# is generated per (transfers, accounts) shape and cached; psycopg then prepares each shape.
+_TRANSFER_VALUES = (
+    ("key", "varchar"), ("debit", "bigint"), ("credit", "bigint"), ("currency", "varchar"),
+    ("amount", "bigint"), ("code", "varchar"), ("reference", "varchar"), ("pending", "boolean"),
+    ("reverses", "bigint"), ("debit_after", "bigint"), ("credit_after", "bigint"),
+)  # fmt: skip
+_COUNTER_VALUES = (("id", "bigint"), ("dp", "bigint"), ("cp", "bigint"), ("dpend", "bigint"),
+                   ("cpend", "bigint"))  # fmt: skip
+#: Larger journals take the generic path: PostgreSQL allows at most 65,535 parameters.
+_MAX_SINGLE_STATEMENT = 1_000
 
 
-def _insert_journal(dialect: str) -> Insert:
-    """INSERT a journal unless its key exists, RETURNING its id; one statement per dialect."""
-    statement = _INSERT_JOURNAL.get(dialect)
-    if statement is None:
-        statement = _INSERT_JOURNAL[dialect] = (
-            _insert_or_ignore_for(dialect, journals, ["key"])
-            .values({name: bindparam(name) for name in _JOURNAL_COLUMNS})
-            .returning(journals.c.id)
-        )
-    return statement
+def _values_list(prefix: str, fields: tuple[tuple[str, str], ...], count: int) -> str:
+    return ", ".join(
+        "(" + ", ".join(f"CAST(:{prefix}{name}_{i} AS {kind})" for name, kind in fields) + f", {i})"
+        for i in range(count)
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _write_journal_postgresql(transfer_count: int, account_count: int) -> TextClause:
+    transfer_columns = ", ".join(name for name, _ in _TRANSFER_VALUES)
+    counter_columns = ", ".join(name for name, _ in _COUNTER_VALUES)
+    return text(f"""
+WITH journal AS (
+    INSERT INTO ledger_journals (key, payload_sha256, description, recorded_by, recorded_at)
+    VALUES (:key, :payload_sha256, :description, :recorded_by, :recorded_at)
+    ON CONFLICT (key) DO NOTHING
+    RETURNING id
+), written AS (
+    INSERT INTO ledger_transfers (
+        journal_id, key, debit_account_id, credit_account_id, currency, amount, code, reference,
+        status, two_phase, reverses_id, recorded_by, effective_at, recorded_at, posted_at,
+        resolved_at, debit_balance_after, credit_balance_after)
+    SELECT journal.id, t.key, t.debit, t.credit, t.currency, t.amount, t.code, t.reference,
+        CASE WHEN t.pending THEN 'pending' ELSE 'posted' END, t.pending, t.reverses,
+        :recorded_by, :effective_at, :recorded_at,
+        CASE WHEN t.pending THEN NULL ELSE :effective_at END, NULL, t.debit_after, t.credit_after
+    FROM journal, (VALUES {_values_list("t", _TRANSFER_VALUES, transfer_count)})
+        AS t({transfer_columns}, n)
+    ORDER BY t.n
+    RETURNING id, key
+), counters AS (
+    UPDATE ledger_accounts AS a
+    SET debits_posted = c.dp, credits_posted = c.cp, debits_pending = c.dpend,
+        credits_pending = c.cpend, version = a.version + 1
+    FROM (VALUES {_values_list("a", _COUNTER_VALUES, account_count)}) AS c({counter_columns}, n)
+    WHERE a.id = c.id AND EXISTS (SELECT FROM journal)
+)
+SELECT journal.id AS journal_id, written.id, written.key FROM journal, written
+""").bindparams(
+        bindparam("recorded_at", type_=UTCDateTime()),
+        bindparam("effective_at", type_=UTCDateTime()),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _lock_statement(count: int) -> Select:
+    """SELECT ... FOR UPDATE of ``count`` accounts in id order, with one parameter per id.
+
+    Plain parameters, not an expanding IN or an array: both cost more Python per call.
+    """
+    ids = [bindparam(f"id_{i}", type_=BigInteger) for i in range(count)]
+    return select(accounts).where(accounts.c.id.in_(ids)).order_by(accounts.c.id).with_for_update()
 
 
 def _lock_accounts(session: Session, ids: set[int]) -> dict[int, _Counters]:
     ordered = sorted(ids)
-    rows = session.connection().execute(_LOCK_ACCOUNTS, {"ids": ordered}).all()
+    statement = _lock_statement(len(ordered))
+    params = {f"id_{i}": account_id for i, account_id in enumerate(ordered)}
+    rows = session.connection().execute(statement, params).all()
     found = {row.id: _Counters(row) for row in rows}
     for account_id in ordered:
         if account_id not in found:
@@ -248,16 +320,76 @@ def _lock_accounts(session: Session, ids: set[int]) -> dict[int, _Counters]:
     return found
 
 
-def _write_counters(session: Session, locked: dict[int, _Counters]) -> None:
-    session.connection().execute(
-        _UPDATE_COUNTERS, [counters.params() for counters in locked.values()]
-    )
+def _update_counters(connection: Connection, locked: dict[int, _Counters]) -> None:
+    connection.execute(_UPDATE_COUNTERS, [counters.params() for counters in locked.values()])
+
+
+def _expire_accounts(session: Session, locked: dict[int, _Counters]) -> None:
+    """Expire loaded Account objects whose counters were just written behind the ORM's back."""
     if not session.identity_map:
         return
-    touched = set(locked)
     for obj in list(session.identity_map.values()):
-        if isinstance(obj, Account) and obj.id in touched:
+        if isinstance(obj, Account) and obj.id in locked:
             session.expire(obj)
+
+
+def _write_counters(session: Session, locked: dict[int, _Counters]) -> None:
+    _update_counters(session.connection(), locked)
+    _expire_accounts(session, locked)
+
+
+#: (journal id, transfer ids in batch order), or None when the journal key already exists.
+Written = tuple[int, list[int]] | None
+
+
+def _write_postgresql(
+    connection: Connection, journal: dict, rows: list[dict], locked: dict[int, _Counters]
+) -> Written:
+    """Journal, transfers and counters in one statement; None if the journal key exists."""
+    params = {**journal, "effective_at": rows[0]["effective_at"]}
+    for i, r in enumerate(rows):
+        params[f"tkey_{i}"] = r["key"]
+        params[f"tdebit_{i}"] = r["debit_account_id"]
+        params[f"tcredit_{i}"] = r["credit_account_id"]
+        params[f"tcurrency_{i}"] = r["currency"]
+        params[f"tamount_{i}"] = r["amount"]
+        params[f"tcode_{i}"] = r["code"]
+        params[f"treference_{i}"] = r["reference"]
+        params[f"tpending_{i}"] = r["two_phase"]
+        params[f"treverses_{i}"] = r["reverses_id"]
+        params[f"tdebit_after_{i}"] = r["debit_balance_after"]
+        params[f"tcredit_after_{i}"] = r["credit_balance_after"]
+    for i, c in enumerate(locked.values()):
+        params[f"aid_{i}"] = c.row.id
+        params[f"adp_{i}"] = c.dp
+        params[f"acp_{i}"] = c.cp
+        params[f"adpend_{i}"] = c.dpend
+        params[f"acpend_{i}"] = c.cpend
+    statement = _write_journal_postgresql(len(rows), len(locked))
+    written = connection.execute(statement, params).all()
+    if not written:
+        return None
+    by_key = {row.key: row.id for row in written}
+    return written[0].journal_id, [by_key[r["key"]] for r in rows]
+
+
+def _write_generic(
+    connection: Connection, journal: dict, rows: list[dict], locked: dict[int, _Counters]
+) -> Written:
+    """Journal, transfers, counters as three statements (SQLite: no round trips to save)."""
+    journal_id = connection.execute(
+        _INSERT_JOURNAL[connection.dialect.name], journal
+    ).scalar_one_or_none()
+    if journal_id is None:
+        return None
+    for row in rows:
+        row["journal_id"] = journal_id
+    if len(rows) == 1:  # no executemany machinery for the common one-transfer journal
+        ids = [connection.execute(_INSERT_TRANSFER, rows[0]).scalar_one()]
+    else:
+        ids = list(connection.execute(_INSERT_TRANSFERS, rows).scalars())
+    _update_counters(connection, locked)
+    return journal_id, ids
 
 
 def _replay(session: Session, key: str, fingerprint: str) -> PostedJournal | None:
@@ -343,28 +475,17 @@ def post_journal(
             raise InsufficientFunds(counters.row.code, available, counters.row.currency)
 
     connection = session.connection()
-    journal_id = connection.execute(
-        _insert_journal(connection.dialect.name),
-        {
-            "key": key,
-            "payload_sha256": fingerprint,
-            "description": description,
-            "recorded_by": recorded_by,
-            "recorded_at": now,
-        },
-    ).scalar_one_or_none()
-    if journal_id is None:
-        earlier = _replay(session, key, fingerprint)
-        if earlier is None:  # only a concurrent rollback of the same key could get here
-            raise IdempotencyConflict(key)
-        return earlier
-    for row in rows:
-        row["journal_id"] = journal_id
+    journal = {
+        "key": key,
+        "payload_sha256": fingerprint,
+        "description": description,
+        "recorded_by": recorded_by,
+        "recorded_at": now,
+    }
+    single = connection.dialect.name == "postgresql" and len(rows) <= _MAX_SINGLE_STATEMENT
+    write = _write_postgresql if single else _write_generic
     try:
-        if len(rows) == 1:  # no executemany machinery for the common one-transfer journal
-            ids = [connection.execute(_INSERT_TRANSFER, rows[0]).scalar_one()]
-        else:
-            ids = connection.execute(_INSERT_TRANSFERS, rows).scalars().all()
+        written = write(connection, journal, rows, locked)
     except IntegrityError as error:
         message = str(error.orig)
         if "reverses_id" in message:
@@ -372,7 +493,13 @@ def post_journal(
         if "key" in message:
             raise IdempotencyConflict(next(r["key"] for r in rows)) from error
         raise
-    _write_counters(session, locked)
+    if written is None:
+        earlier = _replay(session, key, fingerprint)
+        if earlier is None:  # only a concurrent rollback of the same key could get here
+            raise IdempotencyConflict(key)
+        return earlier
+    journal_id, ids = written
+    _expire_accounts(session, locked)
     return PostedJournal(journal_id, tuple(ids), replayed=False)
 
 

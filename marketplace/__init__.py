@@ -48,12 +48,19 @@ def register_blueprints(app: Flask) -> None:
     from marketplace import main
     from marketplace.accounts import api as accounts_api
     from marketplace.accounts import views as accounts_views
+    from marketplace.challenges import views as challenges_views
+    from marketplace.dialogue import views as dialogue_views
     from marketplace.finance import api as finance_api
     from marketplace.finance import views as finance_views
+    from marketplace.notifications import views as notifications_views
+    from marketplace.payments import views as payments_views
+    from marketplace.portal import views as portal_views
 
-    app.register_blueprint(main.bp)
-    app.register_blueprint(accounts_views.bp)
-    app.register_blueprint(finance_views.bp)
+    for blueprint in (
+        main.bp, accounts_views.bp, finance_views.bp, challenges_views.bp, dialogue_views.bp,
+        notifications_views.bp, payments_views.bp, portal_views.bp,
+    ):  # fmt: skip
+        app.register_blueprint(blueprint)
     api.register_blueprint(accounts_api.blp)
     api.register_blueprint(finance_api.blp)
 
@@ -66,7 +73,11 @@ def register_commands(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from ledger import format_minor
+    from marketplace.markdown import render_markdown
+    from marketplace.time import local_time
 
     app.jinja_env.filters["money"] = lambda amount, currency: (
         f"{format_minor(amount, currency, grouped=True)} {currency}"
     )
+    app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["localtime"] = local_time

@@ -12,8 +12,18 @@ from flask_wtf import CSRFProtect
 from ledger import Base
 from marketplace.api import MarketplaceApi
 
+#: Indexes written by hand in a migration because only PostgreSQL has them (full-text search);
+#: autogenerate must neither drop nor re-create them.
+HAND_MADE_INDEXES = frozenset({"ix_challenges_search"})
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+    """Alembic's filter: everything but the hand-made indexes."""
+    return not (type_ == "index" and name in HAND_MADE_INDEXES)
+
+
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate(render_as_batch=True)
+migrate = Migrate(render_as_batch=True, include_object=include_object)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -14,6 +14,7 @@ from flask import Flask, current_app, has_app_context
 from redis import Redis
 from rq import Queue
 from rq.job import Job
+from sqlalchemy import select
 
 import ledger
 from marketplace import create_app
@@ -69,3 +70,29 @@ def verify_book() -> dict[str, Any]:
         "accounts": len(ledger.trial_balance(db.session)),
         "discrepancies": [str(problem) for problem in problems],
     }
+
+
+@_in_app
+def send_notification_emails(notification_ids: list[int]) -> int:
+    """Email each notification to its user; returns how many were sent."""
+    from marketplace.accounts.models import User
+    from marketplace.notifications.mail import send_email
+    from marketplace.notifications.models import Notification
+
+    sent = 0
+    for notification in db.session.scalars(
+        select(Notification).where(Notification.id.in_(notification_ids))
+    ):
+        user = db.session.get(User, notification.user_id)
+        link = f"{current_app.config['BASE_URL'].rstrip('/')}{notification.link}"
+        send_email(user.email, notification.title, f"{notification.body}\n\n{link}".strip())
+        sent += 1
+    return sent
+
+
+@_in_app
+def advance_deadlines() -> int:
+    """Move open needs whose deadline passed to judging (run every few minutes)."""
+    from marketplace.challenges.services import advance_deadlines as advance
+
+    return advance()

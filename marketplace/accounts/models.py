@@ -4,7 +4,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ledger import BigId, UTCDateTime, utcnow
@@ -29,6 +29,10 @@ class User(UserMixin, db.Model):
     is_platform_finance: Mapped[bool] = mapped_column(Boolean, default=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    country: Mapped[str] = mapped_column(String(2), default="")
+    #: IANA zone the person sees times in; everything is stored in UTC.
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
@@ -49,14 +53,40 @@ class Organization(db.Model):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(120))
     slug: Mapped[str] = mapped_column(String(60), unique=True)
+    tagline: Mapped[str] = mapped_column(String(200), default="")
+    about: Mapped[str] = mapped_column(Text, default="")
+    primary_color: Mapped[str] = mapped_column(String(7), default="#2456d6")
+    accent_color: Mapped[str] = mapped_column(String(7), default="#1d2433")
+    logo_filename: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="organization", order_by="Membership.id"
     )
+    #: People whose verified email is on one of these domains see the internal needs.
+    domains: Mapped[list[OrganizationDomain]] = relationship(
+        order_by="OrganizationDomain.domain", cascade="all, delete-orphan"
+    )
+
+    @property
+    def email_domains(self) -> list[str]:
+        return [d.domain for d in self.domains]
 
     def __repr__(self) -> str:
         return f"<Organization {self.slug}>"
+
+
+class OrganizationDomain(db.Model):
+    __tablename__ = "organization_domains"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    domain: Mapped[str] = mapped_column(String(253), index=True)
+
+    __table_args__ = (
+        UniqueConstraint("organization_id", "domain"),
+        CheckConstraint("domain = lower(domain)", name="domain_lowercase"),
+    )
 
 
 class Membership(db.Model):
@@ -77,3 +107,20 @@ class Membership(db.Model):
             "role IN (" + ", ".join(f"'{r.value}'" for r in OrgRole) + ")", name="role_known"
         ),
     )
+
+
+class ApiToken(db.Model):
+    """A personal API token. Only its SHA-256 is stored; the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(12))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()

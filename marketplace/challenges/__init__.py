@@ -1,0 +1,1 @@
+"""Need statements, their terms stated up front, visibility, lifecycle and escrow funding."""

@@ -1,0 +1,103 @@
+"""Turning the HTML need form into the same input the JSON API takes.
+
+People type money in major units ("12,500.00") and percentages ("12.5"); the API takes minor
+units and basis points. The conversion is exact (string arithmetic, no floats); what cannot be
+read is passed on as is, so the schema reports it against the right field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from werkzeug.datastructures import MultiDict
+
+from ledger.export import CURRENCY_EXPONENTS
+
+DECIMAL = re.compile(r"^\d+(\.\d+)?$")
+
+
+def to_minor(text: str, exponent: int) -> int | str:
+    """'12,500.5' with exponent 2 -> 1250050. Unreadable or too precise: returned unchanged."""
+    cleaned = text.replace(",", "").replace(" ", "").strip()
+    if not DECIMAL.match(cleaned):
+        return text
+    whole, _, fraction = cleaned.partition(".")
+    if len(fraction) > exponent:
+        return text
+    return int(whole + fraction.ljust(exponent, "0"))
+
+
+def lines(text: str) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def items(text: str) -> list[str]:
+    return [part.strip() for part in re.split(r"[,\n]", text or "") if part.strip()]
+
+
+def need_input(form: MultiDict) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        name: form.get(name, "")
+        for name in (
+            "title",
+            "summary",
+            "background",
+            "nice_to_have",
+            "not_looking_for",
+            "possible_approaches",
+            "maturity",
+            "deliverables",
+            "category",
+            "confidential_details",
+            "visibility",
+        )
+    }
+    data["looking_for"] = lines(form.get("looking_for", ""))
+    data["tags"] = items(form.get("tags", ""))
+    return data
+
+
+def terms_input(form: MultiDict, timezone: str) -> dict[str, Any]:
+    currency = (form.get("currency") or "").strip().upper()
+    exponent = CURRENCY_EXPONENTS.get(currency, 2)
+    criteria = []
+    for line in lines(form.get("criteria", "")):
+        name, _, weight = line.rpartition(":")
+        criteria.append(
+            {"name": name.strip(), "weight": int(weight) if weight.strip().isdigit() else weight}
+        )
+    data: dict[str, Any] = {
+        "currency": currency,
+        "prizes": [to_minor(p, exponent) for p in items(form.get("prizes", ""))],
+        "partial_awards": form.get("partial_awards") == "on",
+        "value_share_bp": to_minor(form.get("value_share_percent") or "0", 2),
+        "value_share_months": _int(form.get("value_share_months") or "0"),
+        "platform_fee_bp": to_minor(form.get("platform_fee_percent") or "0", 2),
+        "ip_terms": form.get("ip_terms", ""),
+        "excluded_countries": [c.upper() for c in items(form.get("excluded_countries", ""))],
+        "exclude_org_members": form.get("exclude_org_members") == "on",
+        "criteria": criteria,
+        "max_team_size": _int(form.get("max_team_size") or "0"),
+        "deadline": _local_to_iso(form.get("deadline", ""), timezone),
+        "confidentiality": form.get("confidentiality", ""),
+        "notes": lines(form.get("notes", "")),
+    }
+    return data
+
+
+def _int(text: str) -> int | str:
+    return int(text) if text.strip().isdigit() else text
+
+
+def _local_to_iso(text: str, timezone: str) -> str:
+    """'2027-03-01T17:00' in the person's time zone -> an ISO 8601 moment with its offset."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(timezone))
+    return moment.isoformat()

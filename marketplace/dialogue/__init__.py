@@ -1,0 +1,1 @@
+"""Dialogue, not a mailbox: public clarifications and progress updates per need."""

@@ -1,0 +1,1 @@
+"""In-app notifications, and email sent by a job (logged by default, SMTP when configured)."""

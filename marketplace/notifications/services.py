@@ -1,0 +1,63 @@
+"""Telling people what happened: an in-app notification each, and an email by a job."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, update
+
+from ledger import utcnow
+from marketplace.accounts.models import User
+from marketplace.challenges.models import Challenge
+from marketplace.extensions import db
+from marketplace.notifications.models import Notification
+
+
+def notify(user_ids: list[int], *, kind: str, title: str, body: str = "", link: str = "") -> int:
+    """Notify each user once (in-app now, email through a job after the commit)."""
+    from marketplace.jobs import enqueue, send_notification_emails
+
+    ids = sorted(set(user_ids))
+    if not ids:
+        return 0
+    notifications = [
+        Notification(user_id=uid, kind=kind, title=title[:200], body=body, link=link) for uid in ids
+    ]
+    db.session.add_all(notifications)
+    db.session.commit()
+    enqueue(send_notification_emails, [n.id for n in notifications])
+    return len(notifications)
+
+
+def notify_participants(
+    challenge: Challenge, *, kind: str, title: str, body: str = "", link: str = ""
+) -> int:
+    from marketplace.challenges.services import participants
+
+    return notify(participants(challenge), kind=kind, title=title, body=body, link=link)
+
+
+def unread_count(user: User) -> int:
+    return db.session.scalar(
+        select(func.count(Notification.id)).where(
+            Notification.user_id == user.id, Notification.read_at.is_(None)
+        )
+    )
+
+
+def recent(user: User, limit: int = 50) -> list[Notification]:
+    return list(
+        db.session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user.id)
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def mark_all_read(user: User) -> None:
+    db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
+    db.session.commit()

@@ -1,0 +1,1 @@
+"""Money in and out: the payment provider interface, sandbox and Stripe, and webhooks."""

@@ -1,0 +1,165 @@
+"""Escrow funding and refunds: the provider moves the money, the ledger records it.
+
+Money promised is money held: a need opens only when its escrow account holds the prizes and
+the fee. Funding posts FUND_ESCROW (cash -> escrow) when the provider confirms it; a refund
+posts REFUND (escrow -> cash). Each posting's idempotency key is the payment's id, so a
+replayed confirmation writes nothing.
+"""
+
+from __future__ import annotations
+
+from flask import url_for
+from sqlalchemy import select
+
+import ledger
+from ledger import Account, utcnow
+from marketplace.accounts.models import User
+from marketplace.challenges.access import FUNDERS, require
+from marketplace.challenges.models import Challenge, Status
+from marketplace.errors import Conflict, Invalid
+from marketplace.extensions import db
+from marketplace.finance import chart
+from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
+from marketplace.payments.provider import current_provider
+
+
+class ProviderError(Exception):
+    """The payment provider refused or could not be reached."""
+
+
+def escrow_available(challenge: Challenge) -> int:
+    """Minor units the need's escrow holds and has not reserved (0 before any funding)."""
+    account = db.session.scalar(
+        select(Account).where(Account.code == f"liability:escrow:challenge:{challenge.id}")
+    )
+    return account.available if account else 0
+
+
+def funding_shortfall(challenge: Challenge) -> int:
+    return max(0, challenge.current_terms.terms.escrow_required - escrow_available(challenge))
+
+
+def start_funding(actor: User, challenge: Challenge, amount: int | None = None) -> Payment:
+    """Ask the provider to take ``amount`` (default: what escrow still lacks) into escrow."""
+    require(actor, challenge, FUNDERS, "fund this need")
+    if challenge.status not in (Status.DRAFT, Status.OPEN):
+        raise Conflict(f"A {challenge.status} need takes no more funding.")
+    amount = funding_shortfall(challenge) if amount is None else amount
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise Invalid("Nothing to fund.", {"amount": ["Enter a positive amount (minor units)."]})
+    provider = current_provider()
+    payment = Payment(
+        kind=PaymentKind.FUNDING,
+        challenge_id=challenge.id,
+        amount=amount,
+        currency=challenge.currency,
+        provider=provider.name,
+        created_by_id=actor.id,
+    )
+    db.session.add(payment)
+    db.session.commit()
+    try:
+        started = provider.start_funding(
+            payment,
+            description=f"Prize pool of “{challenge.title}”",
+            success_url=url_for("payments.funding_done", payment_id=payment.id, _external=True),
+            cancel_url=url_for("challenges.detail", challenge_id=challenge.id, _external=True),
+        )
+    except ProviderError as error:
+        payment.status = PaymentStatus.FAILED
+        db.session.commit()
+        raise Conflict(f"The payment provider refused: {error}") from error
+    payment.external_id = started.external_id
+    payment.checkout_url = started.checkout_url
+    payment.payment_intent = started.payment_intent
+    db.session.commit()
+    if started.settled:
+        settle_funding(payment.id, started.payment_intent)
+    return payment
+
+
+def settle_funding(payment_id: int, payment_intent: str | None = None) -> Payment:
+    """The provider confirmed the money: post FUND_ESCROW once (replays write nothing)."""
+    payment = db.session.get(Payment, payment_id, with_for_update=True)
+    if payment is None or payment.kind != PaymentKind.FUNDING:
+        raise Invalid(f"No funding payment {payment_id}.")
+    if payment.status == PaymentStatus.SETTLED:
+        return payment
+    challenge = db.session.get(Challenge, payment.challenge_id)
+    cash = chart.cash(db.session, payment.currency)
+    escrow = chart.escrow(db.session, challenge.id, payment.currency)
+    ledger.post_transfer(
+        db.session,
+        debit=cash.id,
+        credit=escrow.id,
+        amount=payment.amount,
+        code="FUND_ESCROW",
+        key=f"payment:{payment.id}",
+        reference=f"challenge:{challenge.id}",
+        recorded_by=f"{payment.provider}",
+        description=f"Prize pool of challenge {challenge.id} funded ({payment.provider})",
+    )
+    payment.status = PaymentStatus.SETTLED
+    payment.settled_at = utcnow()
+    if payment_intent:
+        payment.payment_intent = payment_intent
+    db.session.commit()
+    return payment
+
+
+def refund_escrow(actor: User, challenge: Challenge) -> Payment | None:
+    """Return what escrow still holds to the seeker through the provider (REFUND).
+
+    Runs inside the caller's transaction; the caller commits.
+    """
+    amount = escrow_available(challenge)
+    if amount <= 0:
+        return None
+    provider = current_provider()
+    payment = Payment(
+        kind=PaymentKind.REFUND,
+        challenge_id=challenge.id,
+        amount=amount,
+        currency=challenge.currency,
+        provider=provider.name,
+        created_by_id=actor.id,
+    )
+    db.session.add(payment)
+    db.session.flush()
+    fundings = list(
+        db.session.scalars(
+            select(Payment).where(
+                Payment.challenge_id == challenge.id,
+                Payment.kind == PaymentKind.FUNDING,
+                Payment.status == PaymentStatus.SETTLED,
+            )
+        )
+    )
+    try:
+        done = provider.refund(payment, fundings)
+    except ProviderError as error:
+        raise Conflict(f"The payment provider refused the refund: {error}") from error
+    escrow = chart.escrow(db.session, challenge.id, challenge.currency)
+    ledger.post_transfer(
+        db.session,
+        debit=escrow.id,
+        credit=chart.cash(db.session, challenge.currency).id,
+        amount=amount,
+        code="REFUND",
+        key=f"payment:{payment.id}",
+        reference=f"challenge:{challenge.id}",
+        recorded_by=f"user:{actor.id}",
+        description=f"Unspent escrow of challenge {challenge.id} returned",
+    )
+    payment.external_id = done.external_id
+    payment.status = PaymentStatus.SETTLED
+    payment.settled_at = utcnow()
+    return payment
+
+
+def payments_of(challenge: Challenge) -> list[Payment]:
+    return list(
+        db.session.scalars(
+            select(Payment).where(Payment.challenge_id == challenge.id).order_by(Payment.id)
+        )
+    )

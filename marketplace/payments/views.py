@@ -1,0 +1,46 @@
+"""HTML: fund a need's prize pool, and the page the seeker returns to after paying."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from ledger.export import CURRENCY_EXPONENTS
+from marketplace.challenges.access import FUNDERS, get_visible, role_for
+from marketplace.challenges.forms import to_minor
+from marketplace.errors import Conflict, Invalid
+from marketplace.extensions import db
+from marketplace.payments import services
+from marketplace.payments.models import Payment, PaymentStatus
+
+bp = Blueprint("payments", __name__)
+
+
+@bp.route("/challenges/<int:challenge_id>/fund", methods=["POST"])
+@login_required
+def fund(challenge_id: int) -> ResponseReturnValue:
+    challenge = get_visible(current_user, challenge_id)
+    typed = (request.form.get("amount") or "").strip()
+    amount = to_minor(typed, CURRENCY_EXPONENTS.get(challenge.currency, 2)) if typed else None
+    try:
+        payment = services.start_funding(current_user, challenge, amount)
+    except (Invalid, Conflict) as error:
+        flash(" ".join(m for ms in error.errors.values() for m in ms) or error.message, "error")
+        return redirect(url_for("challenges.detail", challenge_id=challenge.id))
+    if payment.status == PaymentStatus.SETTLED:
+        flash("Sandbox payment settled: the escrow is funded.", "success")
+        return redirect(url_for("challenges.detail", challenge_id=challenge.id))
+    return redirect(payment.checkout_url)
+
+
+@bp.route("/payments/<int:payment_id>/done")
+@login_required
+def funding_done(payment_id: int) -> ResponseReturnValue:
+    payment = db.session.get(Payment, payment_id)
+    if payment is None:
+        abort(404)
+    challenge = get_visible(current_user, payment.challenge_id)
+    if role_for(current_user, challenge) not in FUNDERS:
+        abort(404)
+    return render_template("payments/done.html", payment=payment, challenge=challenge)

@@ -1,0 +1,77 @@
+"""The organization portal /o/<slug> and its settings page."""
+
+from __future__ import annotations
+
+import os
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)  # fmt: skip
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from marketplace.accounts.models import OrgRole
+from marketplace.accounts.services import get_organization, require_role, role_in
+from marketplace.challenges import search
+from marketplace.challenges.forms import items
+from marketplace.errors import Invalid
+from marketplace.markdown import render_markdown
+from marketplace.portal import services
+
+bp = Blueprint("portal", __name__)
+
+
+@bp.route("/o/<slug>")
+def home(slug: str) -> ResponseReturnValue:
+    organization = get_organization(slug)
+    page = search.search(current_user, {"organization": slug, "status": "any", "per_page": 100,
+                                        "sort": "deadline"})  # fmt: skip
+    return render_template(
+        "portal/home.html", organization=organization, page=page,
+        about=render_markdown(organization.about), role=role_in(current_user, organization),
+    )  # fmt: skip
+
+
+@bp.route("/o/<slug>/logo")
+def logo(slug: str) -> ResponseReturnValue:
+    organization = get_organization(slug)
+    if not organization.logo_filename:
+        abort(404)
+    folder = os.path.join(current_app.config["UPLOAD_FOLDER"], "logos")
+    return send_from_directory(folder, organization.logo_filename, max_age=3600)
+
+
+@bp.route("/o/<slug>/settings", methods=["GET", "POST"])
+@login_required
+def settings(slug: str) -> ResponseReturnValue:
+    organization = get_organization(slug)
+    require_role(current_user, organization, OrgRole.OWNER)
+    errors: dict = {}
+    if request.method == "POST":
+        try:
+            services.update_branding(
+                current_user, organization,
+                tagline=request.form.get("tagline", ""), about=request.form.get("about", ""),
+                primary_color=request.form.get("primary_color", ""),
+                accent_color=request.form.get("accent_color", ""),
+                email_domains=items(request.form.get("email_domains", "")),
+            )  # fmt: skip
+            upload = request.files.get("logo")
+            if upload and upload.filename:
+                services.store_logo(current_user, organization, upload.stream)
+        except Invalid as error:
+            errors = error.errors
+        else:
+            flash("Portal saved.", "success")
+            return redirect(url_for("portal.home", slug=slug))
+    return render_template(
+        "portal/settings.html", organization=organization, errors=errors, form=request.form
+    ), 422 if errors else 200
