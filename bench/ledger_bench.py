@@ -108,9 +108,13 @@ def open_accounts(url: str) -> list[int]:
     return ids
 
 
-def _client(url: str, ids: list[int], seconds: float, batch: int, name: str,
-            barrier: Any, results: Any) -> None:  # noqa: ANN401  (multiprocessing proxies)
-    """One client process: post for ``seconds`` after the barrier; report (count, elapsed)."""
+def _client(
+    url: str, ids: list[int], seconds: float, batch: int, name: str, barrier: Any, results: Any
+) -> None:
+    """One client process: post for ``seconds`` after the barrier; report (count, elapsed).
+
+    ``barrier`` and ``results`` are a multiprocessing Barrier and Queue (spawn context).
+    """
     rng = random.Random(name)
     engine = sa.create_engine(url)
     session = Session(engine)

@@ -238,33 +238,23 @@ _INSERT_JOURNAL = {
     for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
 
-# PostgreSQL writes a whole journal in one statement (one round trip instead of three): the
+# PostgreSQL writes a whole journal in one statement, one round trip instead of three: the
 # journal row, its transfers in batch order, and the new counters of the accounts locked before.
-# If the journal key already exists nothing is written and no row comes back (a replay). Scalar
-# parameters in a VALUES list cost less than arrays (psycopg dumps lists in Python), so the text
-# is generated per (transfers, accounts) shape and cached; psycopg then prepares each shape.
-_TRANSFER_VALUES = (
-    ("key", "varchar"), ("debit", "bigint"), ("credit", "bigint"), ("currency", "varchar"),
-    ("amount", "bigint"), ("code", "varchar"), ("reference", "varchar"), ("pending", "boolean"),
-    ("reverses", "bigint"), ("debit_after", "bigint"), ("credit_after", "bigint"),
+# If the journal key already exists nothing is written and no row comes back (a replay).
+# (statement name, SQL type, key of the transfer row built by post_journal)
+_TRANSFER_FIELDS = (
+    ("key", "varchar", "key"), ("debit", "bigint", "debit_account_id"),
+    ("credit", "bigint", "credit_account_id"), ("currency", "varchar", "currency"),
+    ("amount", "bigint", "amount"), ("code", "varchar", "code"),
+    ("reference", "varchar", "reference"), ("pending", "boolean", "two_phase"),
+    ("reverses", "bigint", "reverses_id"), ("debit_after", "bigint", "debit_balance_after"),
+    ("credit_after", "bigint", "credit_balance_after"),
 )  # fmt: skip
-_COUNTER_VALUES = (("id", "bigint"), ("dp", "bigint"), ("cp", "bigint"), ("dpend", "bigint"),
-                   ("cpend", "bigint"))  # fmt: skip
-#: Larger journals take the generic path: PostgreSQL allows at most 65,535 parameters.
-_MAX_SINGLE_STATEMENT = 1_000
+_COUNTER_FIELDS = ("id", "dp", "cp", "dpend", "cpend")  # the keys of _Counters.params()
 
 
-def _values_list(prefix: str, fields: tuple[tuple[str, str], ...], count: int) -> str:
-    return ", ".join(
-        "(" + ", ".join(f"CAST(:{prefix}{name}_{i} AS {kind})" for name, kind in fields) + f", {i})"
-        for i in range(count)
-    )
-
-
-@functools.lru_cache(maxsize=64)
-def _write_journal_postgresql(transfer_count: int, account_count: int) -> TextClause:
-    transfer_columns = ", ".join(name for name, _ in _TRANSFER_VALUES)
-    counter_columns = ", ".join(name for name, _ in _COUNTER_VALUES)
+def _write_statement(transfer_rows: str, counter_rows: str) -> TextClause:
+    """The one-statement write, reading transfers and counters from the given row sources."""
     return text(f"""
 WITH journal AS (
     INSERT INTO ledger_journals (key, payload_sha256, description, recorded_by, recorded_at)
@@ -280,15 +270,15 @@ WITH journal AS (
         CASE WHEN t.pending THEN 'pending' ELSE 'posted' END, t.pending, t.reverses,
         :recorded_by, :effective_at, :recorded_at,
         CASE WHEN t.pending THEN NULL ELSE :effective_at END, NULL, t.debit_after, t.credit_after
-    FROM journal, (VALUES {_values_list("t", _TRANSFER_VALUES, transfer_count)})
-        AS t({transfer_columns}, n)
+    FROM journal, {transfer_rows}
+        AS t({", ".join(name for name, _, _ in _TRANSFER_FIELDS)}, n)
     ORDER BY t.n
     RETURNING id, key
 ), counters AS (
     UPDATE ledger_accounts AS a
     SET debits_posted = c.dp, credits_posted = c.cp, debits_pending = c.dpend,
         credits_pending = c.cpend, version = a.version + 1
-    FROM (VALUES {_values_list("a", _COUNTER_VALUES, account_count)}) AS c({counter_columns}, n)
+    FROM {counter_rows} AS c({", ".join(_COUNTER_FIELDS)})
     WHERE a.id = c.id AND EXISTS (SELECT FROM journal)
 )
 SELECT journal.id AS journal_id, written.id, written.key FROM journal, written
@@ -296,6 +286,28 @@ SELECT journal.id AS journal_id, written.id, written.key FROM journal, written
         bindparam("recorded_at", type_=UTCDateTime()),
         bindparam("effective_at", type_=UTCDateTime()),
     )
+
+
+# One transfer (two accounts) binds scalars: psycopg adapts lists in Python, which costs more
+# than the whole statement takes on the server. Larger journals bind one array per column, so
+# their text is the same for every size and is prepared once.
+_WRITE_ONE_TRANSFER = _write_statement(
+    "(VALUES ({}, 1))".format(
+        ", ".join(f"CAST(:t_{name} AS {kind})" for name, kind, _ in _TRANSFER_FIELDS)
+    ),
+    "(VALUES {})".format(
+        ", ".join(
+            "({})".format(", ".join(f"CAST(:a{i}_{name} AS bigint)" for name in _COUNTER_FIELDS))
+            for i in (0, 1)
+        )
+    ),
+)
+_WRITE_TRANSFERS = _write_statement(
+    "unnest({}) WITH ORDINALITY".format(
+        ", ".join(f"CAST(:t_{name} AS {kind}[])" for name, kind, _ in _TRANSFER_FIELDS)
+    ),
+    "unnest({})".format(", ".join(f"CAST(:a_{name} AS bigint[])" for name in _COUNTER_FIELDS)),
+)
 
 
 @functools.lru_cache(maxsize=64)
@@ -347,30 +359,23 @@ def _write_postgresql(
 ) -> Written:
     """Journal, transfers and counters in one statement; None if the journal key exists."""
     params = {**journal, "effective_at": rows[0]["effective_at"]}
-    for i, r in enumerate(rows):
-        params[f"tkey_{i}"] = r["key"]
-        params[f"tdebit_{i}"] = r["debit_account_id"]
-        params[f"tcredit_{i}"] = r["credit_account_id"]
-        params[f"tcurrency_{i}"] = r["currency"]
-        params[f"tamount_{i}"] = r["amount"]
-        params[f"tcode_{i}"] = r["code"]
-        params[f"treference_{i}"] = r["reference"]
-        params[f"tpending_{i}"] = r["two_phase"]
-        params[f"treverses_{i}"] = r["reverses_id"]
-        params[f"tdebit_after_{i}"] = r["debit_balance_after"]
-        params[f"tcredit_after_{i}"] = r["credit_balance_after"]
-    for i, c in enumerate(locked.values()):
-        params[f"aid_{i}"] = c.row.id
-        params[f"adp_{i}"] = c.dp
-        params[f"acp_{i}"] = c.cp
-        params[f"adpend_{i}"] = c.dpend
-        params[f"acpend_{i}"] = c.cpend
-    statement = _write_journal_postgresql(len(rows), len(locked))
+    counters = [c.params() for c in locked.values()]
+    if len(rows) == 1:
+        statement = _WRITE_ONE_TRANSFER
+        params.update({f"t_{name}": rows[0][field] for name, _, field in _TRANSFER_FIELDS})
+        for i, values in enumerate(counters):
+            params.update({f"a{i}_{name}": values[f"_{name}"] for name in _COUNTER_FIELDS})
+    else:
+        statement = _WRITE_TRANSFERS
+        for name, _, field in _TRANSFER_FIELDS:
+            params[f"t_{name}"] = [row[field] for row in rows]
+        for name in _COUNTER_FIELDS:
+            params[f"a_{name}"] = [values[f"_{name}"] for values in counters]
     written = connection.execute(statement, params).all()
     if not written:
         return None
     by_key = {row.key: row.id for row in written}
-    return written[0].journal_id, [by_key[r["key"]] for r in rows]
+    return written[0].journal_id, [by_key[row["key"]] for row in rows]
 
 
 def _write_generic(
@@ -482,8 +487,7 @@ def post_journal(
         "recorded_by": recorded_by,
         "recorded_at": now,
     }
-    single = connection.dialect.name == "postgresql" and len(rows) <= _MAX_SINGLE_STATEMENT
-    write = _write_postgresql if single else _write_generic
+    write = _write_postgresql if connection.dialect.name == "postgresql" else _write_generic
     try:
         written = write(connection, journal, rows, locked)
     except IntegrityError as error:

@@ -15,6 +15,16 @@ from marketplace.errors import Invalid
 from marketplace.extensions import db
 
 ledger_cli = AppGroup("ledger", help="Check and export the double-entry ledger.")
+challenges_cli = AppGroup("challenges", help="Needs: scheduled work.")
+
+
+@challenges_cli.command("tick")
+def tick_command() -> None:
+    """Move open needs whose deadline passed to judging (run from cron every few minutes)."""
+    from marketplace.challenges.services import advance_deadlines
+
+    moved = advance_deadlines()
+    click.echo(f"{moved} need(s) moved to judging.")
 
 
 @ledger_cli.command("verify")
@@ -110,5 +120,6 @@ def demo_command(if_empty: bool) -> None:
 
 def register(app: Flask) -> None:
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(challenges_cli)
     app.cli.add_command(create_user_command)
     app.cli.add_command(demo_command)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
+from ledger import utcnow
 from marketplace.accounts.models import Membership, Organization, OrgRole, User
 from marketplace.accounts.passwords import hash_password
+from marketplace.challenges.terms import Criterion, Terms
 from marketplace.extensions import db
 from tests.conftest import PASSWORD
 
@@ -47,3 +51,45 @@ class MembershipFactory(BaseFactory):
     organization = factory.SubFactory(OrganizationFactory)
     user = factory.SubFactory(UserFactory)
     role = OrgRole.MANAGER
+
+
+def make_terms(**changes: object) -> Terms:
+    """Terms a test can start from: two prizes, a 10 % fee, a deadline a month away."""
+    values: dict[str, object] = {
+        "currency": "USD",
+        "prizes": (1_000_000, 500_000),
+        "partial_awards": False,
+        "value_share_bp": 500,
+        "value_share_months": 24,
+        "platform_fee_bp": 1_000,
+        "ip_terms": "non_exclusive_licence",
+        "excluded_countries": ("KP",),
+        "exclude_org_members": True,
+        "criteria": (Criterion("Feasibility", 60), Criterion("Impact", 40)),
+        "max_team_size": 4,
+        "deadline": utcnow().replace(microsecond=0) + timedelta(days=30),
+        "confidentiality": "Details under NDA.",
+        "notes": (),
+    }
+    values.update(changes)
+    return Terms(**values)
+
+
+def make_need(**changes: object) -> dict[str, object]:
+    need: dict[str, object] = {
+        "title": "Biodegradable coffee capsule liner",
+        "summary": "We need a liner that keeps coffee fresh for 12 months and composts at home.",
+        "background": "Our capsules use an aluminium liner today.",
+        "looking_for": ["Oxygen barrier under 0.5 cc/m²/day", "Home-compostable (EN 13432)"],
+        "nice_to_have": "",
+        "not_looking_for": "Aluminium or multilayer plastics.",
+        "possible_approaches": "Cellulose films, bio-based coatings.",
+        "maturity": "prototype",
+        "deliverables": "A sample and test data.",
+        "category": "Packaging",
+        "tags": ["compostable", "barrier"],
+        "confidential_details": "Target cost: 0.4 cents per capsule.",
+        "visibility": "public",
+    }
+    need.update(changes)
+    return need

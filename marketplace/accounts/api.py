@@ -1,20 +1,73 @@
-"""JSON API for accounts."""
+"""JSON API for accounts: who you are, and your personal API tokens.
+
+Tokens: the first one is created on the account page (a CSRF-protected form, signed in with the
+session). Creating or revoking one through the API is a write, and API writes authenticate by
+bearer token only (marketplace.auth), so a client with a token can mint more (to rotate) and
+revoke any of its owner's tokens, the one it is using included; a session cookie cannot.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+import marshmallow as ma
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import validate
 
-from marketplace.accounts import services
+from marketplace.accounts import services, tokens
+from marketplace.accounts.models import ApiToken
 from marketplace.accounts.schemas import MeSchema
-from marketplace.auth import api_user
+from marketplace.api import ProblemSchema
+from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user
 
 blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1", description="Your account")
+
+UNAUTHORIZED = (
+    "Not authenticated: no credentials, an unknown or revoked token, or a write sent with only "
+    "the session cookie (writes need a bearer token)"
+)
+
+
+class NewTokenSchema(ma.Schema):
+    name = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=tokens.MAX_NAME),
+        metadata={"description": "what the token is for, e.g. the client using it"},
+    )
+
+
+class TokenSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    prefix = ma.fields.String(metadata={"description": "the token's first characters"})
+    created_at = ma.fields.DateTime()
+    last_used_at = ma.fields.DateTime(allow_none=True)
+    revoked_at = ma.fields.DateTime(allow_none=True)
+
+
+class CreatedTokenSchema(TokenSchema):
+    token = ma.fields.String(
+        metadata={"description": "the secret: shown in this answer only, never again"}
+    )
+
+
+class _Created:
+    """A new token as CreatedTokenSchema sees it: the row, and the secret it was made from."""
+
+    def __init__(self, row: ApiToken, secret: str) -> None:
+        self._row = row
+        self.token = secret
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._row, name)
 
 
 @blp.route("/me")
 class Me(MethodView):
+    @blp.doc(security=READ_AUTH)
     @blp.response(200, MeSchema)
+    @blp.alt_response(401, schema=ProblemSchema, description=UNAUTHORIZED)
     def get(self) -> dict:
         """The signed-in user and the organizations they belong to."""
         user = api_user()
@@ -26,3 +79,35 @@ class Me(MethodView):
             "is_admin": user.is_admin,
             "organizations": services.organizations_of(user),
         }
+
+
+@blp.route("/me/tokens")
+class Tokens(MethodView):
+    @blp.doc(security=READ_AUTH)
+    @blp.response(200, TokenSchema(many=True))
+    @blp.alt_response(401, schema=ProblemSchema, description=UNAUTHORIZED)
+    def get(self) -> Any:
+        """Your API tokens, newest first, revoked ones included (never their secrets)."""
+        return tokens.tokens_of(api_user())
+
+    @blp.doc(security=WRITE_AUTH)
+    @blp.arguments(NewTokenSchema)
+    @blp.response(201, CreatedTokenSchema)
+    @blp.alt_response(401, schema=ProblemSchema, description=UNAUTHORIZED)
+    @blp.alt_response(422, schema=ProblemSchema, description="Invalid name")
+    def post(self, data: dict) -> Any:
+        """Create another token (needs a token: the first one comes from the account page).
+        The secret is in this answer only."""
+        token, secret = tokens.create_token(api_user(), data["name"])
+        return _Created(token, secret)
+
+
+@blp.route("/me/tokens/<int(max=9223372036854775807):token_id>")
+class TokenItem(MethodView):
+    @blp.doc(security=WRITE_AUTH)
+    @blp.response(204)
+    @blp.alt_response(401, schema=ProblemSchema, description=UNAUTHORIZED)
+    @blp.alt_response(404, schema=ProblemSchema, description="None of your tokens has this id")
+    def delete(self, token_id: int) -> None:
+        """Revoke one of your tokens (again: no change). It stops working at once."""
+        tokens.revoke_token(api_user(), token_id)

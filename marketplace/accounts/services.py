@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+
+from ledger import utcnow
 
 from marketplace.accounts.models import Membership, Organization, OrgRole, User
 from marketplace.accounts.passwords import check_password, hash_password, needs_rehash
@@ -217,3 +221,55 @@ def _keep_an_owner(organization: Organization, leaving: Membership) -> None:
 def require_platform_finance(user: User) -> None:
     if not (getattr(user, "is_authenticated", False) and user.is_platform_finance):
         raise Forbidden("Only platform finance staff may see the ledger.")
+
+
+VERIFY_MAX_AGE = 3 * 24 * 3600
+
+
+def _verification_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="verify-email")
+
+
+def email_verification_token(user: User) -> str:
+    """A signed link token that proves control of ``user.email`` (valid three days)."""
+    return _verification_serializer().dumps({"user": user.id, "email": user.email})
+
+
+def send_verification_email(user: User) -> None:
+    from marketplace.jobs import enqueue, send_verification
+
+    enqueue(send_verification, user.id)
+
+
+def verify_email(token: str) -> User:
+    try:
+        data = _verification_serializer().loads(token, max_age=VERIFY_MAX_AGE)
+    except SignatureExpired:
+        raise Invalid("This verification link has expired; send a new one.") from None
+    except BadSignature:
+        raise Invalid("This verification link is not valid.") from None
+    user = db.session.get(User, data.get("user"))
+    if user is None or user.email != data.get("email"):
+        raise Invalid("This verification link is not valid.")
+    if user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        db.session.commit()
+    return user
+
+
+def update_profile(user: User, *, name: str, country: str, timezone: str) -> User:
+    from marketplace.time import known_timezone
+
+    errors: dict[str, list[str]] = {}
+    if not (name or "").strip() or len(name) > 120:
+        errors["name"] = ["Enter your name (at most 120 characters)."]
+    country = (country or "").strip().upper()
+    if country and not re.fullmatch(r"[A-Z]{2}", country):
+        errors["country"] = ["Use a two-letter ISO country code, e.g. DE."]
+    if not known_timezone(timezone or ""):
+        errors["timezone"] = ["Choose a time zone such as Europe/Berlin."]
+    if errors:
+        raise Invalid("Please correct the highlighted fields.", errors)
+    user.name, user.country, user.timezone = name.strip(), country, timezone
+    db.session.commit()
+    return user

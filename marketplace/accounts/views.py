@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
-from marketplace.accounts import services
+from marketplace.accounts import services, tokens
 from marketplace.accounts.forms import (
     EmptyForm,
     LoginForm,
@@ -42,7 +51,8 @@ def register() -> ResponseReturnValue:
             show_errors(form, error)
         else:
             login_user(user)
-            flash("Welcome! Your account is ready.", "success")
+            services.send_verification_email(user)
+            flash("Welcome! We sent you a link to confirm your email address.", "success")
             return redirect(url_for("main.home"))
     status = 422 if form.is_submitted() else 200
     return render_template("accounts/register.html", form=form), status
@@ -76,12 +86,46 @@ def logout() -> ResponseReturnValue:
     return redirect(url_for("main.home"))
 
 
+def _account_page(new_token: tuple | None = None, token_error: str = "", status: int = 200):
+    return render_template(
+        "accounts/account.html",
+        organizations=services.organizations_of(current_user),
+        tokens=tokens.tokens_of(current_user),
+        new_token=new_token,
+        token_error=token_error,
+    ), status
+
+
 @bp.route("/account")
 @login_required
 def account() -> ResponseReturnValue:
-    return render_template(
-        "accounts/account.html", organizations=services.organizations_of(current_user)
-    )
+    return _account_page()
+
+
+@bp.route("/account/tokens", methods=["POST"])
+@login_required
+def create_token() -> ResponseReturnValue:
+    """Make an API token and show its secret on this one answer. Not through a flash message:
+    those travel in the session cookie, which the browser can read and keeps sending."""
+    if not EmptyForm().validate_on_submit():  # CSRF
+        return redirect(url_for("accounts.account"))
+    try:
+        token, secret = tokens.create_token(current_user, request.form.get("name", ""))
+    except Invalid as error:
+        message = " ".join(m for ms in error.errors.values() for m in ms) or error.message
+        return _account_page(token_error=message, status=422)
+    response = make_response(_account_page(new_token=(token, secret)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: int) -> ResponseReturnValue:
+    if EmptyForm().validate_on_submit():
+        token = tokens.revoke_token(current_user, token_id)
+        flash(f"Token “{token.name}” is revoked; it no longer works.", "success")
+    return redirect(url_for("accounts.account"))
 
 
 @bp.route("/organizations/new", methods=["GET", "POST"])
@@ -141,3 +185,41 @@ def remove_member(slug: str, user_id: int) -> ResponseReturnValue:
         else:
             flash("Member removed.", "success")
     return redirect(url_for("accounts.members", slug=slug))
+
+
+@bp.route("/verify-email/<token>")
+def verify(token: str) -> ResponseReturnValue:
+    try:
+        user = services.verify_email(token)
+    except Invalid as error:
+        flash(error.message, "error")
+        return redirect(url_for("main.home"))
+    flash(f"{user.email} is confirmed.", "success")
+    return redirect(
+        url_for("accounts.account") if current_user.is_authenticated else url_for("main.home")
+    )
+
+
+@bp.route("/account/verify-email", methods=["POST"])
+@login_required
+def resend_verification() -> ResponseReturnValue:
+    services.send_verification_email(current_user)
+    flash(f"We sent a confirmation link to {current_user.email}.", "success")
+    return redirect(url_for("accounts.account"))
+
+
+@bp.route("/account/profile", methods=["POST"])
+@login_required
+def profile() -> ResponseReturnValue:
+    try:
+        services.update_profile(
+            current_user,
+            name=request.form.get("name", ""),
+            country=request.form.get("country", ""),
+            timezone=request.form.get("timezone", ""),
+        )
+    except Invalid as error:
+        flash(" ".join(m for ms in error.errors.values() for m in ms), "error")
+    else:
+        flash("Profile saved.", "success")
+    return redirect(url_for("accounts.account"))

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from werkzeug.datastructures import MultiDict
 
-from ledger.export import CURRENCY_EXPONENTS
+from ledger.export import CURRENCY_EXPONENTS, format_minor
 
 DECIMAL = re.compile(r"^\d+(\.\d+)?$")
 
@@ -35,7 +35,28 @@ def lines(text: str) -> list[str]:
 
 
 def items(text: str) -> list[str]:
-    return [part.strip() for part in re.split(r"[,\n]", text or "") if part.strip()]
+    return [part.strip() for part in re.split(r"[,;\n]", text or "") if part.strip()]
+
+
+def amounts(text: str) -> list[str]:
+    """'10,000.00, 5,000.00' -> ['10,000.00', '5,000.00']: a comma inside a number groups
+    thousands, a comma followed by a space (or a semicolon, or a new line) separates."""
+    return [part.strip() for part in re.split(r",\s+|[;\n]", text or "") if part.strip()]
+
+
+def flat_messages(errors: object) -> list[str]:
+    """Marshmallow's nested errors ({0: {"weight": [...]}}) as plain sentences."""
+    if isinstance(errors, str):
+        return [errors]
+    if isinstance(errors, dict):
+        found = []
+        for key, value in errors.items():
+            prefix = f"Item {key + 1}: " if isinstance(key, int) else ""
+            found.extend(prefix + message for message in flat_messages(value))
+        return found
+    if isinstance(errors, list | tuple):
+        return [message for value in errors for message in flat_messages(value)]
+    return []
 
 
 def need_input(form: MultiDict) -> dict[str, Any]:
@@ -71,7 +92,7 @@ def terms_input(form: MultiDict, timezone: str) -> dict[str, Any]:
         )
     data: dict[str, Any] = {
         "currency": currency,
-        "prizes": [to_minor(p, exponent) for p in items(form.get("prizes", ""))],
+        "prizes": [to_minor(p, exponent) for p in amounts(form.get("prizes", ""))],
         "partial_awards": form.get("partial_awards") == "on",
         "value_share_bp": to_minor(form.get("value_share_percent") or "0", 2),
         "value_share_months": _int(form.get("value_share_months") or "0"),
@@ -101,3 +122,44 @@ def _local_to_iso(text: str, timezone: str) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(timezone))
     return moment.isoformat()
+
+
+def need_values(challenge: Any) -> dict[str, str]:
+    """The edit form's fields, filled from a saved need."""
+    values = {name: getattr(challenge, name) or "" for name in NEED_TEXT_FIELDS}
+    values["looking_for"] = "\n".join(challenge.looking_for)
+    values["tags"] = ", ".join(challenge.tags)
+    return values
+
+
+def terms_values(terms: Any, timezone: str) -> dict[str, str]:
+    """The terms form's fields, filled from a terms version (major units, percentages)."""
+    deadline = terms.deadline.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%dT%H:%M:%S")
+    return {
+        "currency": terms.currency,
+        "prizes": ", ".join(format_minor(p, terms.currency) for p in terms.prizes),
+        "partial_awards": "on" if terms.partial_awards else "",
+        "value_share_percent": format_minor(terms.value_share_bp, "USD"),
+        "value_share_months": str(terms.value_share_months),
+        "platform_fee_percent": format_minor(terms.platform_fee_bp, "USD"),
+        "ip_terms": terms.ip_terms,
+        "excluded_countries": ", ".join(terms.excluded_countries),
+        "exclude_org_members": "on" if terms.exclude_org_members else "",
+        "criteria": "\n".join(f"{c.name}: {c.weight}" for c in terms.criteria),
+        "max_team_size": str(terms.max_team_size),
+        "deadline": deadline,
+        "confidentiality": terms.confidentiality,
+        "notes": "\n".join(terms.notes),
+    }
+
+
+NEW_NEED_DEFAULTS = {
+    "currency": "USD",
+    "ip_terms": "non_exclusive_licence",
+    "exclude_org_members": "on",
+    "max_team_size": "5",
+    "criteria": "Feasibility: 40\nImpact: 40\nCost: 20",
+    "platform_fee_percent": "10.00",
+    "visibility": "public",
+    "maturity": "prototype",
+}

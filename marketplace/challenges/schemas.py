@@ -142,3 +142,248 @@ class SearchSchema(ma.Schema):
     )
     page = ma.fields.Integer(load_default=1, validate=validate.Range(1, 10_000))
     per_page = ma.fields.Integer(load_default=20, validate=validate.Range(1, 100))
+
+
+# --- The JSON API (marketplace/challenges/api.py): its input, query and output shapes. ---
+
+
+def _unstorable_fields(schema: ma.Schema, data: object) -> list[str]:
+    """Top-level fields of ``data`` whose text (at any depth) a database cannot store: NUL
+    characters (PostgreSQL refuses them) and unpaired surrogates (not encodable as UTF-8)."""
+
+    def bad(value: object) -> bool:
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return True
+            return False
+        if isinstance(value, dict):
+            return any(bad(k) or bad(v) for k, v in value.items())
+        if isinstance(value, list | tuple):
+            return any(bad(v) for v in value)
+        return False
+
+    if not hasattr(data, "get"):
+        return []
+    names = (field.data_key or name for name, field in schema.fields.items())
+    return sorted(name for name in names if bad(data.get(name)))
+
+
+class StorableTextMixin:
+    """Refuses text no database column can hold, with a field error instead of a 500."""
+
+    @ma.pre_load
+    def _refuse_unstorable_text(self, data: object, **_: object) -> object:
+        fields = _unstorable_fields(self, data)  # type: ignore[arg-type]
+        if fields:
+            message = "Text may not contain NUL characters or unpaired surrogates."
+            raise ma.ValidationError({name: [message] for name in fields})
+        return data
+
+
+class ChallengeQuerySchema(StorableTextMixin, SearchSchema):
+    """Query arguments of GET /api/v1/challenges (status defaults to open; "any" for all)."""
+
+
+class ChallengeCreateSchema(StorableTextMixin, NewChallengeSchema):
+    """A new draft: the need statement, the organization's slug and the first terms."""
+
+
+class NeedChangesSchema(StorableTextMixin, NeedSchema):
+    """Fields of the need statement to change (a draft only); loaded with ``partial=True``."""
+
+
+class TermsAmendmentSchema(StorableTextMixin, TermsSchema):
+    """A whole new terms version, with a note on what changed and why."""
+
+    change_note = _text(2_000)
+
+    @ma.post_load
+    def _to_terms(self, data: dict, **kwargs: object) -> dict:  # replaces TermsSchema's hook
+        note = data.pop("change_note")
+        return {"terms": TermsSchema._to_terms(self, data, **kwargs), "change_note": note}
+
+
+class FundingInputSchema(ma.Schema):
+    amount = ma.fields.Integer(
+        strict=True,
+        load_default=None,
+        validate=validate.Range(min=1, max=MAX_AMOUNT),
+        metadata={"description": "minor units; default: what escrow still lacks"},
+    )
+
+
+class InvitationInputSchema(StorableTextMixin, ma.Schema):
+    email = ma.fields.Email(required=True, validate=validate.Length(max=254))
+    name = _text(120)
+
+
+class RedeemInputSchema(StorableTextMixin, ma.Schema):
+    token = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class QuestionInputSchema(StorableTextMixin, ma.Schema):
+    question = _text(4_000, required=True)
+
+
+class AnswerInputSchema(StorableTextMixin, ma.Schema):
+    answer = _text(8_000, required=True)
+
+
+class UpdateInputSchema(StorableTextMixin, ma.Schema):
+    title = _text(200, required=True)
+    body = _text(10_000, required=True)
+
+
+class ChallengeSummarySchema(ma.Schema):
+    id = ma.fields.Integer()
+    title = ma.fields.String()
+    summary = ma.fields.String()
+    organization = ma.fields.String(
+        attribute="organization.slug", metadata={"description": "organization slug"}
+    )
+    organization_name = ma.fields.String(attribute="organization.name")
+    category = ma.fields.String()
+    maturity = ma.fields.String()
+    tags = ma.fields.List(ma.fields.String())
+    status = ma.fields.String()
+    visibility = ma.fields.String()
+    currency = ma.fields.String()
+    prize_total = ma.fields.Integer(metadata={"description": "minor units"})
+    deadline = ma.fields.DateTime()
+    terms_version = ma.fields.Integer(metadata={"description": "current terms version"})
+    created_at = ma.fields.DateTime()
+    opened_at = ma.fields.DateTime(allow_none=True)
+
+
+class ChallengePageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(ChallengeSummarySchema))
+    total = ma.fields.Integer()
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()
+    pages = ma.fields.Integer()
+
+
+class TermsVersionSchema(ma.Schema):
+    version = ma.fields.Integer()
+    sha256 = ma.fields.String(metadata={"description": "SHA-256 of the canonical JSON of content"})
+    content = ma.fields.Dict(
+        keys=ma.fields.String(),
+        metadata={
+            "description": "the terms; json.dumps(content, sort_keys=True, "
+            "separators=(',', ':')) hashes to sha256"
+        },
+    )
+    change_note = ma.fields.String()
+    created_at = ma.fields.DateTime()
+
+
+class TermsChangeSchema(ma.Schema):
+    field = ma.fields.String()
+    before = ma.fields.Raw(allow_none=True)
+    after = ma.fields.Raw(allow_none=True)
+
+    @ma.pre_dump
+    def _from_tuple(self, change: object, **_: object) -> object:
+        if isinstance(change, tuple):
+            return dict(zip(("field", "before", "after"), change, strict=True))
+        return change
+
+
+class TermsVersionDetailSchema(TermsVersionSchema):
+    previous_version = ma.fields.Integer(allow_none=True)
+    changes = ma.fields.List(
+        ma.fields.Nested(TermsChangeSchema),
+        metadata={"description": "what differs from the previous version (empty for the first)"},
+    )
+
+
+class AmendmentSchema(ma.Schema):
+    version = ma.fields.Nested(TermsVersionSchema)
+    changes = ma.fields.List(ma.fields.Nested(TermsChangeSchema), attribute="diff")
+
+
+class ChallengeDetailSchema(ChallengeSummarySchema):
+    background = ma.fields.String()
+    looking_for = ma.fields.List(ma.fields.String())
+    nice_to_have = ma.fields.String()
+    not_looking_for = ma.fields.String()
+    possible_approaches = ma.fields.String()
+    deliverables = ma.fields.String()
+    confidential_details = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "null unless you are staff of the organization or accepted a "
+            "terms version of this need"
+        },
+    )
+    terms = ma.fields.Nested(TermsVersionSchema, attribute="current_terms")
+    escrow_required = ma.fields.Integer(
+        metadata={"description": "prizes plus platform fee, minor units"}
+    )
+    accepted_version = ma.fields.Integer(
+        allow_none=True, metadata={"description": "the latest terms version you accepted"}
+    )
+    updated_at = ma.fields.DateTime()
+    closed_at = ma.fields.DateTime(allow_none=True)
+
+
+class AcceptanceSchema(ma.Schema):
+    challenge_id = ma.fields.Integer()
+    version = ma.fields.Integer(attribute="terms_version.version")
+    sha256 = ma.fields.String()
+    accepted_at = ma.fields.DateTime()
+
+
+class PaymentSchema(ma.Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    status = ma.fields.String()
+    amount = ma.fields.Integer(metadata={"description": "minor units"})
+    currency = ma.fields.String()
+    provider = ma.fields.String()
+    checkout_url = ma.fields.String(
+        allow_none=True, metadata={"description": "where to pay, when not settled at once"}
+    )
+    created_at = ma.fields.DateTime()
+    settled_at = ma.fields.DateTime(allow_none=True)
+
+
+class InvitationCreatedSchema(ma.Schema):
+    id = ma.fields.Integer()
+    challenge_id = ma.fields.Integer()
+    email = ma.fields.String()
+    partner_name = ma.fields.String()
+    expires_at = ma.fields.DateTime()
+    token = ma.fields.String(metadata={"description": "shown once; redeem it to join"})
+    link = ma.fields.String(metadata={"description": "the single-use link, shown once"})
+
+
+class ClarificationSchema(ma.Schema):
+    id = ma.fields.Integer()
+    challenge_id = ma.fields.Integer()
+    question = ma.fields.String()
+    answer = ma.fields.String(allow_none=True)
+    asked_at = ma.fields.DateTime()
+    answered_at = ma.fields.DateTime(allow_none=True)
+
+
+class ProgressUpdateSchema(ma.Schema):
+    id = ma.fields.Integer()
+    challenge_id = ma.fields.Integer()
+    title = ma.fields.String()
+    body = ma.fields.String()
+    posted_at = ma.fields.DateTime()
+
+
+class NotificationSchema(ma.Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    title = ma.fields.String()
+    body = ma.fields.String()
+    link = ma.fields.String()
+    created_at = ma.fields.DateTime()
+    read_at = ma.fields.DateTime(allow_none=True)

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, literal_column, or_, select
+from sqlalchemy import Select, case, func, literal, literal_column, or_, select
 
 from marketplace.accounts.models import Organization, User
 from marketplace.challenges.access import visible_to
@@ -48,10 +48,8 @@ def _text_match(statement: Select, q: str) -> tuple[Select, Any]:
     for word in words:
         pattern = f"%{word}%"
         statement = statement.where(or_(*(func.lower(c).like(pattern) for c in columns)))
-    title_hits = (
-        sum((func.instr(func.lower(Challenge.title), w) > 0) for w in words) if words else 0
-    )
-    return statement, title_hits
+    title_hits = [case((func.instr(func.lower(Challenge.title), w) > 0, 1), else_=0) for w in words]
+    return statement, sum(title_hits, literal(0))
 
 
 def search(user: User | None, query: dict[str, Any]) -> Page:

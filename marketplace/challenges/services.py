@@ -47,10 +47,12 @@ def _check_deadline(terms: Terms) -> None:
 
 
 def _apply_need(challenge: Challenge, need: dict[str, Any]) -> None:
+    tags = sorted({t.strip().lower() for t in need.get("tags", challenge.tags) or [] if t.strip()})
+    if len(" ".join(tags)) > Challenge.tags_text.type.length:  # 20 tags of 40 would not fit
+        raise _invalid("tags", "Use fewer or shorter tags (600 characters in all).")
     for name in NEED_FIELDS:
         if name in need:
             setattr(challenge, name, need[name])
-    tags = sorted({t.strip().lower() for t in challenge.tags if t.strip()})
     challenge.tags = tags
     challenge.tags_text = " ".join(tags)
 
@@ -78,7 +80,9 @@ def create_challenge(
     """A new draft need with its first terms version. Owners and managers only."""
     require_role(actor, organization, *EDITORS)
     _check_deadline(terms)
-    challenge = Challenge(organization=organization, created_by=actor, status=Status.DRAFT)
+    challenge = Challenge(
+        organization=organization, created_by=actor, status=Status.DRAFT, terms_version=0
+    )
     _apply_need(challenge, need)
     db.session.add(challenge)
     _add_version(actor, challenge, terms, "First version")

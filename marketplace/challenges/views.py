@@ -11,7 +11,14 @@ from marketplace.accounts.services import get_organization, organizations_of
 from marketplace.challenges import search as search_service
 from marketplace.challenges import services
 from marketplace.challenges.access import EDITORS, FUNDERS, get_visible, role_for
-from marketplace.challenges.forms import need_input, terms_input
+from marketplace.challenges.forms import (
+    NEW_NEED_DEFAULTS,
+    flat_messages,
+    need_input,
+    need_values,
+    terms_input,
+    terms_values,
+)
 from marketplace.challenges.models import Maturity, Status
 from marketplace.challenges.schemas import NeedSchema, SearchSchema, TermsSchema
 from marketplace.challenges.terms import IP_LABELS, terms_diff
@@ -20,6 +27,7 @@ from marketplace.errors import Conflict, Invalid
 from marketplace.payments.services import escrow_available, funding_shortfall, payments_of
 
 bp = Blueprint("challenges", __name__)
+MATURITY_OPTIONS = [(m.value, m.value.replace("_", " ").capitalize()) for m in Maturity]
 
 
 def _viewer_timezone() -> str:
@@ -82,9 +90,9 @@ def new() -> ResponseReturnValue:
         "challenges/edit.html",
         challenge=None,
         organizations=mine,
-        form=request.form,
+        values=request.form if request.method == "POST" else NEW_NEED_DEFAULTS,
         errors=errors,
-        maturities=list(Maturity),
+        maturity_options=MATURITY_OPTIONS,
         ip_labels=IP_LABELS,
     ), 422 if errors else 200
 
@@ -139,9 +147,9 @@ def edit(challenge_id: int) -> ResponseReturnValue:
         "challenges/edit.html",
         challenge=challenge,
         organizations=[],
-        form=request.form,
+        values=request.form if request.method == "POST" else need_values(challenge),
         errors=errors,
-        maturities=list(Maturity),
+        maturity_options=MATURITY_OPTIONS,
         ip_labels=IP_LABELS,
     ), 422 if errors else 200
 
@@ -179,7 +187,9 @@ def amend(challenge_id: int) -> ResponseReturnValue:
         "challenges/amend.html",
         challenge=challenge,
         terms=challenge.current_terms.terms,
-        form=request.form,
+        values=request.form
+        if request.method == "POST"
+        else terms_values(challenge.current_terms.terms, _viewer_timezone()),
         errors=errors,
         ip_labels=IP_LABELS,
     ), 422 if errors else 200
@@ -274,6 +284,11 @@ def redeem(token: str) -> ResponseReturnValue:
         ), 410
     flash("Welcome: you are invited to this need.", "success")
     return redirect(url_for("challenges.detail", challenge_id=challenge.id))
+
+
+@bp.app_template_filter("flat_messages")
+def flat_messages_filter(errors: object) -> list[str]:
+    return flat_messages(errors)
 
 
 @bp.app_template_global()

@@ -14,6 +14,10 @@ from flask import current_app
 from marketplace.payments.models import Payment
 
 
+class ProviderError(Exception):
+    """The payment provider refused or could not be reached."""
+
+
 @dataclass(frozen=True)
 class FundingStarted:
     """What the provider answered to a funding request."""

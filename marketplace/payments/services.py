@@ -20,11 +20,7 @@ from marketplace.errors import Conflict, Invalid
 from marketplace.extensions import db
 from marketplace.finance import chart
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
-from marketplace.payments.provider import current_provider
-
-
-class ProviderError(Exception):
-    """The payment provider refused or could not be reached."""
+from marketplace.payments.provider import ProviderError, current_provider
 
 
 def escrow_available(challenge: Challenge) -> int:

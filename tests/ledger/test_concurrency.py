@@ -159,9 +159,7 @@ def open_accounts(url: str, sinks: int) -> tuple[int, int, list[int]]:
 
 def test_concurrent_draws_never_overdraw_the_escrow(fresh_url: str) -> None:
     _cash, escrow_id, sinks = open_accounts(fresh_url, WORKERS)
-    outcomes = race(
-        fresh_url, "draw", [(escrow_id, sink, DRAWS // WORKERS) for sink in sinks]
-    )
+    outcomes = race(fresh_url, "draw", [(escrow_id, sink, DRAWS // WORKERS) for sink in sinks])
 
     assert [o.errors for o in outcomes] == [[]] * WORKERS  # no deadlock, nothing unexpected
     drawn = [transfer_id for o in outcomes for transfer_id in o.results]

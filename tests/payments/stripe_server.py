@@ -1,0 +1,379 @@
+"""A small fake of the Stripe API on 127.0.0.1, for the real stripe SDK to talk to.
+
+No stripe-mock binary can be had here, and monkeypatching the SDK would test nothing of the
+wire format: the production StripeProvider runs against this server via STRIPE_API_BASE.
+
+It answers what the marketplace uses: POST /v1/checkout/sessions and POST /v1/refunds, with
+form-encoded bodies (``line_items[0][price_data][currency]=usd``) as the SDK sends them. It
+keeps what Stripe keeps that matters here: sessions, their PaymentIntents (paid once the test
+calls ``complete``), how much of each was refunded, and responses by Idempotency-Key (the same
+key answers the same response and creates nothing; the same key with other parameters is an
+``idempotency_error``). ``fail`` makes the next matching request(s) answer a Stripe error.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+API_VERSION = "2025-09-30.clover"
+
+
+def sign(payload: str, secret: str, timestamp: int | None = None) -> str:
+    """A ``Stripe-Signature`` header for ``payload``, as Stripe computes it."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    digest = hmac.new(
+        secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256
+    ).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def _nest(params: dict[str, str]) -> dict[str, Any]:
+    """``{"a[0][b]": "1"}`` -> ``{"a": [{"b": "1"}]}``: Stripe's form encoding, decoded."""
+    root: dict[str, Any] = {}
+    for key, value in params.items():
+        parts = re.findall(r"[^\[\]]+", key)
+        node = root
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = value
+
+    def lists(node: Any) -> Any:
+        if not isinstance(node, dict):
+            return node
+        if node and all(k.isdigit() for k in node):
+            return [lists(node[k]) for k in sorted(node, key=int)]
+        return {k: lists(v) for k, v in node.items()}
+
+    return lists(root)
+
+
+@dataclass
+class Received:
+    """One request the server received, whatever it answered."""
+
+    method: str
+    path: str
+    params: dict[str, str]  # form-decoded, flat: {"metadata[payment_id]": "7"}
+    data: dict[str, Any]  # the same, nested: {"metadata": {"payment_id": "7"}}
+    headers: dict[str, str]  # lower-cased names
+    status: int = 0
+    replayed: bool = False  # answered from the idempotency cache
+
+    @property
+    def idempotency_key(self) -> str | None:
+        return self.headers.get("idempotency-key")
+
+    @property
+    def stripe_version(self) -> str | None:
+        return self.headers.get("stripe-version")
+
+
+@dataclass
+class Failure:
+    status: int
+    error: dict[str, Any]
+    path: str | None
+    after: int
+    times: int
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, type_: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": {"type": type_, "message": message, **extra}}
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def _amount(value: str | None, param: str) -> int:
+    if value is None or not re.fullmatch(r"\d+", value):
+        raise ApiError(400, "invalid_request_error", f"Invalid integer: {value}", param=param)
+    return int(value)
+
+
+class FakeStripe:
+    """The server and its state. ``url`` goes into STRIPE_API_BASE."""
+
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.payment_intents: dict[str, dict[str, Any]] = {}
+        self.refunds: dict[str, dict[str, Any]] = {}
+        self._idempotent: dict[str, tuple[str, dict[str, str], int, dict[str, Any]]] = {}
+        self._failures: list[Failure] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        host, port = self._server.server_address[:2]
+        self.url = f"http://{host}:{port}"
+
+    # -- life cycle ------------------------------------------------------------------------
+
+    def start(self) -> FakeStripe:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    # -- knobs and helpers for tests -------------------------------------------------------
+
+    def fail(
+        self,
+        status: int = 402,
+        type: str = "card_error",  # noqa: A002  (Stripe's own field name)
+        message: str = "Your card was declined.",
+        *,
+        code: str | None = "card_declined",
+        path: str | None = None,
+        after: int = 0,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer the next ``times`` requests (to ``path``, if given) with a Stripe error,
+        after letting ``after`` of them through. An error is not saved under its idempotency
+        key, so a retry with the same key goes through (as after a network failure)."""
+        error: dict[str, Any] = {"type": type, "message": message}
+        if code:
+            error["code"] = code
+        with self._lock:
+            self._failures.append(Failure(status, error, path, after, times, headers or {}))
+
+    def posts(self, path: str) -> list[Received]:
+        """The requests to ``path`` that created something (no replays, no errors)."""
+        return [
+            r
+            for r in self.requests
+            if r.method == "POST" and r.path == path and r.status == 200 and not r.replayed
+        ]
+
+    def complete(self, session_id: str) -> dict[str, Any]:
+        """The seeker paid on the Checkout page: returns the session as Stripe now shows it."""
+        with self._lock:
+            session = self.sessions[session_id]
+            session.update(status="complete", payment_status="paid")
+            self.payment_intents[session["payment_intent"]]["status"] = "succeeded"
+            return copy.deepcopy(session)
+
+    def event(self, type_: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """A webhook event as Stripe sends it (snapshot payload)."""
+        return {
+            "id": _id("evt"),
+            "object": "event",
+            "api_version": API_VERSION,
+            "created": int(time.time()),
+            "data": {"object": obj},
+            "livemode": False,
+            "pending_webhooks": 1,
+            "request": {"id": None, "idempotency_key": None},
+            "type": type_,
+        }
+
+    def refunded(self, payment_intent: str) -> int:
+        return sum(
+            r["amount"] for r in self.refunds.values() if r["payment_intent"] == payment_intent
+        )
+
+    # -- the API -----------------------------------------------------------------------------
+
+    def _create_session(self, data: dict[str, Any]) -> dict[str, Any]:
+        for param in ("mode", "success_url", "line_items"):
+            if not data.get(param):
+                raise ApiError(
+                    400, "invalid_request_error", f"Missing required param: {param}.", param=param
+                )
+        if data["mode"] != "payment":
+            raise ApiError(400, "invalid_request_error", "Only mode=payment here.", param="mode")
+        total, currencies = 0, set()
+        for index, item in enumerate(data["line_items"]):
+            price = item.get("price_data") or {}
+            param = f"line_items[{index}][price_data]"
+            currency = price.get("currency", "")
+            if not re.fullmatch(r"[a-z]{3}", currency):
+                raise ApiError(
+                    400, "invalid_request_error", f"Invalid currency: {currency}.",
+                    param=f"{param}[currency]",
+                )  # fmt: skip
+            if not (price.get("product_data") or {}).get("name"):
+                raise ApiError(
+                    400, "invalid_request_error", "Missing required param: product_data[name].",
+                    param=f"{param}[product_data][name]",
+                )  # fmt: skip
+            unit = _amount(price.get("unit_amount"), f"{param}[unit_amount]")
+            total += unit * _amount(item.get("quantity", "1"), f"line_items[{index}][quantity]")
+            currencies.add(currency)
+        if len(currencies) != 1:
+            raise ApiError(400, "invalid_request_error", "Line items must share a currency.")
+        currency = currencies.pop()
+        session_id = _id("cs_test")
+        payment_intent = _id("pi")
+        intent_metadata = (data.get("payment_intent_data") or {}).get("metadata") or {}
+        self.payment_intents[payment_intent] = {
+            "id": payment_intent,
+            "object": "payment_intent",
+            "amount": total,
+            "currency": currency,
+            "status": "requires_payment_method",
+            "metadata": intent_metadata,
+        }
+        session = {
+            "id": session_id,
+            "object": "checkout.session",
+            "mode": "payment",
+            "url": f"https://checkout.stripe.com/c/pay/{session_id}",
+            "payment_intent": payment_intent,
+            "payment_status": "unpaid",
+            "status": "open",
+            "amount_total": total,
+            "currency": currency,
+            "metadata": data.get("metadata") or {},
+            "client_reference_id": data.get("client_reference_id"),
+            "success_url": data["success_url"],
+            "cancel_url": data.get("cancel_url"),
+            "livemode": False,
+            "created": int(time.time()),
+        }
+        self.sessions[session_id] = session
+        return session
+
+    def _create_refund(self, data: dict[str, Any]) -> dict[str, Any]:
+        payment_intent = data.get("payment_intent")
+        intent = self.payment_intents.get(payment_intent or "")
+        if intent is None:
+            raise ApiError(
+                400, "invalid_request_error", f"No such payment_intent: '{payment_intent}'",
+                code="resource_missing", param="payment_intent",
+            )  # fmt: skip
+        if intent["status"] != "succeeded":
+            raise ApiError(
+                400, "invalid_request_error",
+                f"This PaymentIntent ({payment_intent}) does not have a successful charge to "
+                "refund.", param="payment_intent",
+            )  # fmt: skip
+        left = intent["amount"] - self.refunded(payment_intent)
+        amount = _amount(data["amount"], "amount") if "amount" in data else left
+        if amount <= 0 or amount > left:
+            raise ApiError(
+                400, "invalid_request_error",
+                f"Refund amount ({amount}) is greater than unrefunded amount on charge ({left})",
+                param="amount",
+            )  # fmt: skip
+        refund = {
+            "id": _id("re"),
+            "object": "refund",
+            "amount": amount,
+            "currency": intent["currency"],
+            "payment_intent": payment_intent,
+            "status": "succeeded",
+            "metadata": data.get("metadata") or {},
+            "created": int(time.time()),
+        }
+        self.refunds[refund["id"]] = refund
+        return refund
+
+    _ROUTES = {"/v1/checkout/sessions": "_create_session", "/v1/refunds": "_create_refund"}
+
+    def _failure_for(self, path: str) -> Failure | None:
+        for failure in self._failures:
+            if failure.path not in (None, path):
+                continue
+            if failure.after > 0:
+                failure.after -= 1
+                return None
+            failure.times -= 1
+            if failure.times <= 0:
+                self._failures.remove(failure)
+            return failure
+        return None
+
+    def _answer(self, received: Received) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """(status, body, extra headers) for one request; runs under the lock."""
+        if not received.headers.get("authorization", "").startswith("Bearer sk_"):
+            raise ApiError(401, "invalid_request_error", "Invalid API Key provided.")
+        route = self._ROUTES.get(received.path)
+        if received.method != "POST" or route is None:
+            raise ApiError(
+                404, "invalid_request_error",
+                f"Unrecognized request URL ({received.method}: {received.path}).",
+            )  # fmt: skip
+        key = received.idempotency_key
+        if key and key in self._idempotent:
+            path, params, status, body = self._idempotent[key]
+            if path != received.path or params != received.params:
+                raise ApiError(
+                    400, "idempotency_error",
+                    "Keys for idempotent requests can only be used with the same parameters "
+                    "they were first used with.",
+                )  # fmt: skip
+            received.replayed = True
+            return status, body, {"Idempotent-Replayed": "true"}
+        failure = self._failure_for(received.path)
+        if failure is not None:
+            return failure.status, {"error": dict(failure.error)}, failure.headers
+        body = copy.deepcopy(getattr(self, route)(received.data))
+        if key:
+            self._idempotent[key] = (received.path, received.params, 200, body)
+        return 200, body, {}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                url = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode() if length else ""
+                params = dict(parse_qsl(body or url.query, keep_blank_values=True))
+                received = Received(
+                    method=self.command,
+                    path=url.path,
+                    params=params,
+                    data=_nest(params),
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                )
+                with fake._lock:
+                    fake.requests.append(received)
+                    try:
+                        status, answer, extra = fake._answer(received)
+                    except ApiError as error:
+                        status, answer, extra = error.status, error.body, {}
+                    received.status = status
+                payload = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Request-Id", _id("req"))
+                self.send_header("Stripe-Version", received.stripe_version or API_VERSION)
+                if received.idempotency_key:
+                    self.send_header("Idempotency-Key", received.idempotency_key)
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_DELETE = _serve
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        return Handler
