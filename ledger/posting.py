@@ -94,10 +94,7 @@ class PostedJournal:
 
 
 def _insert_or_ignore(session: Session, table: Table, index_elements: list[str]) -> Insert:
-    return _insert_or_ignore_for(session.get_bind().dialect.name, table, index_elements)
-
-
-def _insert_or_ignore_for(dialect: str, table: Table, index_elements: list[str]) -> Insert:
+    dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=index_elements)
     if dialect == "sqlite":

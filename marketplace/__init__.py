@@ -46,9 +46,9 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from marketplace import main
-    from marketplace.auth import document_security
     from marketplace.accounts import api as accounts_api
     from marketplace.accounts import views as accounts_views
+    from marketplace.auth import protect_api
     from marketplace.challenges import api as challenges_api
     from marketplace.challenges import views as challenges_views
     from marketplace.dialogue import views as dialogue_views
@@ -69,7 +69,7 @@ def register_blueprints(app: Flask) -> None:
         # writes need a bearer token (marketplace.auth.api_viewer).
         csrf.exempt(api_blueprint)
         api.register_blueprint(api_blueprint)
-    document_security(api.spec)
+    protect_api(app, api)
 
 
 def register_commands(app: Flask) -> None:

@@ -13,11 +13,10 @@ The API's rule, kept here in one place (``api_viewer``):
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import Request, g, redirect, request, url_for
+from flask import Flask, Request, current_app, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from flask_smorest import Api
 
 from marketplace.accounts.models import User
 from marketplace.accounts.services import get_user
@@ -53,10 +52,23 @@ READ_AUTH: list[dict[str, list]] = [{"bearerToken": []}, {"sessionCookie": []}]
 WRITE_AUTH: list[dict[str, list]] = [{"bearerToken": []}]
 
 
-def document_security(spec: Any) -> None:
-    """Declare the security schemes in the API's OpenAPI document (an apispec ``APISpec``)."""
+def protect_api(app: Flask, api: Api) -> None:
+    """Authenticate API writes before anything else, and declare the security schemes in the
+    OpenAPI document. Call after the API's blueprints are registered."""
     for name, scheme in SECURITY_SCHEMES.items():
-        spec.components.security_scheme(name, scheme)
+        api.spec.components.security_scheme(name, scheme)
+    app.before_request(_authenticate_api_writes)
+
+
+def _authenticate_api_writes() -> None:
+    """A write to an API endpoint is refused (401) before its input is even parsed unless it
+    carries a valid token: input validation errors are for authenticated callers."""
+    if (
+        request.method not in SAFE_METHODS
+        and request.routing_exception is None  # unknown paths and methods: 404 and 405 first
+        and request.blueprint in current_app.extensions["flask-smorest"]["blp_name_to_api"]
+    ):
+        api_user()
 
 
 @login_manager.user_loader

@@ -80,7 +80,15 @@ def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
         data = getattr(error, "data", None) or {}
         errors = data.get("errors") or data.get("messages")
         if errors and set(errors) <= {"json", "query", "form", "files", "headers", "cookies"}:
-            errors = {k: v for location in errors.values() for k, v in location.items()}
+            # {"json": {"field": [...]}} -> {"field": [...]}; a body that is no JSON object
+            # at all gets a list: {"json": ["Invalid JSON body."]} stays under its location.
+            errors = {
+                k: v
+                for location, messages in errors.items()
+                for k, v in (
+                    messages.items() if isinstance(messages, dict) else [(location, messages)]
+                )
+            }
         response = problem(
             status,
             title,

@@ -101,13 +101,11 @@ def advance_deadlines() -> int:
 @_in_app
 def send_verification(user_id: int) -> None:
     """Email a link that proves the user controls their address."""
-    from flask import url_for
-
     from marketplace.accounts.models import User
     from marketplace.accounts.services import email_verification_token
     from marketplace.notifications.mail import send_email
+    from marketplace.urls import external_url
 
     user = db.session.get(User, user_id)
-    path = url_for("accounts.verify", token=email_verification_token(user))
-    link = f"{current_app.config['BASE_URL'].rstrip('/')}{path}"
+    link = external_url("accounts.verify", token=email_verification_token(user))
     send_email(user.email, "Confirm your email address", f"Confirm your address: {link}")

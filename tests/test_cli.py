@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from ledger import Transfer
-from marketplace.accounts.models import User
+from marketplace.accounts.models import Organization, User
+from marketplace.challenges.models import Challenge
 from marketplace.extensions import db
 from tests.conftest import services_required
 
@@ -31,8 +32,12 @@ def test_demo_loads_once_and_the_book_verifies(app, runner, demo) -> None:
     again = runner.invoke(args=["demo", "--if-empty"])
     assert "already has data" in again.output
     with app.app_context():
-        assert db.session.scalar(select(func.count(User.id))) == 12
+        assert db.session.scalar(select(func.count(User.id))) == 13
         assert db.session.scalar(select(func.count(Transfer.id))) >= 15
+        kinds = db.session.execute(select(Challenge.visibility, Challenge.status)).all()
+        assert {v for v, _ in kinds} == {"public", "internal", "invite_only"}
+        assert {s for _, s in kinds} == {"draft", "open", "judging", "cancelled"}
+        assert db.session.scalar(select(func.count(Organization.id))) == 2
     verified = runner.invoke(args=["ledger", "verify"])
     assert verified.exit_code == 0, verified.output
     assert "The book is right" in verified.output
@@ -49,7 +54,7 @@ def test_verify_exits_1_and_names_the_account_when_a_counter_is_wrong(app, runne
         db.session.commit()
     result = runner.invoke(args=["ledger", "verify"])
     assert result.exit_code == 1
-    assert "revenue:fees:usd: credits_posted is 130007, transfers say 130000" in result.output
+    assert "revenue:fees:usd: credits_posted is 117507, transfers say 117500" in result.output
 
 
 def _trial_balance(runner, *extra: str) -> list[dict]:
@@ -64,7 +69,7 @@ def test_trial_balance_json(runner, demo) -> None:
     assert all(line["balance"] == line["debits"] - line["credits"] for line in lines)
     assert sum(line["balance"] for line in lines) == 0
     fees = next(line for line in lines if line["account"] == "revenue:fees:usd")
-    assert (fees["debits"], fees["credits"], fees["balance"]) == (5_000, 130_000, -125_000)
+    assert (fees["debits"], fees["credits"], fees["balance"]) == (5_000, 117_500, -112_500)
 
 
 def test_trial_balance_as_of_before_anything_is_all_zero(runner, demo) -> None:

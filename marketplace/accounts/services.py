@@ -10,7 +10,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ledger import utcnow
-
 from marketplace.accounts.models import Membership, Organization, OrgRole, User
 from marketplace.accounts.passwords import check_password, hash_password, needs_rehash
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound

@@ -59,23 +59,14 @@ def flat_messages(errors: object) -> list[str]:
     return []
 
 
+NEED_TEXT_FIELDS = (
+    "title", "summary", "background", "nice_to_have", "not_looking_for", "possible_approaches",
+    "maturity", "deliverables", "category", "confidential_details", "visibility",
+)  # fmt: skip
+
+
 def need_input(form: MultiDict) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        name: form.get(name, "")
-        for name in (
-            "title",
-            "summary",
-            "background",
-            "nice_to_have",
-            "not_looking_for",
-            "possible_approaches",
-            "maturity",
-            "deliverables",
-            "category",
-            "confidential_details",
-            "visibility",
-        )
-    }
+    data: dict[str, Any] = {name: form.get(name, "") for name in NEED_TEXT_FIELDS}
     data["looking_for"] = lines(form.get("looking_for", ""))
     data["tags"] = items(form.get("tags", ""))
     return data

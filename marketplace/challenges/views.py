@@ -52,7 +52,7 @@ def _parse_need_and_terms() -> tuple[dict, object, dict]:
 @bp.route("/challenges")
 def browse() -> ResponseReturnValue:
     try:
-        query = SearchSchema().load(request.args)
+        query = SearchSchema().load({k: v for k, v in request.args.items() if v != ""})
     except ValidationError as error:
         return render_template(
             "challenges/browse.html",

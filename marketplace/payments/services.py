@@ -8,7 +8,6 @@ replayed confirmation writes nothing.
 
 from __future__ import annotations
 
-from flask import url_for
 from sqlalchemy import select
 
 import ledger
@@ -21,6 +20,7 @@ from marketplace.extensions import db
 from marketplace.finance import chart
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from marketplace.payments.provider import ProviderError, current_provider
+from marketplace.urls import external_url
 
 
 def escrow_available(challenge: Challenge) -> int:
@@ -58,8 +58,8 @@ def start_funding(actor: User, challenge: Challenge, amount: int | None = None) 
         started = provider.start_funding(
             payment,
             description=f"Prize pool of “{challenge.title}”",
-            success_url=url_for("payments.funding_done", payment_id=payment.id, _external=True),
-            cancel_url=url_for("challenges.detail", challenge_id=challenge.id, _external=True),
+            success_url=external_url("payments.funding_done", payment_id=payment.id),
+            cancel_url=external_url("challenges.detail", challenge_id=challenge.id),
         )
     except ProviderError as error:
         payment.status = PaymentStatus.FAILED

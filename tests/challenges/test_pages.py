@@ -95,7 +95,8 @@ def test_markdown_cannot_smuggle_script(app, client, auth, people) -> None:
     challenge_id = create(
         app,
         people,
-        background='<script>alert(1)</script>[x](javascript:alert(1)) <img src=x onerror="alert(1)">',
+        background='<script>alert(1)</script>[x](javascript:alert(1)) '
+        '<img src=x onerror="alert(1)">',
     )
     auth.login(people.manager)
     page = client.get(f"/challenges/{challenge_id}").get_data(as_text=True)
@@ -159,7 +160,8 @@ def test_search_finds_matches_and_says_when_nothing_does(app, client, people, op
     assert "Biodegradable coffee capsule liner" in hits and "Low-sodium cheese" not in hits
     food = client.get("/challenges", query_string={"category": "food"}).get_data(as_text=True)
     assert "Low-sodium cheese" in food and "capsule" not in food
-    assert client.get("/challenges", query_string={"q": "!!!", "sort": "relevance"}).status_code == 200
+    punctuation = client.get("/challenges", query_string={"q": "!!!", "sort": "relevance"})
+    assert punctuation.status_code == 200
     nothing = client.get("/challenges", query_string={"q": "quantum teleporter"})
     assert 'data-test="no-results"' in nothing.get_data(as_text=True)
     rich = client.get("/challenges", query_string={"min_reward": 2_000_000}).get_data(as_text=True)

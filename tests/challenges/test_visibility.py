@@ -127,8 +127,7 @@ def test_only_editors_invite(app, people, invite_only, role) -> None:
 
 
 def test_invitations_are_for_invite_only_needs(app, people, opened) -> None:
-    with app.app_context():
-        with pytest.raises(Conflict):
-            services.invite_partner(
-                user(people.manager), db.session.get(Challenge, opened), "x@example.com"
-            )
+    with app.app_context(), pytest.raises(Conflict):
+        services.invite_partner(
+            user(people.manager), db.session.get(Challenge, opened), "x@example.com"
+        )
