@@ -18,6 +18,7 @@ from marketplace.challenges.forms import (
     need_values,
     terms_input,
     terms_values,
+    to_minor,
 )
 from marketplace.challenges.models import Maturity, Status
 from marketplace.challenges.schemas import NeedSchema, SearchSchema, TermsSchema
@@ -49,10 +50,19 @@ def _parse_need_and_terms() -> tuple[dict, object, dict]:
     return need, terms, errors
 
 
+def _search_args() -> dict[str, str | int]:
+    """The browse form's fields; people type prize bounds in major units (5,000.00)."""
+    args: dict[str, str | int] = {k: v for k, v in request.args.items() if v != ""}
+    for bound in ("min_reward", "max_reward"):
+        if bound in args:
+            args[bound] = to_minor(str(args[bound]), 2)
+    return args
+
+
 @bp.route("/challenges")
 def browse() -> ResponseReturnValue:
     try:
-        query = SearchSchema().load({k: v for k, v in request.args.items() if v != ""})
+        query = SearchSchema().load(_search_args())
     except ValidationError as error:
         return render_template(
             "challenges/browse.html",

@@ -59,7 +59,9 @@ def test_register_sign_out_and_sign_in_again(
     page.get_by_label("Repeat password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
     expect_signed_in_on_front_page(page, live_server, email)
-    expect(page.get_by_role("status")).to_have_text("Welcome! Your account is ready.")
+    expect(page.get_by_role("status")).to_have_text(
+        "Welcome! We sent you a link to confirm your email address."
+    )
 
     # Sign out with the header's button (a POST form with its CSRF token).
     page.locator("header").get_by_role("button", name="Sign out").click()
