@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import random
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -204,35 +205,48 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument("--seconds", type=float, default=10, help="per measurement")
+    parser.add_argument(
+        "--rounds", type=int, default=1,
+        help="repeat every measurement and report medians (steadier on a busy machine)",
+    )  # fmt: skip
     options = parser.parse_args()
     base_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
-    report: dict[str, float] = {}
+    rates: dict[str, list[float]] = {}
+
+    def record(name: str, value: float) -> None:
+        rates.setdefault(name, []).append(value)
 
     with bench_schema(base_url) as (schema, url):
         migrate_to_head(url)
         ids = open_accounts(url)
         pgbench(base_url, schema, ["-i", "-s", "1", "-q"])
         print(f"schema {schema}: {ACCOUNTS} ledger accounts, pgbench scale 1", flush=True)
-        for clients in CLIENT_COUNTS:  # interleaved, so drift hits both sides alike
-            ours = run_ours(url, ids, clients, options.seconds)
-            theirs = run_pgbench(base_url, schema, clients, options.seconds)
-            report |= {
-                f"ours_tps_{clients}": round(ours, 1),
-                f"pgbench_tps_{clients}": round(theirs, 1),
-                f"ratio_{clients}": round(ours / theirs, 3),
-            }
-            print(
-                f"{clients} client(s): ours {ours:8.1f} transfers/s   pgbench tpcb-like "
-                f"{theirs:8.1f} tps   ratio {ours / theirs:.2f}",
-                flush=True,
-            )
-        batch = run_ours(url, ids, 1, options.seconds, batch=BATCH)
-        report["batch_tps"] = round(batch, 1)
-        print(f"batch ({BATCH} transfers per journal, 1 client): {batch:8.1f} transfers/s")
-        with Session(sa.create_engine(url)) as session:
+        print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
+        for _ in range(options.rounds):
+            for clients in CLIENT_COUNTS:  # ours then pgbench: drift hits both sides alike
+                ours = run_ours(url, ids, clients, options.seconds)
+                theirs = run_pgbench(base_url, schema, clients, options.seconds)
+                record(f"ours_tps_{clients}", ours)
+                record(f"pgbench_tps_{clients}", theirs)
+                record(f"ratio_{clients}", ours / theirs)
+                print(
+                    f"{clients} client(s): ours {ours:8.1f} transfers/s   pgbench tpcb-like "
+                    f"{theirs:8.1f} tps   ratio {ours / theirs:.2f}",
+                    flush=True,
+                )
+            batch = run_ours(url, ids, 1, options.seconds, batch=BATCH)
+            record("batch_tps", batch)
+            print(f"batch ({BATCH} transfers per journal, 1 client): {batch:8.1f} transfers/s")
+        print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
+        engine = sa.create_engine(url)
+        with Session(engine) as session:
             problems = ledger.verify(session)
+        engine.dispose()
         if problems:
             raise SystemExit(f"the book does not verify after the run: {problems[:3]}")
+    report = {name: round(statistics.median(values), 3) for name, values in rates.items()}
+    if options.rounds > 1:
+        print("medians: " + ", ".join(f"{name} {value:g}" for name, value in report.items()))
     if options.json:
         print(json.dumps(report))
 

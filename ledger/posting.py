@@ -5,8 +5,10 @@ owns the unit of work and must roll back when a LedgerError is raised.
 
 Posting locks every touched account row in id order (``SELECT ... FOR UPDATE`` on PostgreSQL;
 SQLite has one writer at a time), checks the overdraft rules on the locked counters, then writes
-the journal, its transfers and the new counters. The statements are SQLAlchemy Core so that a
-single transfer costs five round trips and little Python.
+the journal, its transfers and the new counters. The statements are SQLAlchemy Core (built once,
+not per call) so that posting costs little Python; on PostgreSQL the journal, its transfers and
+the counters are written by one statement, so a transfer and its commit cost four round trips
+(BEGIN, lock, write, COMMIT) where separate statements took six.
 """
 
 from __future__ import annotations

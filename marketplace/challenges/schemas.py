@@ -184,8 +184,16 @@ class StorableTextMixin:
         return data
 
 
+#: Documents in the OpenAPI schema that NUL characters are refused (PostgreSQL cannot take them).
+NO_NUL = validate.Regexp(r"^[^\x00]*$", error="Text may not contain NUL characters.")
+
+
 class ChallengeQuerySchema(StorableTextMixin, SearchSchema):
     """Query arguments of GET /api/v1/challenges (status defaults to open; "any" for all)."""
+
+    q = ma.fields.String(load_default="", validate=[validate.Length(max=200), NO_NUL])
+    category = ma.fields.String(load_default="", validate=[validate.Length(max=60), NO_NUL])
+    organization = ma.fields.String(load_default="", validate=[validate.Length(max=60), NO_NUL])
 
 
 class ChallengeCreateSchema(StorableTextMixin, NewChallengeSchema):

@@ -137,6 +137,10 @@ def amend_terms(actor: User, challenge: Challenge, terms: Terms, note: str = "")
             )
     else:
         _check_deadline(terms)
+        if terms.currency != old.currency and escrow_available(challenge) > 0:
+            raise _invalid(
+                "currency", "The escrow already holds money in the first currency; keep it."
+            )
     version = _add_version(actor, challenge, terms, note or "Amended")
     db.session.commit()
     if challenge.status == Status.OPEN:
@@ -195,8 +199,12 @@ def cancel_challenge(actor: User, challenge: Challenge) -> Challenge:
         raise Conflict(f"A {challenge.status} need cannot be cancelled.")
     challenge.status = Status.CANCELLED
     challenge.closed_at = utcnow()
-    db.session.flush()
-    refund_escrow(actor, challenge)
+    try:
+        db.session.flush()
+        refund_escrow(actor, challenge)
+    except Exception:
+        db.session.rollback()
+        raise
     db.session.commit()
     return challenge
 

@@ -8,7 +8,7 @@ replayed confirmation writes nothing.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import ledger
 from ledger import Account, utcnow
@@ -32,7 +32,17 @@ def escrow_available(challenge: Challenge) -> int:
 
 
 def funding_shortfall(challenge: Challenge) -> int:
-    return max(0, challenge.current_terms.terms.escrow_required - escrow_available(challenge))
+    """What escrow still lacks for the current terms, counting payments already on their way
+    (so a double click does not ask the seeker to pay twice)."""
+    on_the_way = db.session.scalar(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(
+            Payment.challenge_id == challenge.id,
+            Payment.kind == PaymentKind.FUNDING,
+            Payment.status == PaymentStatus.PENDING,
+        )
+    )
+    required = challenge.current_terms.terms.escrow_required
+    return max(0, required - escrow_available(challenge) - on_the_way)
 
 
 def start_funding(actor: User, challenge: Challenge, amount: int | None = None) -> Payment:
@@ -40,9 +50,12 @@ def start_funding(actor: User, challenge: Challenge, amount: int | None = None) 
     require(actor, challenge, FUNDERS, "fund this need")
     if challenge.status not in (Status.DRAFT, Status.OPEN):
         raise Conflict(f"A {challenge.status} need takes no more funding.")
-    amount = funding_shortfall(challenge) if amount is None else amount
+    if amount is None:
+        amount = funding_shortfall(challenge)
+        if amount == 0:
+            raise Conflict("Escrow holds what the terms need (counting payments on their way).")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise Invalid("Nothing to fund.", {"amount": ["Enter a positive amount (minor units)."]})
+        raise Invalid("Nothing to fund.", {"amount": ["Enter a positive amount."]})
     provider = current_provider()
     payment = Payment(
         kind=PaymentKind.FUNDING,

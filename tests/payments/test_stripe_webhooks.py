@@ -170,10 +170,8 @@ def test_a_session_for_another_amount_settles_nothing(stripe_app, client, seeker
     _, session_id = start(stripe_app, seeker)
     paid = stripe_server.complete(session_id)
     paid["amount_total"] = ESCROW_REQUIRED - 1
-    assert (
-        post_event(client, stripe_server.event("checkout.session.completed", paid)).status_code
-        == 200
-    )
+    event = stripe_server.event("checkout.session.completed", paid)
+    assert post_event(client, event).status_code == 200
     with stripe_app.app_context():
         assert transfers("FUND_ESCROW") == []
         assert [p.status for p in payments(seeker)] == [PaymentStatus.PENDING]
@@ -183,10 +181,8 @@ def test_a_delayed_payment_settles_when_it_succeeds(stripe_app, client, seeker, 
     _, session_id = start(stripe_app, seeker)
     paid = stripe_server.complete(session_id)
     unpaid = {**paid, "payment_status": "unpaid"}  # e.g. a bank debit: completed, not paid yet
-    assert (
-        post_event(client, stripe_server.event("checkout.session.completed", unpaid)).status_code
-        == 200
-    )
+    completed = stripe_server.event("checkout.session.completed", unpaid)
+    assert post_event(client, completed).status_code == 200
     with stripe_app.app_context():
         assert transfers("FUND_ESCROW") == []
     succeeded = stripe_server.event("checkout.session.async_payment_succeeded", paid)
