@@ -113,10 +113,15 @@ def settle_funding(payment_id: int, payment_intent: str | None = None) -> Paymen
     if payment_intent:
         payment.payment_intent = payment_intent
     db.session.commit()
+    if challenge.status not in (Status.DRAFT, Status.OPEN):
+        # Paid on a checkout page after the need was cancelled or closed: the money was
+        # promised to nothing, so it goes straight back.
+        refund_escrow(None, challenge)
+        db.session.commit()
     return payment
 
 
-def refund_escrow(actor: User, challenge: Challenge) -> Payment | None:
+def refund_escrow(actor: User | None, challenge: Challenge) -> Payment | None:
     """Return what escrow still holds to the seeker through the provider (REFUND).
 
     Runs inside the caller's transaction; the caller commits.
@@ -131,7 +136,7 @@ def refund_escrow(actor: User, challenge: Challenge) -> Payment | None:
         amount=amount,
         currency=challenge.currency,
         provider=provider.name,
-        created_by_id=actor.id,
+        created_by_id=actor.id if actor else None,
     )
     db.session.add(payment)
     db.session.flush()
@@ -157,7 +162,7 @@ def refund_escrow(actor: User, challenge: Challenge) -> Payment | None:
         code="REFUND",
         key=f"payment:{payment.id}",
         reference=f"challenge:{challenge.id}",
-        recorded_by=f"user:{actor.id}",
+        recorded_by=f"user:{actor.id}" if actor else "system",
         description=f"Unspent escrow of challenge {challenge.id} returned",
     )
     payment.external_id = done.external_id

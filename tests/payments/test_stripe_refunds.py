@@ -20,6 +20,7 @@ from tests.payments.conftest import (
     fund_through_stripe,
     manager,
     payments,
+    post_event,
     transfers,
 )
 
@@ -182,3 +183,26 @@ def test_plan_refund_never_asks_more_than_stripe_holds() -> None:
         plan_refund(400, fundings)
     with pytest.raises(ProviderError):
         plan_refund(300, fundings, earlier=[1])
+
+
+def test_money_paid_after_the_need_was_cancelled_goes_straight_back(
+    stripe_app, client, seeker, stripe_server
+):
+    """The seeker left a Checkout page open, the need was cancelled, then they paid."""
+    with stripe_app.app_context(), stripe_app.test_request_context():
+        late = services.start_funding(manager(seeker), challenge(seeker))
+        session_id = late.external_id
+        cancel_challenge(manager(seeker), challenge(seeker))
+        assert refund_payments(seeker) == []  # nothing was in escrow yet
+    session = stripe_server.complete(session_id)
+    answer = post_event(client, stripe_server.event("checkout.session.completed", session))
+    assert answer.status_code == 200
+    with stripe_app.app_context():
+        [refund] = refund_payments(seeker)
+        assert (refund.amount, refund.status) == (ESCROW_REQUIRED, PaymentStatus.SETTLED)
+        assert [t.code for t in transfers("FUND_ESCROW") + transfers("REFUND")] == [
+            "FUND_ESCROW",
+            "REFUND",
+        ]
+        assert services.escrow_available(challenge(seeker)) == 0
+    assert stripe_server.refunded(session["payment_intent"]) == ESCROW_REQUIRED
