@@ -42,7 +42,7 @@ def funding_shortfall(challenge: Challenge) -> int:
         )
     )
     required = challenge.current_terms.terms.escrow_required
-    return max(0, required - escrow_available(challenge) - on_the_way)
+    return max(0, required - escrow_available(challenge) - int(on_the_way))
 
 
 def start_funding(actor: User, challenge: Challenge, amount: int | None = None) -> Payment:
