@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import redis
 from sqlalchemy import func, select
@@ -179,3 +181,29 @@ def test_login_limit_is_shared_through_redis_across_app_processes(database) -> N
     for app in (first, second):
         with app.app_context():
             db.engine.dispose()
+
+
+def test_profile_sets_country_and_time_zone(app, client, auth) -> None:
+    with app.app_context():
+        UserFactory(email="ada@example.com")
+    auth.login("ada@example.com")
+    client.post("/account/profile", data={"name": "Ada", "country": "de", "timezone": "Asia/Tokyo"})
+    bad = client.post(
+        "/account/profile", data={"name": "Ada", "country": "Germany", "timezone": "Mars/Base"}
+    )
+    assert bad.status_code == 302
+    page = client.get("/account").get_data(as_text=True)
+    assert "two-letter ISO country code" in page and "Choose a time zone" in page
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "ada@example.com"))
+        assert (user.name, user.country, user.timezone) == ("Ada", "DE", "Asia/Tokyo")
+
+
+def test_registration_sends_a_confirmation_link(client, caplog) -> None:
+    with caplog.at_level(logging.INFO, logger="marketplace.mail"):
+        register(client, email="new@example.com")
+    assert "to=new@example.com subject=Confirm your email address" in caplog.text
+    link = caplog.text.split("Confirm your address: ")[1].split()[0]
+    assert link.startswith("http://localhost/verify-email/")
+    assert client.get(link.removeprefix("http://localhost")).status_code == 302
+    assert 'data-test="verified"' in client.get("/account").get_data(as_text=True)
