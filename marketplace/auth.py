@@ -124,10 +124,15 @@ def api_user() -> User:
     """The authenticated user of an API request, or a 401 problem."""
     user = api_viewer()
     if user is None:
-        if request.method not in SAFE_METHODS and current_user.is_authenticated:
+        if request.method in SAFE_METHODS:
+            raise Unauthorized("Sign in, or send an API token, to use this endpoint.")
+        if current_user.is_authenticated:
             raise Unauthorized(
                 "The session cookie does not authenticate API changes; "
                 "send an API token as 'Authorization: Bearer <token>'."
             )
-        raise Unauthorized("Sign in, or send an API token, to use this endpoint.")
+        raise Unauthorized(
+            "API changes need an API token (made on your account page), "
+            "sent as 'Authorization: Bearer <token>'."
+        )
     return user

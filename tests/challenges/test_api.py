@@ -98,6 +98,9 @@ def test_a_bearer_token_authenticates_and_notes_its_use(app, client, people) -> 
     client.get(f"{API}/me", headers=bearer(secret))
     with app.app_context():  # at most one write a minute
         assert db.session.scalar(select(ApiToken.last_used_at)) == first_use
+    # Tokens are for the API: a page still asks to sign in.
+    response = client.get("/account", headers=bearer(secret))
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
 @pytest.mark.parametrize(
@@ -212,9 +215,7 @@ def test_the_api_needs_no_csrf_token_but_pages_do(app, client, people, csrf_on) 
     assert count(app, ApiToken) == 2
 
 
-def test_the_account_page_creates_shows_once_and_revokes_tokens(
-    app, client, auth, people
-) -> None:
+def test_the_account_page_creates_shows_once_and_revokes_tokens(app, client, auth, people) -> None:
     auth.login(people.solver)
     assert "You have no API tokens" in client.get("/account").get_data(as_text=True)
     response = client.post("/account/tokens", data={"name": "reporting script"})
@@ -301,9 +302,8 @@ def test_create_fund_open_amend_accept(app, client, people, keys) -> None:
     after = client.get(f"{API}/challenges/{cid}", headers=keys.solver).json
     assert after["confidential_details"] == "Target cost: 0.4 cents per capsule."
     assert after["accepted_version"] == 2
-    assert client.get(f"{API}/challenges/{cid}", headers=keys.other_solver).json[
-        "confidential_details"
-    ] is None
+    other = client.get(f"{API}/challenges/{cid}", headers=keys.other_solver).json
+    assert other["confidential_details"] is None
     # Staff may not take part.
     response = client.post(f"{API}/challenges/{cid}/acceptances", headers=keys.reviewer)
     assert response.status_code == 409
@@ -343,7 +343,8 @@ def test_only_editors_of_the_organization_create_needs(app, client, people, keys
     for who in (keys.reviewer, keys.finance, keys.solver, keys.rival):
         response = client.post(f"{API}/challenges", json=need_json(), headers=who)
         assert response.status_code == 403
-    assert client.post(f"{API}/challenges", json=need_json()).status_code == 401
+    response = client.post(f"{API}/challenges", json=need_json())
+    assert response.status_code == 401 and "Bearer" in response.json["detail"]
     assert count(app, Challenge) == 0
 
 
@@ -495,9 +496,7 @@ def test_questions_answers_updates_and_notifications(app, client, people, keys, 
     assert question["answer"] is None
     assert client.get(f"{base}/clarifications").json == []  # unanswered: asker and staff only
     assert len(client.get(f"{base}/clarifications", headers=keys.solver).json) == 1
-    response = client.post(
-        f"{base}/clarifications", json={"question": "   "}, headers=keys.solver
-    )
+    response = client.post(f"{base}/clarifications", json={"question": "   "}, headers=keys.solver)
     assert response.status_code == 422
     response = client.post(
         f"{base}/clarifications", json={"question": "Mine?"}, headers=keys.manager
@@ -510,8 +509,10 @@ def test_questions_answers_updates_and_notifications(app, client, people, keys, 
     assert response.status_code == 200 and response.json["answer"] == "Yes."
     assert client.post(url, json={"answer": "Again"}, headers=keys.manager).status_code == 409
     assert client.get(f"{base}/clarifications").json[0]["answer"] == "Yes."
-    assert client.post(f"{API}/clarifications/{2**62}/answer", json={"answer": "x"},
-                       headers=keys.manager).status_code == 404  # fmt: skip
+    response = client.post(
+        f"{API}/clarifications/{2**62}/answer", json={"answer": "x"}, headers=keys.manager
+    )
+    assert response.status_code == 404
 
     update = {"title": "Shortlist next week", "body": "Thanks for the proposals so far."}
     assert client.post(f"{base}/updates", json=update, headers=keys.solver).status_code == 403
