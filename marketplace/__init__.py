@@ -11,6 +11,7 @@ from ledger import configure_sqlite_engine
 from marketplace.config import from_environment, normalise_database_url
 from marketplace.errors import register_errorhandlers
 from marketplace.extensions import api, csrf, db, limiter, login_manager, migrate
+from marketplace.input_guards import register_input_guards
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -23,6 +24,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"]
     )
     os.makedirs(app.instance_path, exist_ok=True)
+    register_input_guards(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

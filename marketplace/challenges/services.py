@@ -278,7 +278,7 @@ def invite_partner(
     if challenge.visibility != Visibility.INVITE_ONLY:
         raise Conflict("Invitations are for invite-only needs.")
     email = normalise_email(email)
-    if "@" not in email:
+    if "@" not in email or len(email) > 254:
         raise _invalid("email", "Enter the partner's email address.")
     token = secrets.token_urlsafe(32)
     invitation = Invitation(
