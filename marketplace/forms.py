@@ -18,3 +18,9 @@ def show_errors(form: FlaskForm, error: DomainError) -> None:
         else:
             field.errors = [*field.errors, *messages]
     flash(" ".join(unplaced) or error.message, "error")
+
+
+def flash_error(error: DomainError) -> None:
+    """A service's refusal as one flash message: its field messages, or its summary."""
+    flash(" ".join(m for messages in error.errors.values() for m in messages) or error.message,
+          "error")  # fmt: skip

@@ -27,7 +27,7 @@ from marketplace.accounts.forms import (
 )
 from marketplace.errors import Conflict, Invalid
 from marketplace.extensions import limiter
-from marketplace.forms import show_errors
+from marketplace.forms import flash_error, show_errors
 
 bp = Blueprint("accounts", __name__)
 
@@ -219,7 +219,7 @@ def profile() -> ResponseReturnValue:
             timezone=request.form.get("timezone", ""),
         )
     except Invalid as error:
-        flash(" ".join(m for ms in error.errors.values() for m in ms), "error")
+        flash_error(error)
     else:
         flash("Profile saved.", "success")
     return redirect(url_for("accounts.account"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
@@ -25,6 +27,7 @@ from marketplace.challenges.schemas import NeedSchema, SearchSchema, TermsSchema
 from marketplace.challenges.terms import IP_LABELS, terms_diff
 from marketplace.dialogue import services as dialogue
 from marketplace.errors import Conflict, Invalid
+from marketplace.forms import flash_error
 from marketplace.payments.services import escrow_available, funding_shortfall, payments_of
 
 bp = Blueprint("challenges", __name__)
@@ -225,30 +228,32 @@ def terms_version(challenge_id: int, version: int) -> ResponseReturnValue:
     )
 
 
-@bp.route("/challenges/<int:challenge_id>/open", methods=["POST"])
-@login_required
-def open_(challenge_id: int) -> ResponseReturnValue:
+def _act(challenge_id: int, action: Callable[..., object], success: str) -> ResponseReturnValue:
+    """Run one lifecycle step on a need; a refusal becomes a message on its page."""
     challenge = get_visible(current_user, challenge_id)
     try:
-        services.open_challenge(current_user, challenge)
+        action(current_user, challenge)
     except Conflict as error:
         flash(error.message, "error")
     else:
-        flash("The need is open: solvers can find it now.", "success")
+        flash(success, "success")
     return redirect(url_for("challenges.detail", challenge_id=challenge.id))
+
+
+@bp.route("/challenges/<int:challenge_id>/open", methods=["POST"])
+@login_required
+def open_(challenge_id: int) -> ResponseReturnValue:
+    return _act(challenge_id, services.open_challenge, "The need is open: solvers can find it now.")
 
 
 @bp.route("/challenges/<int:challenge_id>/cancel", methods=["POST"])
 @login_required
 def cancel(challenge_id: int) -> ResponseReturnValue:
-    challenge = get_visible(current_user, challenge_id)
-    try:
-        services.cancel_challenge(current_user, challenge)
-    except Conflict as error:
-        flash(error.message, "error")
-    else:
-        flash("The need is cancelled; its escrow went back to you.", "success")
-    return redirect(url_for("challenges.detail", challenge_id=challenge.id))
+    return _act(
+        challenge_id,
+        services.cancel_challenge,
+        "The need is cancelled; its escrow went back to you.",
+    )
 
 
 @bp.route("/challenges/<int:challenge_id>/accept", methods=["POST"])
@@ -276,7 +281,7 @@ def invite(challenge_id: int) -> ResponseReturnValue:
             current_user, challenge, request.form.get("email", ""), request.form.get("name", "")
         )
     except (Invalid, Conflict) as error:
-        flash(" ".join(m for ms in error.errors.values() for m in ms) or error.message, "error")
+        flash_error(error)
     else:
         link = url_for("challenges.redeem", token=token, _external=True)
         flash(f"Invitation for {invitation.email} (single use, 14 days): {link}", "success")

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 
 from marketplace.dialogue import services
 from marketplace.errors import Conflict, Invalid
+from marketplace.forms import flash_error
 
 bp = Blueprint("dialogue", __name__)
 
@@ -16,17 +17,13 @@ def _back(challenge_id: int, anchor: str) -> ResponseReturnValue:
     return redirect(url_for("challenges.detail", challenge_id=challenge_id, _anchor=anchor))
 
 
-def _flash(error: Invalid | Conflict) -> None:
-    flash(" ".join(m for ms in error.errors.values() for m in ms) or error.message, "error")
-
-
 @bp.route("/challenges/<int:challenge_id>/clarifications", methods=["POST"])
 @login_required
 def ask(challenge_id: int) -> ResponseReturnValue:
     try:
         services.ask(current_user, challenge_id, request.form.get("question", ""))
     except (Invalid, Conflict) as error:
-        _flash(error)
+        flash_error(error)
     else:
         flash("Question sent. The answer will be published to every participant.", "success")
     return _back(challenge_id, "clarifications")
@@ -40,7 +37,7 @@ def answer(clarification_id: int) -> ResponseReturnValue:
             current_user, clarification_id, request.form.get("answer", "")
         )
     except (Invalid, Conflict) as error:
-        _flash(error)
+        flash_error(error)
         return redirect(request.referrer or url_for("main.home"))
     flash("Answer published to every participant.", "success")
     return _back(clarification.challenge_id, "clarifications")
@@ -54,7 +51,7 @@ def post_update(challenge_id: int) -> ResponseReturnValue:
             current_user, challenge_id, request.form.get("title", ""), request.form.get("body", "")
         )
     except (Invalid, Conflict) as error:
-        _flash(error)
+        flash_error(error)
     else:
         flash("Update sent to every participant.", "success")
     return _back(challenge_id, "updates")

@@ -11,6 +11,7 @@ from marketplace.challenges.access import FUNDERS, get_visible, role_for
 from marketplace.challenges.forms import to_minor
 from marketplace.errors import Conflict, Invalid
 from marketplace.extensions import db
+from marketplace.forms import flash_error
 from marketplace.payments import services
 from marketplace.payments.models import Payment, PaymentStatus
 
@@ -26,7 +27,7 @@ def fund(challenge_id: int) -> ResponseReturnValue:
     try:
         payment = services.start_funding(current_user, challenge, amount)
     except (Invalid, Conflict) as error:
-        flash(" ".join(m for ms in error.errors.values() for m in ms) or error.message, "error")
+        flash_error(error)
         return redirect(url_for("challenges.detail", challenge_id=challenge.id))
     if payment.status == PaymentStatus.SETTLED:
         flash("Sandbox payment settled: the escrow is funded.", "success")
