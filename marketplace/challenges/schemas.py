@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from marketplace.challenges.models import Maturity, Status, Visibility
-from marketplace.challenges.terms import IP_TERMS, Criterion, Terms
+from marketplace.challenges.terms import IP_TERMS, Terms
 
 MAX_AMOUNT = 10**12  # minor units: ten billion in a two-decimal currency
 Money = ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT))
@@ -70,22 +70,7 @@ class TermsSchema(ma.Schema):
 
     @ma.post_load
     def _to_terms(self, data: dict, **_: object) -> Terms:
-        return Terms(
-            currency=data["currency"],
-            prizes=tuple(data["prizes"]),
-            partial_awards=data["partial_awards"],
-            value_share_bp=data["value_share_bp"],
-            value_share_months=data["value_share_months"],
-            platform_fee_bp=data["platform_fee_bp"],
-            ip_terms=data["ip_terms"],
-            excluded_countries=tuple(sorted(set(data["excluded_countries"]))),
-            exclude_org_members=data["exclude_org_members"],
-            criteria=tuple(Criterion(c["name"], c["weight"]) for c in data["criteria"]),
-            max_team_size=data["max_team_size"],
-            deadline=data["deadline"],
-            confidentiality=data["confidentiality"],
-            notes=tuple(data["notes"]),
-        )
+        return Terms.from_json(data)
 
 
 class NeedSchema(ma.Schema):

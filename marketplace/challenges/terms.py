@@ -80,6 +80,10 @@ class Terms:
 
     @classmethod
     def from_json(cls, data: dict) -> Terms:
+        """From ``to_json``'s output or from validated input (deadline as text or datetime)."""
+        deadline = data["deadline"]
+        if isinstance(deadline, str):
+            deadline = datetime.fromisoformat(deadline.replace("Z", "+00:00"))
         return cls(
             currency=data["currency"],
             prizes=tuple(data["prizes"]),
@@ -88,11 +92,11 @@ class Terms:
             value_share_months=data["value_share_months"],
             platform_fee_bp=data["platform_fee_bp"],
             ip_terms=data["ip_terms"],
-            excluded_countries=tuple(sorted(data["excluded_countries"])),
+            excluded_countries=tuple(sorted(set(data["excluded_countries"]))),
             exclude_org_members=data["exclude_org_members"],
             criteria=tuple(Criterion(**c) for c in data["criteria"]),
             max_team_size=data["max_team_size"],
-            deadline=datetime.fromisoformat(data["deadline"].replace("Z", "+00:00")),
+            deadline=deadline,
             confidentiality=data.get("confidentiality", ""),
             notes=tuple(data.get("notes", ())),
         )
