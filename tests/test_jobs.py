@@ -18,19 +18,20 @@ from marketplace.jobs import QUEUE_NAME, enqueue, verify_book
 from tests.conftest import migrated_database, need_service, test_config
 
 
+def fund_escrow(challenge_id: int, amount: int, currency: str) -> None:
+    """Two accounts and one committed transfer: a small book for verify to check."""
+    cash = chart.cash(db.session, currency)
+    escrow = chart.escrow(db.session, challenge_id, currency)
+    ledger.post_transfer(
+        db.session, debit=cash.id, credit=escrow.id, amount=amount, code="FUND_ESCROW",
+        key="fund", recorded_by="test",
+    )  # fmt: skip
+    db.session.commit()
+
+
 def test_without_redis_a_job_runs_inline(app) -> None:
     with app.app_context():
-        cash, escrow = chart.cash(db.session, "USD"), chart.escrow(db.session, 1, "USD")
-        ledger.post_transfer(
-            db.session,
-            debit=cash.id,
-            credit=escrow.id,
-            amount=500,
-            code="FUND_ESCROW",
-            key="fund",
-            recorded_by="test",
-        )
-        db.session.commit()
+        fund_escrow(1, 500, "USD")
         assert enqueue(verify_book) == {"accounts": 2, "discrepancies": []}
 
 
@@ -41,17 +42,7 @@ def test_a_real_rq_worker_runs_the_job_against_the_database(database, tmp_path) 
     with migrated_database(database.kind, tmp_path) as fresh:
         app = create_app(test_config(fresh.url, REDIS_URL=redis_url))
         with app.app_context():
-            cash, escrow = chart.cash(db.session, "EUR"), chart.escrow(db.session, 7, "EUR")
-            ledger.post_transfer(
-                db.session,
-                debit=cash.id,
-                credit=escrow.id,
-                amount=1234,
-                code="FUND_ESCROW",
-                key="fund",
-                recorded_by="test",
-            )
-            db.session.commit()
+            fund_escrow(7, 1234, "EUR")
             job = enqueue(verify_book)
             db.engine.dispose()
         assert job.get_status() == "queued"

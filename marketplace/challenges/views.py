@@ -12,7 +12,7 @@ from marshmallow import ValidationError
 from marketplace.accounts.services import get_organization, organizations_of
 from marketplace.challenges import search as search_service
 from marketplace.challenges import services
-from marketplace.challenges.access import EDITORS, FUNDERS, get_visible, role_for
+from marketplace.challenges.access import EDITORS, FUNDERS, get_visible, require, role_for
 from marketplace.challenges.forms import (
     NEW_NEED_DEFAULTS,
     flat_messages,
@@ -142,8 +142,7 @@ def detail(challenge_id: int) -> ResponseReturnValue:
 @login_required
 def edit(challenge_id: int) -> ResponseReturnValue:
     challenge = get_visible(current_user, challenge_id)
-    if role_for(current_user, challenge) not in EDITORS:
-        abort(403)
+    require(current_user, challenge, EDITORS, "edit this need")
     errors: dict = {}
     if request.method == "POST":
         try:
@@ -171,8 +170,7 @@ def edit(challenge_id: int) -> ResponseReturnValue:
 @login_required
 def amend(challenge_id: int) -> ResponseReturnValue:
     challenge = get_visible(current_user, challenge_id)
-    if role_for(current_user, challenge) not in EDITORS:
-        abort(403)
+    require(current_user, challenge, EDITORS, "change the terms")
     errors: dict = {}
     if request.method == "POST":
         try:

@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 import ledger
 from ledger import Account, utcnow
 from marketplace.accounts.models import User
-from marketplace.challenges.access import FUNDERS, require
+from marketplace.challenges.access import FUNDERS, get_visible, require, role_for
 from marketplace.challenges.models import Challenge, Status
-from marketplace.errors import Conflict, Invalid
+from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.finance import chart
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
@@ -169,6 +169,17 @@ def refund_escrow(actor: User | None, challenge: Challenge) -> Payment | None:
     payment.status = PaymentStatus.SETTLED
     payment.settled_at = utcnow()
     return payment
+
+
+def payment_for(actor: User, payment_id: int) -> tuple[Payment, Challenge]:
+    """One payment and its need, for the people who may fund that need (others: 404)."""
+    payment = db.session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFound("No such payment.")
+    challenge = get_visible(actor, payment.challenge_id)
+    if role_for(actor, challenge) not in FUNDERS:
+        raise NotFound("No such payment.")
+    return payment, challenge
 
 
 def payments_of(challenge: Challenge) -> list[Payment]:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from ledger.export import CURRENCY_EXPONENTS
-from marketplace.challenges.access import FUNDERS, get_visible, role_for
+from marketplace.challenges.access import get_visible
 from marketplace.challenges.forms import to_minor
 from marketplace.errors import Conflict, Invalid
-from marketplace.extensions import db
 from marketplace.forms import flash_error
 from marketplace.payments import services
-from marketplace.payments.models import Payment, PaymentStatus
+from marketplace.payments.models import PaymentStatus
 
 bp = Blueprint("payments", __name__)
 
@@ -38,10 +37,5 @@ def fund(challenge_id: int) -> ResponseReturnValue:
 @bp.route("/payments/<int:payment_id>/done")
 @login_required
 def funding_done(payment_id: int) -> ResponseReturnValue:
-    payment = db.session.get(Payment, payment_id)
-    if payment is None:
-        abort(404)
-    challenge = get_visible(current_user, payment.challenge_id)
-    if role_for(current_user, challenge) not in FUNDERS:
-        abort(404)
+    payment, challenge = services.payment_for(current_user, payment_id)
     return render_template("payments/done.html", payment=payment, challenge=challenge)

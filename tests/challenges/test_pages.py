@@ -12,6 +12,7 @@ from marketplace.challenges.models import Challenge
 from marketplace.dialogue.models import Clarification
 from marketplace.extensions import db
 from marketplace.notifications.models import Notification
+from marketplace.payments.models import Payment
 from tests.challenges.conftest import create, fund_and_open, user
 
 FORM = {
@@ -95,7 +96,7 @@ def test_markdown_cannot_smuggle_script(app, client, auth, people) -> None:
     challenge_id = create(
         app,
         people,
-        background='<script>alert(1)</script>[x](javascript:alert(1)) '
+        background="<script>alert(1)</script>[x](javascript:alert(1)) "
         '<img src=x onerror="alert(1)">',
     )
     auth.login(people.manager)
@@ -285,3 +286,21 @@ def test_only_owners_change_the_portal(client, auth, people, role) -> None:
     auth.login(getattr(people, role))
     assert client.get("/o/acme/settings").status_code == 403
     assert client.post("/o/acme/settings", data={"tagline": "hijacked"}).status_code == 403
+
+
+@pytest.mark.parametrize("role", ["reviewer", "finance"])
+def test_only_editors_get_the_edit_and_amend_forms(client, auth, people, draft, role) -> None:
+    auth.login(getattr(people, role))
+    assert client.get(f"/challenges/{draft}/edit").status_code == 403
+    assert client.get(f"/challenges/{draft}/terms/amend").status_code == 403
+    assert client.post(f"/challenges/{draft}/edit", data={"title": "x"}).status_code == 403
+    auth.login(people.manager)
+    assert client.get(f"/challenges/{draft}/edit").status_code == 200
+
+
+def test_a_payment_page_is_for_the_needs_funders_only(app, client, auth, people, opened) -> None:
+    with app.app_context():
+        payment_id = db.session.scalar(select(Payment.id))
+    for who, status in ((people.finance, 200), (people.reviewer, 404), (people.rival, 404)):
+        auth.login(who)
+        assert client.get(f"/payments/{payment_id}/done").status_code == status
