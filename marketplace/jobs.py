@@ -109,3 +109,23 @@ def send_verification(user_id: int) -> None:
     user = db.session.get(User, user_id)
     link = external_url("accounts.verify", token=email_verification_token(user))
     send_email(user.email, "Confirm your email address", f"Confirm your address: {link}")
+
+
+@_in_app
+def send_team_invitation(member_id: int, token: str) -> None:
+    """Email a join link to someone invited to a proposal's team who has no account yet."""
+    from marketplace.notifications.mail import send_email
+    from marketplace.proposals.models import TeamMember
+    from marketplace.urls import external_url
+
+    member = db.session.get(TeamMember, member_id)
+    if member is None:
+        return
+    proposal = member.proposal
+    link = external_url("proposals.join", token=token)
+    send_email(
+        member.email,
+        f"You are invited to co-create “{proposal.title}”",
+        f"{proposal.lead.name} invites you to their team for the need "
+        f"“{proposal.challenge.title}”. Create an account with this address, then open:\n{link}",
+    )

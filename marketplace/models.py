@@ -16,11 +16,14 @@ from marketplace.challenges.models import (
     TermsVersion,
 )
 from marketplace.dialogue.models import Clarification, ProgressUpdate
+from marketplace.judging.models import Award, Decision, Review, ReviewAssignment
 from marketplace.notifications.models import Notification
 from marketplace.payments.models import Payment, StripeEvent
+from marketplace.proposals.models import Attachment, Message, Proposal, TeamMember
 
 __all__ = [
-    "Account", "ApiToken", "Challenge", "Clarification", "Guest", "Invitation", "Journal",
-    "Membership", "Notification", "Organization", "OrganizationDomain", "Payment",
-    "ProgressUpdate", "StripeEvent", "TermsAcceptance", "TermsVersion", "Transfer", "User",
+    "Account", "ApiToken", "Attachment", "Award", "Challenge", "Clarification", "Decision",
+    "Guest", "Invitation", "Journal", "Membership", "Message", "Notification", "Organization",
+    "OrganizationDomain", "Payment", "ProgressUpdate", "Proposal", "Review", "ReviewAssignment",
+    "StripeEvent", "TeamMember", "TermsAcceptance", "TermsVersion", "Transfer", "User",
 ]  # fmt: skip

@@ -95,6 +95,7 @@ def terms_input(form: MultiDict, timezone: str) -> dict[str, Any]:
         "max_team_size": _int(form.get("max_team_size") or "0"),
         "deadline": _local_to_iso(form.get("deadline", ""), timezone),
         "confidentiality": form.get("confidentiality", ""),
+        "admins_may_read": form.get("admins_may_read") == "on",
         "notes": lines(form.get("notes", "")),
     }
     return data
@@ -140,6 +141,7 @@ def terms_values(terms: Any, timezone: str) -> dict[str, str]:
         "max_team_size": str(terms.max_team_size),
         "deadline": deadline,
         "confidentiality": terms.confidentiality,
+        "admins_may_read": "on" if terms.admins_may_read else "",
         "notes": "\n".join(terms.notes),
     }
 

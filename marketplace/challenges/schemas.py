@@ -56,6 +56,10 @@ class TermsSchema(ma.Schema):
     max_team_size = ma.fields.Integer(strict=True, load_default=5, validate=validate.Range(1, 20))
     deadline = ma.fields.AwareDateTime(required=True)
     confidentiality = _text(5_000)
+    admins_may_read = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "platform admins may read proposals in full, not only metadata"},
+    )
     notes = ma.fields.List(_text(2_000, required=True), load_default=list)
 
     @ma.validates_schema

@@ -48,6 +48,8 @@ class Terms:
     deadline: datetime
     confidentiality: str = ""
     notes: tuple[str, ...] = field(default=())
+    #: Platform admins may read proposals in full (otherwise they see metadata only).
+    admins_may_read: bool = False
 
     @property
     def prize_total(self) -> int:
@@ -69,6 +71,10 @@ class Terms:
         data["criteria"] = [asdict(c) for c in self.criteria]
         data["notes"] = list(self.notes)
         data["deadline"] = as_utc(self.deadline).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if not self.admins_may_read:
+            # Added after terms were first published: left out at its default so that the
+            # hashes of versions written before it existed stay what they were.
+            del data["admins_may_read"]
         return data
 
     def canonical_json(self) -> str:
@@ -99,6 +105,7 @@ class Terms:
             deadline=deadline,
             confidentiality=data.get("confidentiality", ""),
             notes=tuple(data.get("notes", ())),
+            admins_may_read=bool(data.get("admins_may_read", False)),
         )
 
 
@@ -138,6 +145,8 @@ def worsened_fields(old: Terms, new: Terms) -> dict[str, str]:
         worse["platform_fee_bp"] = "The platform fee cannot change once the need is open."
     if new.notes[: len(old.notes)] != old.notes:
         worse["notes"] = "Published clarifications cannot be removed or reworded; add new ones."
+    if new.admins_may_read and not old.admins_may_read:
+        worse["admins_may_read"] = "Proposals cannot be opened to platform admins after opening."
     if new.confidentiality != old.confidentiality:
         worse["confidentiality"] = "The confidentiality terms cannot change once the need is open."
     return worse
@@ -145,5 +154,6 @@ def worsened_fields(old: Terms, new: Terms) -> dict[str, str]:
 
 def terms_diff(old: Terms, new: Terms) -> list[tuple[str, object, object]]:
     """(field, before, after) for every field that differs, in a stable order."""
-    before, after = old.to_json(), new.to_json()
+    before, after = asdict(old), asdict(new)
+    before, after = {**before, **old.to_json()}, {**after, **new.to_json()}
     return [(key, before[key], after[key]) for key in sorted(before) if before[key] != after[key]]

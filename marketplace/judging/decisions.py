@@ -1,0 +1,231 @@
+"""Decisions: every submitted proposal gets an award or a decline, always with written
+feedback that its team reads.
+
+An award posts one journal: escrow -> each co-creator's payable, split by the locked shares
+(largest remainder), plus the platform fee -> revenue. The ledger's overdraft rule on escrow
+makes awarding more than was funded impossible. Awards are idempotent: the journal's key is the
+proposal's, and the need's row is locked while a decision is made, so a double click, a retried
+request or a concurrent second award of the same prize writes nothing twice.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+import ledger
+from ledger import InsufficientFunds, NewTransfer, as_utc, format_minor, utcnow
+from marketplace.accounts.models import User
+from marketplace.challenges.access import EDITORS, require
+from marketplace.challenges.models import Challenge, Status
+from marketplace.challenges.terms import BASIS_POINTS
+from marketplace.errors import Conflict, Invalid
+from marketplace.extensions import db
+from marketplace.finance import chart
+from marketplace.judging.models import Award, Decision, IpStatus, Outcome
+from marketplace.notifications.services import notify
+from marketplace.proposals.access import get_proposal
+from marketplace.proposals.models import Proposal, ProposalStatus
+
+MAX_FEEDBACK = 10_000
+
+
+def _feedback(text: str) -> str:
+    text = (text or "").strip()
+    if not text or len(text) > MAX_FEEDBACK:
+        raise Invalid(
+            "Every decision carries written feedback for the team.",
+            {"feedback": [f"Write feedback for the team (1 to {MAX_FEEDBACK:,} characters)."]},
+        )
+    return text
+
+
+def _lock(challenge: Challenge, proposal: Proposal) -> Decision | None:
+    """Serialise decisions on one need (row lock on PostgreSQL; SQLite has one writer), then
+    read the proposal afresh: a concurrent decision committed meanwhile is seen here."""
+    db.session.execute(
+        select(Challenge.id).where(Challenge.id == challenge.id).with_for_update()
+    )
+    db.session.refresh(proposal)
+    db.session.refresh(challenge)
+    return db.session.scalar(
+        select(Decision)
+        .where(Decision.proposal_id == proposal.id)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _check_decidable(challenge: Challenge, proposal: Proposal) -> None:
+    if challenge.status not in (Status.OPEN, Status.JUDGING):
+        raise Conflict(f"Decisions are made while the need is open or being judged, not "
+                       f"{challenge.status}.")  # fmt: skip
+    if proposal.status != ProposalStatus.SUBMITTED:
+        raise Conflict(f"A {proposal.status} proposal takes no decision.")
+
+
+def _record(actor: User, proposal: Proposal, outcome: Outcome, feedback: str) -> Decision:
+    now = utcnow()
+    decision = Decision(
+        proposal_id=proposal.id,
+        challenge_id=proposal.challenge_id,
+        outcome=outcome,
+        feedback=feedback,
+        decided_by_id=actor.id,
+        decided_at=now,
+        response_seconds=max(0, int((now - as_utc(proposal.submitted_at)).total_seconds())),
+    )
+    db.session.add(decision)
+    proposal.status = ProposalStatus.AWARDED if outcome == Outcome.AWARD else ProposalStatus.DECLINED
+    return decision
+
+
+def _after(proposal: Proposal, title: str, body: str) -> None:
+    from marketplace.judging.closing import close_when_answered
+
+    notify(
+        [m.user_id for m in proposal.joined],
+        kind="decision",
+        title=title,
+        body=body,
+        link=f"/proposals/{proposal.id}#decision",
+    )
+    close_when_answered(proposal.challenge)
+
+
+def decline_proposal(actor: User, proposal_id: int, feedback: str) -> Decision:
+    proposal = get_proposal(actor, proposal_id)
+    challenge = proposal.challenge
+    require(actor, challenge, EDITORS, "decide on proposals")
+    feedback = _feedback(feedback)
+    existing = _lock(challenge, proposal)
+    if existing is not None:
+        if existing.outcome == Outcome.DECLINE:
+            db.session.rollback()
+            return existing
+        raise Conflict("This proposal has a decision already.")
+    _check_decidable(challenge, proposal)
+    decision = _record(actor, proposal, Outcome.DECLINE, feedback)
+    db.session.commit()
+    _after(proposal, f"Decision on “{proposal.title}”: not selected", feedback)
+    return decision
+
+
+def prize_left(challenge: Challenge, rank: int) -> int:
+    """What is still unawarded of prize ``rank`` (1 = first prize) under the current terms."""
+    prizes = challenge.current_terms.terms.prizes
+    given = db.session.scalar(
+        select(func.coalesce(func.sum(Award.amount), 0)).where(
+            Award.challenge_id == challenge.id, Award.prize_rank == rank
+        )
+    )
+    return prizes[rank - 1] - int(given)
+
+
+def _award_amount(challenge: Challenge, rank: int, amount: int | None) -> int:
+    terms = challenge.current_terms.terms
+    if isinstance(rank, bool) or not isinstance(rank, int) or not 1 <= rank <= len(terms.prizes):
+        raise Invalid(
+            "Please correct the highlighted fields.",
+            {"prize_rank": [f"Choose a prize from 1 to {len(terms.prizes)}."]},
+        )
+    prize, left = terms.prizes[rank - 1], prize_left(challenge, rank)
+    if left <= 0:
+        raise Conflict(f"Prize {rank} has been awarded already.")
+    if amount is None:
+        amount = left
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+        raise Invalid("Please correct the highlighted fields.", {"amount": ["Enter an amount."]})
+    if amount != prize and not terms.partial_awards:
+        raise Invalid(
+            "Please correct the highlighted fields.",
+            {"amount": ["The terms do not allow partial awards: a prize is awarded in full."]},
+        )
+    if amount > left:
+        shown = format_minor(left, terms.currency, grouped=True)
+        raise Invalid(
+            "Please correct the highlighted fields.",
+            {"amount": [f"Only {shown} {terms.currency} of prize {rank} is left to award."]},
+        )
+    return amount
+
+
+def _ip_status(ip_terms: str) -> IpStatus:
+    return IpStatus.RETAINED if ip_terms == "solver_keeps" else IpStatus.PENDING_TRANSFER
+
+
+def award_prize(
+    actor: User, proposal_id: int, prize_rank: int, feedback: str, amount: int | None = None
+) -> Award:
+    """Award prize ``prize_rank`` (in full, or ``amount`` of it where partial awards are
+    allowed) to a submitted proposal, posting the award journal."""
+    proposal = get_proposal(actor, proposal_id)
+    challenge = proposal.challenge
+    require(actor, challenge, EDITORS, "award prizes")
+    feedback = _feedback(feedback)
+    existing = _lock(challenge, proposal)
+    if existing is not None:
+        award = existing.award
+        if award and award.prize_rank == prize_rank and amount in (None, award.amount):
+            db.session.rollback()
+            return award  # a double click or a retry: the first award stands, nothing written
+        raise Conflict("This proposal has a decision already.")
+    _check_decidable(challenge, proposal)
+    amount = _award_amount(challenge, prize_rank, amount)
+    if not proposal.split_confirmed:
+        raise Conflict("The team has not confirmed its current split; it must before an award.")
+    terms = challenge.current_terms.terms
+    shares = ledger.allocate(amount, {m.user_id: m.share_bp for m in proposal.members})
+    fee = amount * terms.platform_fee_bp // BASIS_POINTS  # rounded down: escrow holds it
+    escrow = chart.escrow(db.session, challenge.id, terms.currency)
+    reference = f"proposal:{proposal.id}"
+    batch = [
+        NewTransfer(
+            escrow.id, chart.payable(db.session, uid, terms.currency).id, part, "AWARD", reference
+        )
+        for uid, part in shares.items()
+        if part > 0
+    ]
+    if fee > 0:
+        batch.append(NewTransfer(escrow.id, chart.fees(db.session, terms.currency).id, fee,
+                                 "FEE", reference))  # fmt: skip
+    try:
+        posted = ledger.post_journal(
+            db.session,
+            batch,
+            key=f"award:proposal:{proposal.id}",
+            recorded_by=f"user:{actor.id}",
+            description=f"Prize {prize_rank} of challenge {challenge.id} to proposal "
+            f"{proposal.id}",
+        )
+    except InsufficientFunds as error:
+        db.session.rollback()
+        raise Conflict(
+            f"The escrow holds only {format_minor(max(error.available, 0), terms.currency)} "
+            f"{terms.currency}: this award and its fee need "
+            f"{format_minor(amount + fee, terms.currency)}."
+        ) from error
+    decision = _record(actor, proposal, Outcome.AWARD, feedback)
+    ip_terms = (proposal.terms_version or challenge.current_terms).terms.ip_terms
+    award = Award(
+        decision=decision,
+        proposal_id=proposal.id,
+        challenge_id=challenge.id,
+        prize_rank=prize_rank,
+        amount=amount,
+        fee=fee,
+        currency=terms.currency,
+        shares={str(uid): part for uid, part in shares.items()},
+        journal_id=posted.journal_id,
+        ip_terms=ip_terms,
+        ip_status=_ip_status(ip_terms),
+    )
+    db.session.add(award)
+    proposal.split_locked_at = utcnow()
+    db.session.commit()
+    shown = format_minor(amount, terms.currency, grouped=True)
+    _after(proposal, f"“{proposal.title}” won prize {prize_rank}: {shown} {terms.currency}",
+           feedback)  # fmt: skip
+    return award
+
+
+def decision_of(proposal: Proposal) -> Decision | None:
+    return db.session.scalar(select(Decision).where(Decision.proposal_id == proposal.id))

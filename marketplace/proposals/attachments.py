@@ -1,0 +1,159 @@
+"""Proposal attachments: checked by name and by content, kept outside the web root under a
+random name, and handed out only to the people who may read the proposal."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from typing import IO
+
+from flask import current_app
+
+from marketplace.accounts.models import User
+from marketplace.errors import Conflict, Invalid, NotFound
+from marketplace.extensions import db
+from marketplace.proposals.access import get_proposal, require_changeable, require_team
+from marketplace.proposals.models import Attachment
+
+MAX_FILES = 10
+#: extension -> (content type, what the file must start with; None: UTF-8 text)
+TYPES: dict[str, tuple[str, tuple[bytes, ...] | None]] = {
+    "pdf": ("application/pdf", (b"%PDF-",)),
+    "png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
+    "jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    "jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    "docx": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        (b"PK\x03\x04",),
+    ),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", (b"PK\x03\x04",)),
+    "pptx": (
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+        (b"PK\x03\x04",),
+    ),
+    "txt": ("text/plain; charset=utf-8", None),
+    "md": ("text/markdown; charset=utf-8", None),
+    "csv": ("text/csv; charset=utf-8", None),
+}
+ALLOWED = ", ".join(sorted(TYPES))
+
+
+def _refuse(message: str) -> Invalid:
+    return Invalid("The file was not accepted.", {"file": [message]})
+
+
+def max_bytes() -> int:
+    return current_app.config["ATTACHMENT_MAX_BYTES"]
+
+
+def check_filename(filename: str) -> str:
+    """The extension of a plain file name; names that try to reach a path are refused."""
+    name = filename or ""
+    if not name.strip():
+        raise _refuse("Choose a file.")
+    if (
+        len(name) > 200
+        or any(c in name for c in "/\\\x00:")
+        or name.startswith(".")
+        or ".." in name
+        or any(ord(c) < 32 for c in name)
+    ):
+        raise _refuse("Use a plain file name (no folders, no leading dot, at most 200 letters).")
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension not in TYPES:
+        raise _refuse(f"Files of this type are not accepted; use one of: {ALLOWED}.")
+    return extension
+
+
+def _check_content(extension: str, data: bytes) -> None:
+    _, magic = TYPES[extension]
+    if magic is None:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _refuse(f"This .{extension} file is not UTF-8 text.") from None
+        if b"\x00" in data:
+            raise _refuse(f"This .{extension} file is not text.")
+    elif not data.startswith(magic):
+        raise _refuse(f"This file's content is not a .{extension} file.")
+
+
+def _folder() -> str:
+    folder = os.path.join(current_app.config["UPLOAD_FOLDER"], "proposals")
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+def add_attachment(user: User, proposal_id: int, filename: str, stream: IO[bytes]) -> Attachment:
+    """A team member adds a file before the deadline."""
+    proposal = get_proposal(user, proposal_id)
+    require_team(user, proposal)
+    require_changeable(proposal)
+    if len(proposal.attachments) >= MAX_FILES:
+        raise Conflict(f"A proposal holds at most {MAX_FILES} files; remove one first.")
+    extension = check_filename(filename)
+    limit = max_bytes()
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise _refuse(f"The file is larger than {limit // (1024 * 1024)} MB.")
+    if not data:
+        raise _refuse("The file is empty.")
+    _check_content(extension, data)
+    storage_name = f"{secrets.token_hex(16)}.bin"
+    path = os.path.join(_folder(), storage_name)
+    with open(path, "xb") as out:
+        out.write(data)
+    attachment = Attachment(
+        proposal_id=proposal.id,
+        filename=filename,
+        content_type=TYPES[extension][0],
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        storage_name=storage_name,
+        uploaded_by_id=user.id,
+    )
+    db.session.add(attachment)
+    try:
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        os.remove(path)
+        raise
+    return attachment
+
+
+@dataclass(frozen=True)
+class Download:
+    path: str
+    filename: str
+    content_type: str
+
+
+def _attachment_of(user: User | None, proposal_id: int, attachment_id: int) -> Attachment:
+    proposal = get_proposal(user, proposal_id)
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None or attachment.proposal_id != proposal.id:
+        raise NotFound("No such file.")
+    return attachment
+
+
+def download(user: User | None, proposal_id: int, attachment_id: int) -> Download:
+    """The stored file, for the people who may read the proposal (everyone else: 404)."""
+    attachment = _attachment_of(user, proposal_id, attachment_id)
+    path = os.path.join(_folder(), attachment.storage_name)
+    if not os.path.isfile(path):
+        raise NotFound("This file is no longer stored.")
+    return Download(path, attachment.filename, attachment.content_type)
+
+
+def remove_attachment(user: User, proposal_id: int, attachment_id: int) -> None:
+    attachment = _attachment_of(user, proposal_id, attachment_id)
+    require_team(user, attachment.proposal)
+    require_changeable(attachment.proposal)
+    path = os.path.join(_folder(), attachment.storage_name)
+    db.session.delete(attachment)
+    db.session.commit()
+    if os.path.isfile(path):
+        os.remove(path)
