@@ -56,17 +56,24 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.dialogue import views as dialogue_views
     from marketplace.finance import api as finance_api
     from marketplace.finance import views as finance_views
+    from marketplace.judging import api as judging_api
+    from marketplace.judging import views as judging_views
     from marketplace.notifications import views as notifications_views
     from marketplace.payments import views as payments_views
     from marketplace.payments import webhooks as payments_webhooks
     from marketplace.portal import views as portal_views
+    from marketplace.proposals import api as proposals_api
+    from marketplace.proposals import views as proposals_views
 
     for blueprint in (
         main.bp, accounts_views.bp, finance_views.bp, challenges_views.bp, dialogue_views.bp,
         notifications_views.bp, payments_views.bp, payments_webhooks.bp, portal_views.bp,
+        proposals_views.bp, judging_views.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
-    for api_blueprint in (accounts_api.blp, finance_api.blp, challenges_api.blp):
+    for api_blueprint in (
+        accounts_api.blp, finance_api.blp, challenges_api.blp, proposals_api.blp, judging_api.blp,
+    ):  # fmt: skip
         # No CSRF tokens in the API: a session cookie there authenticates reads only, and
         # writes need a bearer token (marketplace.auth.api_viewer).
         csrf.exempt(api_blueprint)
