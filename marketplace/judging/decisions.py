@@ -74,7 +74,8 @@ def _record(actor: User, proposal: Proposal, outcome: Outcome, feedback: str) ->
         response_seconds=max(0, int((now - as_utc(proposal.submitted_at)).total_seconds())),
     )
     db.session.add(decision)
-    proposal.status = ProposalStatus.AWARDED if outcome == Outcome.AWARD else ProposalStatus.DECLINED
+    awarded = outcome == Outcome.AWARD
+    proposal.status = ProposalStatus.AWARDED if awarded else ProposalStatus.DECLINED
     return decision
 
 
