@@ -199,10 +199,11 @@ def award_prize(
         )
     except InsufficientFunds as error:
         db.session.rollback()
+        held = format_minor(max(error.available, 0), terms.currency, grouped=True)
+        needed = format_minor(amount + fee, terms.currency, grouped=True)
         raise Conflict(
-            f"The escrow holds only {format_minor(max(error.available, 0), terms.currency)} "
-            f"{terms.currency}: this award and its fee need "
-            f"{format_minor(amount + fee, terms.currency)}."
+            f"The escrow holds only {held} {terms.currency}: this award and its fee need "
+            f"{needed} {terms.currency}."
         ) from error
     decision = _record(actor, proposal, Outcome.AWARD, feedback)
     ip_terms = (proposal.terms_version or challenge.current_terms).terms.ip_terms

@@ -204,10 +204,10 @@ def remove_member(user: User, proposal_id: int, member_id: int) -> Proposal:
     member = next((m for m in proposal.members if m.id == member_id), None)
     if member is None:
         raise NotFound("No such team member.")
-    if member.is_lead:
-        raise Conflict("The lead cannot leave the team; withdraw the proposal instead.")
     if not acting.is_lead and member.id != acting.id:
         raise Forbidden("Only the lead may remove someone else.")
+    if member.is_lead:
+        raise Conflict("The lead cannot leave the team; withdraw the proposal instead.")
     lead = next(m for m in proposal.members if m.is_lead)
     lead.share_bp += member.share_bp  # the shares still add up; the lead may then re-split
     proposal.members.remove(member)
