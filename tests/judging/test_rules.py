@@ -21,7 +21,7 @@ from marketplace.proposals import services, team
 from marketplace.proposals.models import Proposal
 from tests.challenges.conftest import fund_and_open, user
 from tests.factories import UserFactory, make_need, make_terms
-from tests.proposals.conftest import accept, build_team, draft_proposal
+from tests.proposals.conftest import accept, draft_proposal
 
 SCORES = [
     {"criterion": "Feasibility", "score": 8, "comment": "A pilot line exists."},
