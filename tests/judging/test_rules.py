@@ -8,7 +8,6 @@ from sqlalchemy import func, select
 
 import ledger
 from ledger import Journal, Transfer
-from marketplace.accounts.models import Organization
 from marketplace.challenges import services as needs
 from marketplace.challenges.models import Challenge, Status
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
@@ -17,45 +16,15 @@ from marketplace.finance import chart
 from marketplace.judging import closing, decisions, reviews
 from marketplace.judging.models import Award, Decision
 from marketplace.payments.services import escrow_available
-from marketplace.proposals import services, team
 from marketplace.proposals.models import Proposal
-from tests.challenges.conftest import fund_and_open, user
-from tests.factories import UserFactory, make_need, make_terms
-from tests.proposals.conftest import accept, draft_proposal
+from tests.challenges.conftest import user
+from tests.factories import UserFactory
+from tests.proposals.conftest import accept, need_with, submit
 
 SCORES = [
     {"criterion": "Feasibility", "score": 8, "comment": "A pilot line exists."},
     {"criterion": "Impact", "score": 5, "comment": "Narrow market."},
 ]
-
-
-def need_with(app, people, **terms) -> int:
-    with app.app_context():
-        acme = db.session.scalar(select(Organization).where(Organization.slug == "acme"))
-        challenge_id = needs.create_challenge(
-            user(people.manager), acme, make_need(), make_terms(**terms)
-        ).id
-    fund_and_open(app, people, challenge_id)
-    return challenge_id
-
-
-def submit(app, lead: str, challenge_id: int, partners=(), shares=None) -> int:
-    proposal_id = draft_proposal(app, lead, challenge_id)
-    with app.app_context():
-        lead_user = user(lead)
-        tokens = [team.invite_member(lead_user, proposal_id, p)[1] for p in partners]
-        for partner, token in zip(partners, tokens, strict=True):
-            team.join_team(user(partner), token)
-        members = db.session.get(Proposal, proposal_id).members
-        if shares:
-            team.set_split(
-                lead_user, proposal_id, dict(zip([m.id for m in members], shares, strict=True))
-            )
-        version = db.session.get(Proposal, proposal_id).split_version
-        for partner in partners:
-            team.confirm_split(user(partner), proposal_id, version)
-        services.submit_proposal(lead_user, proposal_id)
-    return proposal_id
 
 
 def payable(app, email: str) -> int:

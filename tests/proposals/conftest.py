@@ -6,13 +6,15 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import select
 
+from marketplace.accounts.models import Organization
 from marketplace.challenges import services as needs
 from marketplace.extensions import db
 from marketplace.proposals import services, team
 from marketplace.proposals.models import Proposal
 from tests.challenges.conftest import create, fund_and_open, people, user  # noqa: F401
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_need, make_terms
 
 PROPOSAL = {
     "title": "Cellulose nanofibre liner",
@@ -50,6 +52,38 @@ def build_team(app, proposal_id: int, lead: str, partner: str, shares=(6000, 400
         version = db.session.get(Proposal, proposal_id).split_version
         team.confirm_split(user(partner), proposal_id, version)
     return token
+
+
+def need_with(app, people, **terms) -> int:  # noqa: F811
+    """An open, funded need of Acme with terms changed by ``terms``."""
+    with app.app_context():
+        acme = db.session.scalar(select(Organization).where(Organization.slug == "acme"))
+        challenge_id = needs.create_challenge(
+            user(people.manager), acme, make_need(), make_terms(**terms)
+        ).id
+    fund_and_open(app, people, challenge_id)
+    return challenge_id
+
+
+def submit(app, lead: str, challenge_id: int, partners=(), shares=None) -> int:
+    """A submitted proposal of ``lead`` with ``partners`` (who accepted the terms) on the
+    team, split by ``shares`` (basis points, lead first) and confirmed by everyone."""
+    proposal_id = draft_proposal(app, lead, challenge_id)
+    with app.app_context():
+        lead_user = user(lead)
+        tokens = [team.invite_member(lead_user, proposal_id, p)[1] for p in partners]
+        for partner, token in zip(partners, tokens, strict=True):
+            team.join_team(user(partner), token)
+        members = db.session.get(Proposal, proposal_id).members
+        if shares:
+            team.set_split(
+                lead_user, proposal_id, dict(zip([m.id for m in members], shares, strict=True))
+            )
+        version = db.session.get(Proposal, proposal_id).split_version
+        for partner in partners:
+            team.confirm_split(user(partner), proposal_id, version)
+        services.submit_proposal(lead_user, proposal_id)
+    return proposal_id
 
 
 @pytest.fixture
