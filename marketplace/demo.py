@@ -1,9 +1,17 @@
 """Demo data for `flask demo`: two organizations with branded portals, their people, solvers,
 finance staff, needs in every visibility and state (funded through the sandbox provider), terms
-accepted, questions answered, an amendment, and a book of money flows on those needs' escrow.
+accepted, questions answered, an amendment, and proposals judged through the real services.
 
-Awards and payouts arrive with the proposals feature; until then the demo posts those journals
-to the ledger directly, on the real escrow accounts of the needs, so the book reads as it will.
+- Open needs hold draft and submitted proposals: Sam and Sofia's two-person team (60/40,
+  confirmed), Li's three-person team (33.34/33.33/33.33), a solo proposal and a solo draft,
+  with private messages between teams and the seeker.
+- "Self-healing concrete" is being judged: reviewers scored its proposals, two are
+  shortlisted, Sam and Sofia's team won the first prize (a real award journal), one was
+  declined with feedback, and Li's still waits for its decision.
+- "Refill pouch" was judged by Acme (Rita and Ada reviewing): Li won the first prize, Alan was
+  declined with feedback, and the need was closed out, its unspent escrow refunded.
+- The book: payouts (not yet a feature) are posted directly on the payables the awards
+  credited: Sam paid, Sofia in flight, Li's refused by the bank; and a mistaken fee reversed.
 """
 
 from __future__ import annotations
@@ -23,7 +31,12 @@ from marketplace.challenges.terms import Criterion, Terms
 from marketplace.dialogue import services as dialogue
 from marketplace.extensions import db
 from marketplace.finance import chart
+from marketplace.judging import closing, decisions, reviews
+from marketplace.judging.models import Award, Decision, Review
 from marketplace.payments.services import start_funding
+from marketplace.proposals import messages, team
+from marketplace.proposals import services as proposals
+from marketplace.proposals.models import Proposal
 
 DEMO_PASSWORD = "demo-password"
 
@@ -39,6 +52,8 @@ PEOPLE = [
     ("sam@solver.example", "Sam Okafor", False, False, "NG"),
     ("sofia@solver.example", "Sofia Kovalevskaya", False, False, "SE"),
     ("li@solver.example", "Li Wei", False, False, "SG"),
+    ("grace@solver.example", "Grace Hopper", False, False, "US"),
+    ("alan@solver.example", "Alan Turing", False, False, "GB"),
     ("fiona@platform.example", "Fiona Finance", True, False, "NL"),
     ("felix@platform.example", "Felix Finance", True, False, "NL"),
     ("admin@platform.example", "Platform Admin", False, True, "NL"),
@@ -129,6 +144,14 @@ NEEDS = [
         "looking_for": ["10-year battery life", "Reads through 2 m of soil"],
         "maturity": "idea", "category": "Sensors", "tags": ["corrosion", "pipelines"],
     }, (200_000,), 40),
+    ("acme", "max@acme.example", "public", "closed", {
+        "title": "Refill pouch that stands up when empty",
+        "summary": "A mono-material refill pouch for hand soap that stands on the shelf, pours "
+                   "cleanly and recycles with PE film.",
+        "looking_for": ["Stands when empty", "Mono-material PE", "Drop test from 1.2 m"],
+        "maturity": "prototype", "category": "Packaging", "tags": ["refill", "pouch", "pe"],
+        "confidential_details": "Volumes: 40 million pouches a year across Europe.",
+    }, (300_000, 100_000), 25),
 ]  # fmt: skip
 
 
@@ -174,8 +197,9 @@ def _needs(users: dict[str, User]) -> list[Challenge]:
 
 
 def _activity(users: dict[str, User], made: list[Challenge]) -> None:
-    capsule, cheese, maintenance, _tube, concrete, cement, sensor = made
-    solver = {name: users[f"{name}@solver.example"] for name in ("sam", "sofia", "li")}
+    """Terms accepted, questions answered, an amendment, an invitation, a cancellation."""
+    capsule, cheese, maintenance, _tube, concrete, cement, sensor, pouch = made
+    solver = {name: users[f"{name}@solver.example"] for name in SOLVERS}
     for who in ("sam", "sofia", "li"):
         needs.accept_terms(solver[who], capsule.id)
     needs.accept_terms(solver["sam"], cheese.id)
@@ -189,61 +213,217 @@ def _activity(users: dict[str, User], made: list[Challenge]) -> None:
     later = replace(capsule.current_terms.terms, max_team_size=6,
                     deadline=capsule.current_terms.terms.deadline + timedelta(days=14))  # fmt: skip
     needs.amend_terms(users["max@acme.example"], capsule, later, "Two more weeks; bigger teams")
-    for who in ("sam", "sofia"):
-        needs.accept_terms(solver[who], concrete.id)
+    # The amendment is a new terms version: whoever writes a proposal accepts it.
+    writers = {capsule: SOLVERS, cheese: ("alan",), concrete: ("sam", "sofia", "li", "grace"),
+               pouch: ("li", "alan")}  # fmt: skip
+    for need, names in writers.items():
+        for name in names:
+            needs.accept_terms(solver[name], need.id)
     _, token = needs.invite_partner(users["omar@northwind.example"], cement, "li@solver.example",
                                     "Li Wei")  # fmt: skip
     needs.redeem_invitation(solver["li"], token)
     needs.accept_terms(solver["li"], cement.id)
     needs.cancel_challenge(users["omar@northwind.example"], sensor)
-    db.session.execute(update(Challenge).where(Challenge.id == concrete.id)
+
+
+SOLVERS = ("sam", "sofia", "li", "grace", "alan")
+CRITERIA = ("Technical merit", "Cost at scale", "Time to market")
+
+PROPOSALS = [
+    # need index, lead, team with shares in basis points (lead first), submit, title, summary
+    (0, "sam", {"sam": 6000, "sofia": 4000}, True,
+     "Cellulose liner with a chitosan barrier coat",
+     "A wood-pulp cellulose film coated with chitosan and a thin wax layer: oxygen "
+     "transmission of 0.3 cc/m²/day in our lab, home-compostable in 10 weeks."),
+    (0, "li", {"li": 3334, "grace": 3333, "alan": 3333}, True,
+     "Clay-mineral barrier printed on paper",
+     "Montmorillonite platelets printed onto paper in two passes give a tortuous path for "
+     "oxygen; the liner is paper and clay, nothing else."),
+    (1, "sam", {"sam": 10_000}, True,
+     "Potassium lactate with a yeast-extract masker",
+     "Replace a third of the sodium chloride with potassium lactate and mask its bitterness "
+     "with a yeast extract already approved for dairy."),
+    (1, "alan", {"alan": 10_000}, False,
+     "Salt crystals sized for faster release",
+     "Smaller salt crystals on the surface taste saltier, so less salt does the same job."),
+    (4, "sam", {"sam": 6000, "sofia": 4000}, True,
+     "Bacterial spores in expanded-clay capsules",
+     "Bacillus spores and calcium lactate in expanded-clay capsules: cracks let water in, "
+     "the spores wake and seal them with calcite. Sealed 0.6 mm cracks in 21 days."),
+    (4, "li", {"li": 10_000}, True,
+     "Sodium silicate microcapsules",
+     "Polymer microcapsules of sodium silicate break when a crack passes and seal it with "
+     "calcium silicate hydrate; no living organisms in the mix."),
+    (4, "grace", {"grace": 10_000}, True,
+     "Shape-memory polymer fibres",
+     "Fibres that shrink when warmed pull cracks closed; a heating mat is laid on the deck "
+     "once a year."),
+    (7, "li", {"li": 10_000}, True,
+     "Gusseted PE pouch with a moulded base",
+     "A mono-material PE pouch with a thicker moulded base ring that keeps it standing to the "
+     "last drop; passes a 1.2 m drop test."),
+    (7, "alan", {"alan": 10_000}, True,
+     "Folded-bottom pouch with a paper label",
+     "A folded bottom and a stiff paper label keep the pouch upright."),
+]  # fmt: skip
+
+
+REVIEWS = [
+    # proposal index, reviewer, scores and comments per criterion (CRITERIA order)
+    (7, "rita@acme.example", (9, 7, 8), ("Stood to the last drop in our test.",
+     "A thicker base costs 0.3 cents more.", "Runs on our current pouch line.")),
+    (7, "ada@acme.example", (8, 7, 9), ("Convincing drop test.", "Acceptable at our volumes.",
+     "Could launch this autumn.")),
+    (8, "rita@acme.example", (5, 8, 6), ("Fell over when half empty.", "Cheap to make.",
+     "Needs a new folding station.")),
+    (4, "omar@northwind.example", (9, 7, 8), ("Sealed cracks wider than we asked.",
+     "Capsules add 8 % to the mix cost.", "Ready for the Route 9 pilot.")),
+    (4, "nora@northwind.example", (9, 8, 7), ("Strong data from three labs.",
+     "Cost falls at volume.", "Needs a winter season first.")),
+    (5, "omar@northwind.example", (8, 8, 6), ("No living organisms: easier to approve.",
+     "Cheap ingredients.", "Freeze-thaw data still missing.")),
+    (6, "omar@northwind.example", (6, 4, 3), ("Works on thin cracks only.",
+     "The heating mat is costly on a bridge.", "Years from a pilot.")),
+]  # fmt: skip
+
+
+def _proposal(users: dict[str, User], need: Challenge, lead_name: str, shares: dict[str, int],
+              submit: bool, title: str, summary: str) -> Proposal:  # fmt: skip
+    """A proposal written, staffed, split, confirmed and (maybe) submitted by its team."""
+    lead = users[f"{lead_name}@solver.example"]
+    text = {"title": title, "summary": summary,
+            "description": f"{summary}\n\nWe have lab data and can ship samples in six weeks.",
+            "approach": "Lab trials first, then a pilot run on the seeker's line."}  # fmt: skip
+    proposal = proposals.create_proposal(lead, need.id, text)
+    team_of = {users[f"{name}@solver.example"]: bp for name, bp in shares.items()}
+    for member in team_of:
+        if member is not lead:
+            _, token = team.invite_member(lead, proposal.id, member.email)
+            team.join_team(member, token)
+    if len(team_of) > 1:
+        bp_of = {u.id: bp for u, bp in team_of.items()}
+        team.set_split(lead, proposal.id, {m.id: bp_of[m.user_id] for m in proposal.members})
+        for member in team_of:
+            if member is not lead:
+                team.confirm_split(member, proposal.id, proposal.split_version)
+    if submit:
+        proposals.submit_proposal(lead, proposal.id)
+    return proposal
+
+
+def _reviews(users: dict[str, User], written: list[Proposal], need: Challenge) -> None:
+    """The reviews of ``need``'s proposals, by the reviewers assigned to them."""
+    for index, email, scores, comments in REVIEWS:
+        if written[index].challenge_id == need.id:
+            entries = [
+                {"criterion": c, "score": score, "comment": comment}
+                for c, score, comment in zip(CRITERIA, scores, comments, strict=True)
+            ]
+            reviews.submit_review(users[email], written[index].id, entries)
+
+
+def _pass_deadline(need: Challenge) -> None:
+    db.session.execute(update(Challenge).where(Challenge.id == need.id)
                        .values(deadline=utcnow() - timedelta(days=1)))  # fmt: skip
     db.session.commit()
+    db.session.refresh(need)
+
+
+def _proposals(users: dict[str, User], made: list[Challenge]) -> list[Proposal]:
+    """Every proposal of the demo, then the private threads between teams and seekers."""
+    written = [_proposal(users, made[index], lead, shares, submit, title, summary)
+               for index, lead, shares, submit, title, summary in PROPOSALS]  # fmt: skip
+    liner, _clay, _salt, _crystals, spores, silicate, *_ = written
+    max_, omar = users["max@acme.example"], users["omar@northwind.example"]
+    sam, li = users["sam@solver.example"], users["li@solver.example"]
+    messages.post_message(max_, liner.id, "Could you send two hundred liners for our "
+                          "form-fill-seal line trial in March?")  # fmt: skip
+    messages.post_message(sam, liner.id, "Yes: Sofia can have them ready in four weeks.")
+    messages.post_message(omar, spores.id, "Do the spores survive the mixer at 40 °C?")
+    messages.post_message(sam, spores.id, "They do; we tested 45 minutes at 50 °C.")
+    messages.post_message(li, silicate.id, "We can add freeze-thaw results next week.")
+    return written
+
+
+def _judging(users: dict[str, User], made: list[Challenge], written: list[Proposal]) -> None:
+    """Acme judges and closes the refill pouch; Northwind judges the concrete need."""
+    concrete, pouch = made[4], made[7]
+    *_, spores, silicate, fibres, moulded, folded = written
+    ada, max_, rita = (users[f"{n}@acme.example"] for n in ("ada", "max", "rita"))
+    nora, omar = users["nora@northwind.example"], users["omar@northwind.example"]
+
+    # The pouch: deadline passed, Acme decided on every proposal and closed the need out.
+    _pass_deadline(pouch)
+    for proposal in (moulded, folded):
+        for reviewer in (rita, ada):
+            reviews.assign_reviewer(max_, proposal.id, reviewer.id)
+    _reviews(users, written, pouch)
+    reviews.set_shortlisted(max_, moulded.id, True)
+    decisions.award_prize(max_, moulded.id, 1, "The panel was unanimous: it stands, pours and "
+                          "recycles. We will start a line trial with you.")  # fmt: skip
+    decisions.decline_proposal(max_, folded.id, "A good low-cost idea, but the pouch did not "
+                               "stay upright once half empty: the core need.")  # fmt: skip
+    closing.close_challenge(max_, pouch.id)
+
+    # The concrete: judging; one award, one decline, one shortlisted and waiting.
+    _pass_deadline(concrete)
     needs.advance_deadlines()
+    for proposal in (spores, silicate, fibres):
+        for reviewer in (omar, nora):
+            reviews.assign_reviewer(omar, proposal.id, reviewer.id)
+    _reviews(users, written, concrete)
+    for proposal in (spores, silicate):
+        reviews.set_shortlisted(omar, proposal.id, True)
+    decisions.award_prize(omar, spores.id, 1, "Best sealing results and a credible path to "
+                          "our Route 9 pilot. Congratulations to the team.")  # fmt: skip
+    decisions.decline_proposal(omar, fibres.id, "An original idea, but heating a whole deck "
+                               "every year does not fit our maintenance budget.")  # fmt: skip
+    db.session.refresh(concrete)
+
+
+def _owed(account: ledger.Account) -> int:
+    """What a payable still owes, net of payouts posted or in flight."""
+    return account.credits_posted - account.debits_posted - account.debits_pending
 
 
 def _book(users: dict[str, User], made: list[Challenge]) -> int:
-    """Awards, fees, payouts and a corrected mistake on the needs' escrow; returns journals."""
+    """Payouts from the payables the real awards credited, and a corrected mistake; returns
+    how many journals were posted here."""
     s, cur, by = db.session, "USD", "demo"
-    concrete, cheese = made[4], made[1]
-    fees, cash = chart.fees(s, cur), chart.cash(s, cur)
-    escrow = chart.escrow(s, concrete.id, cur)
+    concrete, cheese, pouch = made[4], made[1], made[7]
+    cash = chart.cash(s, cur)
     sam, sofia, li = (users[f"{n}@solver.example"] for n in ("sam", "sofia", "li"))
-    payable = {u.id: chart.payable(s, u.id, cur) for u in (sam, sofia, li)}
+    shares: dict[int, int] = {}
+    for award in s.scalars(select(Award).where(Award.challenge_id.in_([concrete.id, pouch.id]))):
+        for uid, part in award.shares.items():
+            shares[int(uid)] = shares.get(int(uid), 0) + part
     journals = 0
 
-    def post(key: str, batch: list[NewTransfer], description: str) -> ledger.PostedJournal:
+    def payout(user: User) -> ledger.PostedJournal:
+        """A pending payout of what the user is owed (never more: the ledger refuses it)."""
         nonlocal journals
+        payable = chart.payable(s, user.id, cur)
+        amount = min(shares[user.id], _owed(payable))
         journals += 1
-        return ledger.post_journal(s, batch, key=f"demo:{key}", recorded_by=by,
-                                   description=description)  # fmt: skip
+        return ledger.post_journal(
+            s, [NewTransfer(payable.id, cash.id, amount, "PAYOUT", "demo-payout:1", pending=True)],
+            key=f"demo:payout:{user.id}", recorded_by=by, description=f"Payout to {user.name}",
+        )  # fmt: skip
 
-    # First prize of the concrete need to Sam and Sofia, split 60/40, plus the 10 % fee.
-    split = ledger.allocate(1_000_000, {sam.id: 6000, sofia.id: 4000})
-    award = [NewTransfer(escrow.id, payable[u].id, part, "AWARD", "demo-award:1")
-             for u, part in split.items()]  # fmt: skip
-    award.append(NewTransfer(escrow.id, fees.id, 100_000, "FEE", "demo-award:1"))
-    post("award:1", award, "First prize of the concrete need to a two-person team")
-    # A partial second prize to Li.
-    post("award:2", [NewTransfer(escrow.id, payable[li.id].id, 125_000, "AWARD", "demo-award:2"),
-                     NewTransfer(escrow.id, fees.id, 12_500, "FEE", "demo-award:2")],
-         "Partial second prize of the concrete need")  # fmt: skip
     # A payout batch: Sam is paid, Sofia's transfer is in flight, Li's was refused by the bank.
-    paid = post("payout:sam", [NewTransfer(payable[sam.id].id, cash.id, split[sam.id], "PAYOUT",
-                "demo-payout:1", pending=True)], "Payout to Sam")  # fmt: skip
-    ledger.post_pending(s, paid.transfer_id)
-    post("payout:sofia", [NewTransfer(payable[sofia.id].id, cash.id, split[sofia.id], "PAYOUT",
-         "demo-payout:1", pending=True)], "Payout to Sofia")  # fmt: skip
-    refused = post("payout:li", [NewTransfer(payable[li.id].id, cash.id, 125_000, "PAYOUT",
-                   "demo-payout:1", pending=True)], "Payout to Li")  # fmt: skip
-    ledger.void_pending(s, refused.transfer_id)
+    ledger.post_pending(s, payout(sam).transfer_id)
+    payout(sofia)
+    ledger.void_pending(s, payout(li).transfer_id)
     # A fee charged by mistake on the cheese need, corrected by a reversal that points at it.
-    wrong = post("fee:mistake", [NewTransfer(chart.escrow(s, cheese.id, cur).id, fees.id, 5_000,
-                 "FEE", f"challenge:{cheese.id}")], "Fee posted by mistake")  # fmt: skip
+    wrong = ledger.post_journal(
+        s, [NewTransfer(chart.escrow(s, cheese.id, cur).id, chart.fees(s, cur).id, 5_000, "FEE",
+                        f"challenge:{cheese.id}")],
+        key="demo:fee:mistake", recorded_by=by, description="Fee posted by mistake",
+    )  # fmt: skip
     ledger.reverse_transfer(s, wrong.transfer_id, key="demo:fee:mistake:reversal",
                             recorded_by=by, reason="Fee charged before any award")  # fmt: skip
     s.commit()
-    return journals + 1
+    return journals + 2
 
 
 def load_demo() -> str:
@@ -251,8 +431,14 @@ def load_demo() -> str:
     users = _people()
     made = _needs(users)
     _activity(users, made)
+    written = _proposals(users, made)
+    _judging(users, made, written)
     journals = _book(users, made)
+    count = db.session.scalar
     return (
         f"Demo loaded: {len(PEOPLE)} people, {len(ORGANIZATIONS)} organizations, {len(made)} "
-        f"needs, and {journals} award/payout journals besides funding and refunds."
+        f"needs, {len(written)} proposals, {count(select(func.count(Review.id)))} reviews, "
+        f"{count(select(func.count(Decision.id)))} decisions "
+        f"({count(select(func.count(Award.id)))} awards), and {journals} payout and "
+        "correction journals besides funding, awards and refunds."
     )

@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from ledger import Transfer
+from ledger import Journal, Transfer
 from marketplace.accounts.models import Organization, User
 from marketplace.challenges.models import Challenge
 from marketplace.extensions import db
+from marketplace.judging.models import Award, Decision, Outcome, Review
+from marketplace.payments.models import Payment
+from marketplace.proposals.models import Message, Proposal, ProposalStatus
 from tests.conftest import services_required
 
 
@@ -32,15 +35,54 @@ def test_demo_loads_once_and_the_book_verifies(app, runner, demo) -> None:
     again = runner.invoke(args=["demo", "--if-empty"])
     assert "already has data" in again.output
     with app.app_context():
-        assert db.session.scalar(select(func.count(User.id))) == 13
+        assert db.session.scalar(select(func.count(User.id))) == 15
         assert db.session.scalar(select(func.count(Transfer.id))) >= 15
         kinds = db.session.execute(select(Challenge.visibility, Challenge.status)).all()
         assert {v for v, _ in kinds} == {"public", "internal", "invite_only"}
-        assert {s for _, s in kinds} == {"draft", "open", "judging", "cancelled"}
+        assert {s for _, s in kinds} == {"draft", "open", "judging", "cancelled", "closed"}
         assert db.session.scalar(select(func.count(Organization.id))) == 2
     verified = runner.invoke(args=["ledger", "verify"])
     assert verified.exit_code == 0, verified.output
     assert "The book is right" in verified.output
+
+
+def test_demo_has_teams_reviews_decisions_and_awards(app, demo) -> None:
+    with app.app_context():
+        proposals = list(db.session.scalars(select(Proposal)))
+        assert {p.status for p in proposals} >= {
+            ProposalStatus.DRAFT,
+            ProposalStatus.SUBMITTED,
+            ProposalStatus.AWARDED,
+            ProposalStatus.DECLINED,
+        }
+        teams = [p for p in proposals if len(p.members) > 1]
+        splits = {tuple(sorted(m.share_bp for m in p.members)) for p in teams}
+        assert {(4000, 6000), (3333, 3333, 3334)} <= splits
+        assert all(p.split_confirmed for p in teams)
+        assert any(p.shortlisted and p.status == ProposalStatus.SUBMITTED for p in proposals)
+        assert db.session.scalar(select(func.count(Review.id))) >= 4
+        declines = list(
+            db.session.scalars(select(Decision).where(Decision.outcome == Outcome.DECLINE))
+        )
+        assert declines and all(d.feedback.strip() for d in declines)
+        awards = list(db.session.scalars(select(Award)))
+        assert len(awards) >= 1
+        for award in awards:
+            journal = db.session.get(Journal, award.journal_id)
+            assert journal is not None
+            posted = db.session.scalars(
+                select(Transfer).where(Transfer.journal_id == journal.id)
+            ).all()
+            assert {t.code for t in posted} == {"AWARD", "FEE"}
+            assert sum(t.amount for t in posted if t.code == "AWARD") == award.amount
+        team_award = next(a for a in awards if len(a.shares) == 2)
+        assert sorted(team_award.shares.values()) == [400_000, 600_000]
+        assert db.session.scalar(select(func.count(Message.id))) >= 2
+        closed = db.session.scalar(select(Challenge).where(Challenge.status == "closed"))
+        refunds = db.session.scalars(
+            select(Payment).where(Payment.challenge_id == closed.id, Payment.kind == "refund")
+        ).all()
+        assert len(refunds) == 1
 
 
 def test_verify_exits_1_and_names_the_account_when_a_counter_is_wrong(app, runner, demo) -> None:
@@ -54,7 +96,7 @@ def test_verify_exits_1_and_names_the_account_when_a_counter_is_wrong(app, runne
         db.session.commit()
     result = runner.invoke(args=["ledger", "verify"])
     assert result.exit_code == 1
-    assert "revenue:fees:usd: credits_posted is 117507, transfers say 117500" in result.output
+    assert "revenue:fees:usd: credits_posted is 135007, transfers say 135000" in result.output
 
 
 def _trial_balance(runner, *extra: str) -> list[dict]:
@@ -69,7 +111,7 @@ def test_trial_balance_json(runner, demo) -> None:
     assert all(line["balance"] == line["debits"] - line["credits"] for line in lines)
     assert sum(line["balance"] for line in lines) == 0
     fees = next(line for line in lines if line["account"] == "revenue:fees:usd")
-    assert (fees["debits"], fees["credits"], fees["balance"]) == (5_000, 117_500, -112_500)
+    assert (fees["debits"], fees["credits"], fees["balance"]) == (5_000, 135_000, -130_000)
 
 
 def test_trial_balance_as_of_before_anything_is_all_zero(runner, demo) -> None:
