@@ -19,11 +19,14 @@ from marketplace.dialogue.models import Clarification, ProgressUpdate
 from marketplace.judging.models import Award, Decision, Review, ReviewAssignment
 from marketplace.notifications.models import Notification
 from marketplace.payments.models import Payment, StripeEvent
+from marketplace.payouts.models import PayoutAccount, PayoutBatch, PayoutLine
 from marketplace.proposals.models import Attachment, Message, Proposal, TeamMember
+from marketplace.value.models import Contribution, ValueReport
 
 __all__ = [
-    "Account", "ApiToken", "Attachment", "Award", "Challenge", "Clarification", "Decision",
-    "Guest", "Invitation", "Journal", "Membership", "Message", "Notification", "Organization",
-    "OrganizationDomain", "Payment", "ProgressUpdate", "Proposal", "Review", "ReviewAssignment",
-    "StripeEvent", "TeamMember", "TermsAcceptance", "TermsVersion", "Transfer", "User",
+    "Account", "ApiToken", "Attachment", "Award", "Challenge", "Clarification", "Contribution",
+    "Decision", "Guest", "Invitation", "Journal", "Membership", "Message", "Notification",
+    "Organization", "OrganizationDomain", "Payment", "PayoutAccount", "PayoutBatch", "PayoutLine",
+    "ProgressUpdate", "Proposal", "Review", "ReviewAssignment", "StripeEvent", "TeamMember",
+    "TermsAcceptance", "TermsVersion", "Transfer", "User", "ValueReport",
 ]  # fmt: skip

@@ -75,6 +75,8 @@ class Challenge(db.Model):
     prize_total: Mapped[int] = mapped_column(BigInteger, default=0)
     deadline: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     terms_version: Mapped[int] = mapped_column(default=0)
+    #: Need page views (the top of the co-creator funnel).
+    view_count: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

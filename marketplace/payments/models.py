@@ -13,6 +13,7 @@ from marketplace.extensions import db
 class PaymentKind(enum.StrEnum):
     FUNDING = "funding"  # seeker pays into a challenge's escrow
     REFUND = "refund"  # unspent escrow goes back to the seeker
+    VALUE_SHARE = "value_share"  # seeker pays the value share a report made it owe
 
 
 class PaymentStatus(enum.StrEnum):
@@ -39,12 +40,14 @@ class Payment(db.Model):
     payment_intent: Mapped[str | None] = mapped_column(String(255))
     checkout_url: Mapped[str | None] = mapped_column(String(2000))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: For a value share payment: the report whose share it pays.
+    value_report_id: Mapped[int | None] = mapped_column(ForeignKey("value_reports.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         CheckConstraint("amount > 0", name="amount_positive"),
-        CheckConstraint("kind IN ('funding', 'refund')", name="kind_known"),
+        CheckConstraint("kind IN ('funding', 'refund', 'value_share')", name="kind_known"),
         CheckConstraint("status IN ('pending', 'settled', 'failed')", name="status_known"),
     )
 
