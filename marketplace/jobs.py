@@ -129,3 +129,11 @@ def send_team_invitation(member_id: int, token: str) -> None:
         f"{proposal.lead.name} invites you to their team for the need "
         f"“{proposal.challenge.title}”. Create an account with this address, then open:\n{link}",
     )
+
+
+@_in_app
+def send_payout_batch(batch_id: int) -> dict[str, int]:
+    """Send an approved payout batch (safe to run again: nothing is paid twice)."""
+    from marketplace.payouts.sending import send_batch
+
+    return send_batch(batch_id)

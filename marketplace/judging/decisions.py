@@ -25,6 +25,7 @@ from marketplace.judging.models import Award, Decision, IpStatus, Outcome
 from marketplace.notifications.services import notify
 from marketplace.proposals.access import get_proposal
 from marketplace.proposals.models import Proposal, ProposalStatus
+from marketplace.value.contributions import record_split
 
 MAX_FEEDBACK = 10_000
 
@@ -222,6 +223,8 @@ def award_prize(
     )
     db.session.add(award)
     proposal.split_locked_at = utcnow()
+    db.session.flush()
+    record_split(award, proposal)
     db.session.commit()
     shown = format_minor(amount, terms.currency, grouped=True)
     _after(proposal, f"“{proposal.title}” won prize {prize_rank}: {shown} {terms.currency}",

@@ -18,6 +18,11 @@ class ProviderError(Exception):
     """The payment provider refused or could not be reached."""
 
 
+class ProviderUnavailable(ProviderError):
+    """No answer (network, timeout, the provider's own error): the request may or may not have
+    taken effect, so it is sent again later with the same idempotency key."""
+
+
 @dataclass(frozen=True)
 class FundingStarted:
     """What the provider answered to a funding request."""
@@ -33,6 +38,27 @@ class RefundDone:
     external_id: str
 
 
+@dataclass(frozen=True)
+class PayoutAccountOpened:
+    external_id: str
+    payouts_enabled: bool
+    details_submitted: bool
+    onboarding_url: str | None = None  # where the solver finishes onboarding, when needed
+
+
+@dataclass(frozen=True)
+class PayoutRequest:
+    """One payout: ``amount`` minor units of ``currency`` to the ``destination`` account.
+    ``key`` is the idempotency key: the same key never pays twice."""
+
+    key: str
+    amount: int
+    currency: str
+    destination: str
+    description: str
+    metadata: dict[str, str]
+
+
 class PaymentProvider(Protocol):
     name: str
     is_sandbox: bool
@@ -42,6 +68,16 @@ class PaymentProvider(Protocol):
     ) -> FundingStarted: ...
 
     def refund(self, payment: Payment, fundings: list[Payment]) -> RefundDone: ...
+
+    def open_payout_account(
+        self, user_id: int, email: str, *, return_url: str, refresh_url: str
+    ) -> PayoutAccountOpened: ...
+
+    def onboarding_link(self, external_id: str, *, return_url: str, refresh_url: str) -> str: ...
+
+    def send_payout(self, request: PayoutRequest) -> str:
+        """Pay out; returns the provider's transfer id. ProviderError: refused (nothing was
+        paid); ProviderUnavailable: unknown, send again with the same key."""
 
 
 class SandboxProvider:
@@ -57,6 +93,17 @@ class SandboxProvider:
 
     def refund(self, payment: Payment, fundings: list[Payment]) -> RefundDone:
         return RefundDone(external_id=f"sandbox_refund_{payment.id}")
+
+    def open_payout_account(
+        self, user_id: int, email: str, *, return_url: str, refresh_url: str
+    ) -> PayoutAccountOpened:
+        return PayoutAccountOpened(f"sandbox_acct_{user_id}", True, True)
+
+    def onboarding_link(self, external_id: str, *, return_url: str, refresh_url: str) -> str:
+        return return_url
+
+    def send_payout(self, request: PayoutRequest) -> str:
+        return f"sandbox_tr_{request.key}"
 
 
 def current_provider() -> PaymentProvider:

@@ -45,6 +45,51 @@ def funding_shortfall(challenge: Challenge) -> int:
     return max(0, required - escrow_available(challenge) - int(on_the_way))
 
 
+def value_share_due(report_id: int) -> int:
+    """What the seeker still owes for one value report (its share less payments on their way
+    or settled)."""
+    from marketplace.value.models import ReportStatus, ValueReport
+
+    report = db.session.get(ValueReport, report_id)
+    if report is None or report.status != ReportStatus.POSTED:
+        return 0
+    paid = db.session.scalar(
+        select(func.coalesce(func.sum(Payment.amount), 0)).where(
+            Payment.value_report_id == report.id,
+            Payment.kind == PaymentKind.VALUE_SHARE,
+            Payment.status.in_((PaymentStatus.PENDING, PaymentStatus.SETTLED)),
+        )
+    )
+    return max(0, report.share_amount - int(paid))
+
+
+def pay_value_share(actor: User, report_id: int) -> Payment:
+    """The seeker pays what a value report made it owe, through the payment provider."""
+    from marketplace.value.models import ValueReport
+    from marketplace.value.reports import seeker_award
+
+    report = db.session.get(ValueReport, report_id)
+    if report is None:
+        raise NotFound("No such value report.")
+    award = seeker_award(actor, report.award_id, "pay value shares")
+    challenge = db.session.get(Challenge, award.challenge_id)
+    amount = value_share_due(report.id)
+    if amount <= 0:
+        raise Conflict("Nothing is due on this report (paid, on its way, or reversed).")
+    return _start_payment(
+        actor,
+        Payment(
+            kind=PaymentKind.VALUE_SHARE,
+            challenge_id=challenge.id,
+            value_report_id=report.id,
+            amount=amount,
+            currency=report.currency,
+        ),
+        description=f"Value share for “{challenge.title}”, {report.period_start.isoformat()} "
+        f"to {report.period_end.isoformat()}",
+    )
+
+
 def start_funding(actor: User, challenge: Challenge, amount: int | None = None) -> Payment:
     """Ask the provider to take ``amount`` (default: what escrow still lacks) into escrow."""
     require(actor, challenge, FUNDERS, "fund this need")
@@ -56,23 +101,31 @@ def start_funding(actor: User, challenge: Challenge, amount: int | None = None) 
             raise Conflict("Escrow holds what the terms need (counting payments on their way).")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise Invalid("Nothing to fund.", {"amount": ["Enter a positive amount."]})
-    provider = current_provider()
-    payment = Payment(
-        kind=PaymentKind.FUNDING,
-        challenge_id=challenge.id,
-        amount=amount,
-        currency=challenge.currency,
-        provider=provider.name,
-        created_by_id=actor.id,
+    return _start_payment(
+        actor,
+        Payment(
+            kind=PaymentKind.FUNDING,
+            challenge_id=challenge.id,
+            amount=amount,
+            currency=challenge.currency,
+        ),
+        description=f"Prize pool of “{challenge.title}”",
     )
+
+
+def _start_payment(actor: User, payment: Payment, description: str) -> Payment:
+    """Commit the payment, then ask the provider to take it (a checkout, or at once)."""
+    provider = current_provider()
+    payment.provider = provider.name
+    payment.created_by_id = actor.id
     db.session.add(payment)
     db.session.commit()
     try:
         started = provider.start_funding(
             payment,
-            description=f"Prize pool of “{challenge.title}”",
+            description=description,
             success_url=external_url("payments.funding_done", payment_id=payment.id),
-            cancel_url=external_url("challenges.detail", challenge_id=challenge.id),
+            cancel_url=external_url("challenges.detail", challenge_id=payment.challenge_id),
         )
     except ProviderError as error:
         payment.status = PaymentStatus.FAILED
@@ -88,32 +141,41 @@ def start_funding(actor: User, challenge: Challenge, amount: int | None = None) 
 
 
 def settle_funding(payment_id: int, payment_intent: str | None = None) -> Payment:
-    """The provider confirmed the money: post FUND_ESCROW once (replays write nothing)."""
+    """The provider confirmed the money: post it once (replays write nothing). Funding goes
+    into the need's escrow (FUND_ESCROW); a value share payment settles the organization's
+    receivable (VALUE_SHARE_PAID)."""
     payment = db.session.get(Payment, payment_id, with_for_update=True)
-    if payment is None or payment.kind != PaymentKind.FUNDING:
+    if payment is None or payment.kind not in (PaymentKind.FUNDING, PaymentKind.VALUE_SHARE):
         raise Invalid(f"No funding payment {payment_id}.")
     if payment.status == PaymentStatus.SETTLED:
         return payment
     challenge = db.session.get(Challenge, payment.challenge_id)
     cash = chart.cash(db.session, payment.currency)
-    escrow = chart.escrow(db.session, challenge.id, payment.currency)
+    if payment.kind == PaymentKind.VALUE_SHARE:
+        credit = chart.receivable(db.session, challenge.organization_id, payment.currency)
+        code, reference = "VALUE_SHARE_PAID", f"value-report:{payment.value_report_id}"
+        description = f"Value share of report {payment.value_report_id} paid by the seeker"
+    else:
+        credit = chart.escrow(db.session, challenge.id, payment.currency)
+        code, reference = "FUND_ESCROW", f"challenge:{challenge.id}"
+        description = f"Prize pool of challenge {challenge.id} funded"
     ledger.post_transfer(
         db.session,
         debit=cash.id,
-        credit=escrow.id,
+        credit=credit.id,
         amount=payment.amount,
-        code="FUND_ESCROW",
+        code=code,
         key=f"payment:{payment.id}",
-        reference=f"challenge:{challenge.id}",
+        reference=reference,
         recorded_by=f"{payment.provider}",
-        description=f"Prize pool of challenge {challenge.id} funded ({payment.provider})",
+        description=f"{description} ({payment.provider})",
     )
     payment.status = PaymentStatus.SETTLED
     payment.settled_at = utcnow()
     if payment_intent:
         payment.payment_intent = payment_intent
     db.session.commit()
-    if challenge.status not in (Status.DRAFT, Status.OPEN):
+    if payment.kind == PaymentKind.FUNDING and challenge.status not in (Status.DRAFT, Status.OPEN):
         # Paid on a checkout page after the need was cancelled or closed: the money was
         # promised to nothing, so it goes straight back.
         refund_escrow(None, challenge)

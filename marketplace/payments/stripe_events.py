@@ -21,6 +21,8 @@ from ledger import utcnow
 from marketplace.extensions import db
 from marketplace.payments import services
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, StripeEvent
+from marketplace.payouts.accounts import account_updated
+from marketplace.payouts.sending import transfer_created, transfer_reversed
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,8 @@ def _funding_payment(session: Mapping[str, Any]) -> Payment | None:
         log.warning("Stripe checkout session %s names no payment", session.get("id"))
         return None
     payment = db.session.get(Payment, payment_id)
-    if payment is None or payment.kind != PaymentKind.FUNDING or payment.provider != "stripe":
+    takes_money = (PaymentKind.FUNDING, PaymentKind.VALUE_SHARE)
+    if payment is None or payment.kind not in takes_money or payment.provider != "stripe":
         log.warning("Stripe checkout session %s names unknown payment %s", session.get("id"), raw)
         return None
     return payment
@@ -89,6 +92,9 @@ def checkout_failed(session: Mapping[str, Any]) -> None:
 
 
 HANDLERS: dict[str, Callable[[Mapping[str, Any]], None]] = {
+    "account.updated": account_updated,
+    "transfer.created": transfer_created,
+    "transfer.reversed": transfer_reversed,
     "checkout.session.completed": checkout_completed,
     "checkout.session.async_payment_succeeded": _settle,
     "checkout.session.async_payment_failed": checkout_failed,

@@ -20,7 +20,14 @@ from sqlalchemy import select
 
 from marketplace.extensions import db
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
-from marketplace.payments.provider import FundingStarted, ProviderError, RefundDone
+from marketplace.payments.provider import (
+    FundingStarted,
+    PayoutAccountOpened,
+    PayoutRequest,
+    ProviderError,
+    ProviderUnavailable,
+    RefundDone,
+)
 
 #: Payment.external_id is a String(255).
 EXTERNAL_ID_LENGTH = 255
@@ -170,3 +177,64 @@ class StripeProvider:
         return RefundDone(
             external_id=joined if len(joined) <= EXTERNAL_ID_LENGTH else refund_ids[0]
         )
+
+    def open_payout_account(
+        self, user_id: int, email: str, *, return_url: str, refresh_url: str
+    ) -> PayoutAccountOpened:
+        """A Connect Express account able to receive transfers, and its onboarding link."""
+        try:
+            account = self.client.v1.accounts.create(
+                params={
+                    "type": "express",
+                    "email": email,
+                    "capabilities": {"transfers": {"requested": True}},
+                    "metadata": {"user_id": str(user_id)},
+                },
+                options={"idempotency_key": f"connect-account-{user_id}"},
+            )
+        except stripe.StripeError as error:
+            raise ProviderError(_reason(error)) from error
+        enabled = bool(getattr(account, "payouts_enabled", False))
+        url = (
+            None
+            if enabled
+            else self.onboarding_link(account.id, return_url=return_url, refresh_url=refresh_url)
+        )
+        return PayoutAccountOpened(
+            account.id, enabled, bool(getattr(account, "details_submitted", False)), url
+        )
+
+    def onboarding_link(self, external_id: str, *, return_url: str, refresh_url: str) -> str:
+        try:
+            link = self.client.v1.account_links.create(
+                params={
+                    "account": external_id,
+                    "type": "account_onboarding",
+                    "return_url": return_url,
+                    "refresh_url": refresh_url,
+                }
+            )
+        except stripe.StripeError as error:
+            raise ProviderError(_reason(error)) from error
+        return link.url
+
+    def send_payout(self, request: PayoutRequest) -> str:
+        """A Connect transfer from the platform's balance to the solver's account."""
+        try:
+            transfer = self.client.v1.transfers.create(
+                params={
+                    "amount": request.amount,
+                    "currency": request.currency.lower(),
+                    "destination": request.destination,
+                    "description": request.description,
+                    "metadata": request.metadata,
+                },
+                options={"idempotency_key": request.key},
+            )
+        except (stripe.APIConnectionError, stripe.RateLimitError) as error:
+            raise ProviderUnavailable(_reason(error)) from error
+        except stripe.APIError as error:  # Stripe's own 5xx: the outcome is unknown
+            raise ProviderUnavailable(_reason(error)) from error
+        except stripe.StripeError as error:
+            raise ProviderError(_reason(error)) from error
+        return transfer.id

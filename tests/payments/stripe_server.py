@@ -3,8 +3,9 @@
 No stripe-mock binary can be had here, and monkeypatching the SDK would test nothing of the
 wire format: the production StripeProvider runs against this server via STRIPE_API_BASE.
 
-It answers what the marketplace uses: POST /v1/checkout/sessions and POST /v1/refunds, with
-form-encoded bodies (``line_items[0][price_data][currency]=usd``) as the SDK sends them. It
+It answers what the marketplace uses: POST /v1/checkout/sessions, /v1/refunds, and for Connect
+payouts /v1/accounts, /v1/account_links and /v1/transfers, with form-encoded bodies
+(``line_items[0][price_data][currency]=usd``) as the SDK sends them. It
 keeps what Stripe keeps that matters here: sessions, their PaymentIntents (paid once the test
 calls ``complete``), how much of each was refunded, and responses by Idempotency-Key (the same
 key answers the same response and creates nothing; the same key with other parameters is an
@@ -13,6 +14,7 @@ key answers the same response and creates nothing; the same key with other param
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -114,6 +116,10 @@ class FakeStripe:
         self.sessions: dict[str, dict[str, Any]] = {}
         self.payment_intents: dict[str, dict[str, Any]] = {}
         self.refunds: dict[str, dict[str, Any]] = {}
+        self.accounts: dict[str, dict[str, Any]] = {}
+        self.transfers: dict[str, dict[str, Any]] = {}
+        self._hold_after: dict[str, int] = {}  # path -> creations to let through, then hold
+        self._held = threading.Event()
         self._idempotent: dict[str, tuple[str, dict[str, str], int, dict[str, Any]]] = {}
         self._failures: list[Failure] = []
         self._lock = threading.Lock()
@@ -188,6 +194,37 @@ class FakeStripe:
             "request": {"id": None, "idempotency_key": None},
             "type": type_,
         }
+
+    def enable_payouts(self, account_id: str) -> dict[str, Any]:
+        """The solver finished onboarding: returns the account as ``account.updated`` shows."""
+        with self._lock:
+            account = self.accounts[account_id]
+            account.update(
+                payouts_enabled=True, details_submitted=True, charges_enabled=True,
+                capabilities={"transfers": "active"},
+            )  # fmt: skip
+            return copy.deepcopy(account)
+
+    def hold_after(self, path: str, creations: int) -> None:
+        """Let ``creations`` requests to ``path`` create something, then create the next one
+        but keep its answer back until ``release``: the caller never hears of it (as when it
+        crashes between sending a request and recording the answer)."""
+        with self._lock:
+            self._hold_after[path] = creations
+            self._held.clear()
+
+    def release(self) -> None:
+        self._held.set()
+
+    def _must_hold(self, received: Received) -> bool:
+        left = self._hold_after.get(received.path)
+        if left is None or received.status != 200 or received.replayed:
+            return False
+        if left > 0:
+            self._hold_after[received.path] = left - 1
+            return False
+        del self._hold_after[received.path]
+        return True
 
     def refunded(self, payment_intent: str) -> int:
         return sum(
@@ -291,7 +328,79 @@ class FakeStripe:
         self.refunds[refund["id"]] = refund
         return refund
 
-    _ROUTES = {"/v1/checkout/sessions": "_create_session", "/v1/refunds": "_create_refund"}
+    def _create_account(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("type") not in ("express", "standard", "custom"):
+            raise ApiError(400, "invalid_request_error", "Invalid type.", param="type")
+        account = {
+            "id": _id("acct"),
+            "object": "account",
+            "type": data["type"],
+            "email": data.get("email"),
+            "payouts_enabled": False,
+            "charges_enabled": False,
+            "details_submitted": False,
+            "capabilities": {"transfers": "inactive"},
+            "metadata": data.get("metadata") or {},
+            "created": int(time.time()),
+        }
+        self.accounts[account["id"]] = account
+        return account
+
+    def _create_account_link(self, data: dict[str, Any]) -> dict[str, Any]:
+        account = data.get("account", "")
+        if account not in self.accounts:
+            raise ApiError(
+                400, "invalid_request_error", f"No such account: '{account}'",
+                code="resource_missing", param="account",
+            )  # fmt: skip
+        for param in ("type", "return_url", "refresh_url"):
+            if not data.get(param):
+                raise ApiError(
+                    400, "invalid_request_error", f"Missing required param: {param}.", param=param
+                )
+        return {
+            "object": "account_link",
+            "url": f"https://connect.stripe.com/setup/e/{account}/{secrets.token_hex(8)}",
+            "created": int(time.time()),
+            "expires_at": int(time.time()) + 300,
+        }
+
+    def _create_transfer(self, data: dict[str, Any]) -> dict[str, Any]:
+        amount = _amount(data.get("amount"), "amount")
+        destination = self.accounts.get(data.get("destination", ""))
+        if destination is None:
+            raise ApiError(
+                400, "invalid_request_error", f"No such destination: '{data.get('destination')}'",
+                code="resource_missing", param="destination",
+            )  # fmt: skip
+        if not destination["payouts_enabled"]:
+            raise ApiError(
+                400, "invalid_request_error",
+                "Your destination account needs to have at least one of the following "
+                "capabilities enabled: transfers, crypto_transfers, legacy_payments",
+                code="insufficient_capabilities_for_transfer", param="destination",
+            )  # fmt: skip
+        transfer = {
+            "id": _id("tr"),
+            "object": "transfer",
+            "amount": amount,
+            "currency": data.get("currency"),
+            "destination": destination["id"],
+            "description": data.get("description"),
+            "metadata": data.get("metadata") or {},
+            "reversed": False,
+            "created": int(time.time()),
+        }
+        self.transfers[transfer["id"]] = transfer
+        return transfer
+
+    _ROUTES = {
+        "/v1/checkout/sessions": "_create_session",
+        "/v1/refunds": "_create_refund",
+        "/v1/accounts": "_create_account",
+        "/v1/account_links": "_create_account_link",
+        "/v1/transfers": "_create_transfer",
+    }
 
     def _failure_for(self, path: str) -> Failure | None:
         for failure in self._failures:
@@ -358,6 +467,9 @@ class FakeStripe:
                     except ApiError as error:
                         status, answer, extra = error.status, error.body, {}
                     received.status = status
+                    hold = fake._must_hold(received)
+                if hold:
+                    fake._held.wait(timeout=60)
                 payload = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -369,7 +481,9 @@ class FakeStripe:
                 for name, value in extra.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(payload)
+                # The caller may be gone (a crash the test made).
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(payload)
 
             do_GET = do_POST = do_DELETE = _serve
 

@@ -1,0 +1,204 @@
+"""Payout batches with four eyes.
+
+A platform finance user prepares a batch: every solver owed at least the minimum in the
+currency, whose payout account can receive payouts. Preparing reserves each amount with a
+pending PAYOUT transfer (payable -> cash), all in one journal, so nothing reserved can be paid
+twice or awarded away. A second finance user approves (the preparer is refused); approval
+enqueues the job that sends the money (``sending.send_batch``). A rejected batch voids its
+reservations and the solvers are owed again.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+import ledger
+from ledger import Account, InsufficientFunds, NewTransfer, format_minor, utcnow
+from marketplace.accounts.models import User
+from marketplace.accounts.services import require_platform_finance
+from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
+from marketplace.extensions import db
+from marketplace.finance import chart
+from marketplace.payouts.models import (
+    BatchStatus,
+    LineStatus,
+    PayoutAccount,
+    PayoutBatch,
+    PayoutLine,
+)
+
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+MAX_MINIMUM = 10**12
+
+
+def _payable_owner(code: str) -> int:
+    """``liability:payable:solver:<user id>:<currency>`` -> user id."""
+    return int(code.split(":")[3])
+
+
+def payable_candidates(currency: str, minimum: int) -> list[tuple[Account, PayoutAccount]]:
+    """Solvers' payable accounts holding at least ``minimum`` available, whose payout account
+    can receive money, by user id."""
+    available = Account.credits_posted - Account.debits_posted - Account.debits_pending
+    rows = db.session.execute(
+        select(Account)
+        .where(
+            Account.code.like(f"liability:payable:solver:%:{currency.lower()}"),
+            Account.currency == currency,
+            available >= minimum,
+        )
+        .order_by(Account.id)
+    ).scalars()
+    accounts = {_payable_owner(a.code): a for a in rows}
+    if not accounts:
+        return []
+    receivers = db.session.scalars(
+        select(PayoutAccount).where(
+            PayoutAccount.user_id.in_(list(accounts)), PayoutAccount.payouts_enabled.is_(True)
+        )
+    )
+    return [(accounts[p.user_id], p) for p in sorted(receivers, key=lambda p: p.user_id)]
+
+
+def prepare_batch(actor: User, currency: str, minimum: int) -> PayoutBatch:
+    require_platform_finance(actor)
+    errors: dict[str, list[str]] = {}
+    if not isinstance(currency, str) or not CURRENCY.match(currency):
+        errors["currency"] = ["Use a currency code like USD."]
+    if isinstance(minimum, bool) or not isinstance(minimum, int) or not 1 <= minimum <= MAX_MINIMUM:
+        errors["minimum"] = ["The minimum is a positive amount in minor units."]
+    if errors:
+        raise Invalid("Please correct the highlighted fields.", errors)
+    candidates = payable_candidates(currency, minimum)
+    if not candidates:
+        shown = format_minor(minimum, currency, grouped=True)
+        raise Conflict(
+            f"Nobody is owed at least {shown} {currency} with a payout account that can "
+            "receive money."
+        )
+    batch = PayoutBatch(currency=currency, minimum=minimum, prepared_by_id=actor.id)
+    db.session.add(batch)
+    db.session.flush()
+    cash = chart.cash(db.session, currency)
+    amounts = [a.credits_posted - a.debits_posted - a.debits_pending for a, _ in candidates]
+    transfers = [
+        NewTransfer(account.id, cash.id, amount, "PAYOUT", f"payout-batch:{batch.id}", pending=True)
+        for (account, _), amount in zip(candidates, amounts, strict=True)
+    ]
+    try:
+        posted = ledger.post_journal(
+            db.session,
+            transfers,
+            key=f"payout-batch:{batch.id}",
+            recorded_by=f"user:{actor.id}",
+            description=f"Payout batch {batch.id} reserved, waiting for approval",
+        )
+    except InsufficientFunds as error:
+        db.session.rollback()
+        raise Conflict(
+            "A balance changed while the batch was prepared; prepare it again."
+        ) from error
+    db.session.add_all(
+        PayoutLine(
+            batch_id=batch.id,
+            user_id=payout.user_id,
+            payout_account_id=payout.id,
+            amount=amount,
+            currency=currency,
+            transfer_id=transfer_id,
+        )
+        for (_, payout), amount, transfer_id in zip(
+            candidates, amounts, posted.transfer_ids, strict=True
+        )
+    )
+    batch.journal_id = posted.journal_id
+    batch.total = sum(amounts)
+    batch.line_count = len(amounts)
+    db.session.commit()
+    return batch
+
+
+def get_batch(actor: User, batch_id: int) -> PayoutBatch:
+    require_platform_finance(actor)
+    batch = db.session.get(PayoutBatch, batch_id)
+    if batch is None:
+        raise NotFound("No such payout batch.")
+    return batch
+
+
+def _lock(batch: PayoutBatch) -> None:
+    db.session.execute(select(PayoutBatch.id).where(PayoutBatch.id == batch.id).with_for_update())
+    db.session.refresh(batch)
+
+
+def approve_batch(actor: User, batch_id: int) -> PayoutBatch:
+    """The second pair of eyes: another finance user approves, and the job starts sending."""
+    from marketplace.jobs import enqueue, send_payout_batch
+
+    batch = get_batch(actor, batch_id)
+    if batch.prepared_by_id == actor.id:
+        raise Forbidden("Four eyes: the finance user who prepared a batch cannot approve it.")
+    _lock(batch)
+    if batch.status != BatchStatus.PREPARED:
+        raise Conflict(f"A {batch.status} batch cannot be approved.")
+    batch.status = BatchStatus.APPROVED
+    batch.approved_by_id = actor.id
+    batch.approved_at = utcnow()
+    db.session.commit()
+    enqueue(send_payout_batch, batch.id, job_timeout=3600)
+    return batch
+
+
+def reject_batch(actor: User, batch_id: int, reason: str) -> PayoutBatch:
+    """Any finance user rejects a prepared batch: its reservations are voided."""
+    batch = get_batch(actor, batch_id)
+    reason = (reason or "").strip()
+    if not reason or len(reason) > 4000:
+        raise Invalid(
+            "Please correct the highlighted fields.",
+            {"reason": ["Say why the batch is rejected (1 to 4,000 characters)."]},
+        )
+    _lock(batch)
+    if batch.status != BatchStatus.PREPARED:
+        raise Conflict(f"A {batch.status} batch cannot be rejected.")
+    now = utcnow()
+    for line in db.session.scalars(select(PayoutLine).where(PayoutLine.batch_id == batch.id)):
+        ledger.void_pending(db.session, line.transfer_id, at=now)
+        line.status = LineStatus.VOIDED
+        line.resolved_at = now
+    batch.status = BatchStatus.REJECTED
+    batch.rejected_by_id = actor.id
+    batch.rejected_at = now
+    batch.rejection_reason = reason
+    db.session.commit()
+    return batch
+
+
+def progress(batch: PayoutBatch) -> dict[str, int]:
+    """How many lines are in each state (the job's progress, from the database)."""
+    counts = dict(
+        db.session.execute(
+            select(PayoutLine.status, func.count(PayoutLine.id))
+            .where(PayoutLine.batch_id == batch.id)
+            .group_by(PayoutLine.status)
+        ).all()
+    )
+    return {status.value: int(counts.get(status.value, 0)) for status in LineStatus}
+
+
+def batches(actor: User, limit: int = 100) -> list[PayoutBatch]:
+    require_platform_finance(actor)
+    return list(
+        db.session.scalars(select(PayoutBatch).order_by(PayoutBatch.id.desc()).limit(limit))
+    )
+
+
+def lines_of(actor: User, batch_id: int) -> list[PayoutLine]:
+    batch = get_batch(actor, batch_id)
+    return list(
+        db.session.scalars(
+            select(PayoutLine).where(PayoutLine.batch_id == batch.id).order_by(PayoutLine.id)
+        )
+    )
