@@ -1,0 +1,108 @@
+"""Payout batches on the sandbox provider: four eyes, reservations, rejection, who is paid."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+import ledger
+from ledger import Transfer
+from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
+from marketplace.extensions import db
+from marketplace.finance import chart
+from marketplace.payouts import batches
+from marketplace.payouts.models import PayoutBatch, PayoutLine
+from tests.challenges.conftest import user
+from tests.payouts.conftest import onboard
+
+
+def balances(email: str) -> tuple[int, int]:
+    """(available, reserved) of the solver's payable."""
+    account = chart.payable(db.session, user(email).id, "USD")
+    return account.available, account.debits_pending
+
+
+def test_a_batch_reserves_then_a_second_user_approves_and_it_pays(app, sandbox_app, finance, owed):
+    onboard(app, owed.lead, owed.partner)
+    with app.app_context(), app.test_request_context():
+        batch = batches.prepare_batch(user(finance.preparer), "USD", 100)
+        assert (batch.line_count, batch.total, batch.status) == (2, 1_000_000, "prepared")
+        assert balances(owed.lead) == (0, 600_000)  # reserved, not owed twice
+        with pytest.raises(Forbidden, match="Four eyes"):
+            batches.approve_batch(user(finance.preparer), batch.id)
+        assert db.session.get(PayoutBatch, batch.id).status == "prepared"
+        batches.approve_batch(user(finance.approver), batch.id)  # jobs run inline: it pays
+        db.session.expire_all()
+        batch = db.session.get(PayoutBatch, batch.id)
+        assert batch.status == "completed" and batch.approved_by_id == user(finance.approver).id
+        assert batches.progress(batch)["paid"] == 2
+        assert balances(owed.lead) == (0, 0)
+        payable = chart.payable(db.session, user(owed.partner).id, "USD")
+        assert payable.debits_posted == 400_000
+        posted = db.session.scalars(select(Transfer).where(Transfer.code == "PAYOUT")).all()
+        assert sorted(t.status for t in posted) == ["posted", "posted"]
+        assert ledger.verify(db.session) == []
+        with pytest.raises(Conflict, match="Nobody is owed"):
+            batches.prepare_batch(user(finance.preparer), "USD", 100)
+
+
+def test_only_solvers_who_can_be_paid_and_are_owed_the_minimum_are_in_a_batch(
+    app, sandbox_app, finance, owed
+):
+    onboard(app, owed.lead)  # the partner has no payout account yet
+    with app.app_context(), app.test_request_context():
+        batch = batches.prepare_batch(user(finance.preparer), "USD", 100)
+        lines = batches.lines_of(user(finance.preparer), batch.id)
+        assert [(line.user_id, line.amount) for line in lines] == [(user(owed.lead).id, 600_000)]
+        assert balances(owed.partner) == (400_000, 0)
+    onboard(app, owed.partner)
+    with app.app_context(), pytest.raises(Conflict, match="Nobody is owed at least 5,000.00"):
+        batches.prepare_batch(user(finance.preparer), "USD", 500_000)
+
+
+def test_a_rejected_batch_voids_its_reservations(app, sandbox_app, finance, owed):
+    onboard(app, owed.lead, owed.partner)
+    with app.app_context():
+        batch = batches.prepare_batch(user(finance.preparer), "USD", 100)
+        with pytest.raises(Invalid):
+            batches.reject_batch(user(finance.approver), batch.id, " ")
+        batches.reject_batch(user(finance.preparer), batch.id, "Wrong minimum")
+        assert balances(owed.lead) == (600_000, 0)
+        lines = db.session.scalars(select(PayoutLine)).all()
+        assert {line.status for line in lines} == {"voided"}
+        with pytest.raises(Conflict):
+            batches.approve_batch(user(finance.approver), batch.id)
+        assert ledger.verify(db.session) == []
+        again = batches.prepare_batch(user(finance.approver), "USD", 100)
+        assert again.total == 1_000_000
+
+
+@pytest.mark.parametrize("who", ["solver", "manager", "finance"])
+def test_only_platform_finance_staff_handle_batches(app, sandbox_app, people, finance, owed, who):
+    onboard(app, owed.lead)
+    with app.app_context():
+        batch = batches.prepare_batch(user(finance.preparer), "USD", 100)
+        intruder = user(getattr(people, who))  # Acme's own finance member is not platform staff
+        for attempt in (
+            lambda: batches.prepare_batch(intruder, "USD", 100),
+            lambda: batches.approve_batch(intruder, batch.id),
+            lambda: batches.reject_batch(intruder, batch.id, "no"),
+            lambda: batches.lines_of(intruder, batch.id),
+        ):
+            with pytest.raises(Forbidden):
+                attempt()
+        assert db.session.get(PayoutBatch, batch.id).status == "prepared"
+        with pytest.raises(NotFound):
+            batches.approve_batch(user(finance.approver), 10**9)
+
+
+@pytest.mark.parametrize(
+    "currency, minimum, field",
+    [("usd", 100, "currency"), ("USD", 0, "minimum"), ("USD", 2.5, "minimum")],
+)
+def test_bad_batch_input_is_refused(app, finance, currency, minimum, field):
+    with app.app_context():
+        with pytest.raises(Invalid) as refused:
+            batches.prepare_batch(user(finance.preparer), currency, minimum)
+        assert field in refused.value.errors
+        assert db.session.scalar(select(func.count(PayoutBatch.id))) == 0
