@@ -170,6 +170,15 @@ def call_signed_in(case, app: Flask, signed_in: dict) -> None:
         assert me["is_platform_finance"] is (signed_in["kind"] == "finance")
     elif case.path == "/api/v1/challenges":
         assert set(response.json()) == {"items", "total", "page", "per_page", "pages"}
+    elif case.path == "/api/v1/me/proposals":  # the solver's home: a new user has nothing
+        assert response.json() == {
+            "proposals": [],
+            "invitations": [],
+            "to_confirm": [],
+            "decisions": [],
+            "awards": [],
+            "owed": {},
+        }
     else:
         assert isinstance(response.json(), list)
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from ledger import utcnow
 from marketplace.accounts.models import User
-from marketplace.challenges.access import EDITORS, get_visible, require
+from marketplace.challenges.access import EDITORS, get_visible, require, role_for
 from marketplace.challenges.models import Challenge, Status
 from marketplace.challenges.services import accepted_version, eligibility_problem
 from marketplace.errors import Conflict, Invalid
@@ -171,5 +171,26 @@ def proposals_for_seeker(user: User, challenge_id: int) -> list[Proposal]:
             select(Proposal)
             .where(Proposal.challenge_id == challenge.id, Proposal.status.in_(SENT))
             .order_by(Proposal.submitted_at, Proposal.id)
+        )
+    )
+
+
+def proposals_for(user: User, challenge_id: int) -> list[Proposal]:
+    """A need's proposals as ``user`` may list them: the seeking organization's staff get the
+    ones sent to it (``proposals_for_seeker``: its finance members are refused); anyone else
+    gets their own, drafts included, newest first."""
+    challenge = get_visible(user, challenge_id)
+    if role_for(user, challenge) is not None:
+        return proposals_for_seeker(user, challenge.id)
+    return list(
+        db.session.scalars(
+            select(Proposal)
+            .join(TeamMember, TeamMember.proposal_id == Proposal.id)
+            .where(
+                Proposal.challenge_id == challenge.id,
+                TeamMember.user_id == user.id,
+                TeamMember.status == MemberStatus.JOINED,
+            )
+            .order_by(Proposal.id.desc())
         )
     )
