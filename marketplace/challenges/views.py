@@ -28,6 +28,7 @@ from marketplace.challenges.terms import IP_LABELS, terms_diff
 from marketplace.dialogue import services as dialogue
 from marketplace.errors import Conflict, Invalid
 from marketplace.forms import flash_error
+from marketplace.insight.services import record_view
 from marketplace.payments.services import escrow_available, funding_shortfall, payments_of
 
 bp = Blueprint("challenges", __name__)
@@ -115,7 +116,7 @@ def detail(challenge_id: int) -> ResponseReturnValue:
     challenge = get_visible(current_user, challenge_id)
     role = role_for(current_user, challenge)
     terms = challenge.current_terms.terms
-    return render_template(
+    page = render_template(
         "challenges/detail.html",
         challenge=challenge,
         terms=terms,
@@ -136,6 +137,9 @@ def detail(challenge_id: int) -> ResponseReturnValue:
         updates=dialogue.updates_of(challenge),
         ip_labels=IP_LABELS,
     )
+    if role is None:  # the organization's own staff do not count as views
+        record_view(challenge.id)
+    return page
 
 
 @bp.route("/challenges/<int:challenge_id>/edit", methods=["GET", "POST"])

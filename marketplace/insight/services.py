@@ -1,0 +1,354 @@
+"""Co-creator insight for seekers: how each need's funnel converts and how fast it answers,
+and who the organization's solvers are, what they won and what value they share in.
+
+Who may see it: a need's insight is for the owners, managers and reviewers of its
+organization (a need the caller may not see is a 404, one they may see but not judge a 403);
+an organization's insight is for its owners and managers. All counts and percentages are
+integers (percentages rounded down); money is integer minor units per currency.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import distinct, func, select, update
+
+from marketplace.accounts.models import Organization, User
+from marketplace.accounts.services import SLUG, get_organization, require_role
+from marketplace.challenges.access import EDITORS, get_visible, require
+from marketplace.challenges.models import Challenge, Status, TermsAcceptance
+from marketplace.errors import NotFound
+from marketplace.extensions import db
+from marketplace.insight.typology import TYPOLOGY, SolverFacts, SolverType, classify
+from marketplace.judging.models import Award, Decision
+from marketplace.proposals.access import READERS, SENT
+from marketplace.proposals.models import MemberStatus, Proposal, TeamMember
+from marketplace.value.models import ReportStatus, ValueReport
+
+#: The funnel's stages, top to bottom: (key, label).
+STAGES: tuple[tuple[str, str], ...] = (
+    ("views", "Views of the need page"),
+    ("accepted_terms", "Solvers who accepted the terms"),
+    ("started", "Proposals started"),
+    ("submitted", "Proposals submitted"),
+    ("decided", "Proposals decided"),
+    ("awarded", "Proposals awarded"),
+)
+
+#: How each stage is counted, in words (the pages show these).
+STAGE_RULES: dict[str, str] = {
+    "views": "Visits to the need's public page, not counting the organization's own members.",
+    "accepted_terms": "People who accepted any version of the terms.",
+    "started": "Proposals written for the need, drafts and withdrawn ones included.",
+    "submitted": "Proposals sent to the organization, including any withdrawn afterwards.",
+    "decided": "Proposals with a decision (award or decline, always with feedback).",
+    "awarded": "Proposals that won a prize.",
+}
+
+
+def record_view(challenge_id: int) -> None:
+    """Count one view of the need page, atomically in SQL (no lost updates between workers)."""
+    db.session.execute(
+        update(Challenge)
+        .where(Challenge.id == challenge_id)
+        .values(view_count=Challenge.view_count + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+# --- the funnel ---
+
+
+def percent(part: int, whole: int) -> int | None:
+    return part * 100 // whole if whole else None
+
+
+@dataclass(frozen=True)
+class Stage:
+    key: str
+    label: str
+    rule: str
+    count: int
+    #: Of the stage before (the conversion); None for the first stage or from zero.
+    conversion_percent: int | None
+    #: Of the funnel's top (the views); None when there were none.
+    overall_percent: int | None
+
+
+@dataclass(frozen=True)
+class ResponseTimes:
+    """Every input gets an answer: how many, and how fast."""
+
+    received: int  # proposals the organization was sent and that were not withdrawn
+    answered: int  # of those, decided
+    rate_percent: int | None
+    #: The middle decision time; of an even number, the later of the two middle ones (as on the
+    #: judging board).
+    median_seconds: int | None
+    longest_seconds: int | None
+
+
+@dataclass(frozen=True)
+class Funnel:
+    challenge: Challenge
+    stages: list[Stage]
+    responses: ResponseTimes
+
+    @property
+    def challenge_id(self) -> int:
+        return self.challenge.id
+
+    @property
+    def title(self) -> str:
+        return self.challenge.title
+
+    @property
+    def status(self) -> str:
+        return self.challenge.status
+
+    @property
+    def widest(self) -> int:
+        """The largest stage count: the full width of the funnel's bars."""
+        return max((stage.count for stage in self.stages), default=0)
+
+
+def _counts(statement) -> dict[int, int]:  # noqa: ANN001
+    return {challenge_id: count for challenge_id, count in db.session.execute(statement)}
+
+
+def funnels(challenges: list[Challenge]) -> list[Funnel]:
+    """The funnel and response times of each need, in a fixed number of queries."""
+    ids = [c.id for c in challenges]
+    if not ids:
+        return []
+    counted = {
+        "accepted_terms": _counts(
+            select(TermsAcceptance.challenge_id, func.count(distinct(TermsAcceptance.user_id)))
+            .where(TermsAcceptance.challenge_id.in_(ids))
+            .group_by(TermsAcceptance.challenge_id)
+        ),
+        "started": _counts(
+            select(Proposal.challenge_id, func.count(Proposal.id))
+            .where(Proposal.challenge_id.in_(ids))
+            .group_by(Proposal.challenge_id)
+        ),
+        "submitted": _counts(
+            select(Proposal.challenge_id, func.count(Proposal.id))
+            .where(Proposal.challenge_id.in_(ids), Proposal.submitted_at.is_not(None))
+            .group_by(Proposal.challenge_id)
+        ),
+        "decided": _counts(
+            select(Decision.challenge_id, func.count(Decision.id))
+            .where(Decision.challenge_id.in_(ids))
+            .group_by(Decision.challenge_id)
+        ),
+        "awarded": _counts(
+            select(Award.challenge_id, func.count(Award.id))
+            .where(Award.challenge_id.in_(ids))
+            .group_by(Award.challenge_id)
+        ),
+    }
+    received = _counts(
+        select(Proposal.challenge_id, func.count(Proposal.id))
+        .where(Proposal.challenge_id.in_(ids), Proposal.status.in_(SENT))
+        .group_by(Proposal.challenge_id)
+    )
+    times: dict[int, list[int]] = defaultdict(list)
+    for challenge_id, seconds in db.session.execute(
+        select(Decision.challenge_id, Decision.response_seconds).where(
+            Decision.challenge_id.in_(ids)
+        )
+    ):
+        times[challenge_id].append(seconds)
+    result = []
+    for challenge in challenges:
+        values = {"views": challenge.view_count or 0}
+        values.update({key: counts.get(challenge.id, 0) for key, counts in counted.items()})
+        stages, previous = [], None
+        for key, label in STAGES:
+            count = values[key]
+            stages.append(
+                Stage(
+                    key,
+                    label,
+                    STAGE_RULES[key],
+                    count,
+                    None if previous is None else percent(count, previous),
+                    percent(count, values["views"]),
+                )  # fmt: skip
+            )
+            previous = count
+        decided = sorted(times.get(challenge.id, []))
+        sent = received.get(challenge.id, 0)
+        responses = ResponseTimes(
+            received=sent,
+            answered=len(decided),
+            rate_percent=percent(len(decided), sent),
+            median_seconds=decided[len(decided) // 2] if decided else None,
+            longest_seconds=decided[-1] if decided else None,
+        )
+        result.append(Funnel(challenge, stages, responses))
+    return result
+
+
+def need_insight(user: User | None, challenge_id: int) -> Funnel:
+    """One need's funnel and response times (its organization's owners, managers, reviewers)."""
+    challenge = get_visible(user, challenge_id)
+    require(user, challenge, READERS, "see this need's insight")
+    return funnels([challenge])[0]
+
+
+# --- the organization's solvers ---
+
+
+@dataclass(frozen=True)
+class SolverRow:
+    facts: SolverFacts
+    type: SolverType
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.facts, name)
+
+    @property
+    def proposal_count(self) -> int:
+        return len(self.facts.proposals)
+
+    @property
+    def need_count(self) -> int:
+        return len(self.facts.needs)
+
+    @property
+    def award_count(self) -> int:
+        return len(self.facts.awards)
+
+    @property
+    def teams_led_count(self) -> int:
+        return len(self.facts.teams_led)
+
+    @property
+    def earned_money(self) -> list[dict]:
+        return money_list(self.facts.earned)
+
+    @property
+    def value_money(self) -> list[dict]:
+        return money_list(self.facts.value_attributed)
+
+
+@dataclass(frozen=True)
+class OrganizationInsight:
+    organization: Organization
+    funnels: list[Funnel]
+    solvers: list[SolverRow]
+    typology: tuple[SolverType, ...] = TYPOLOGY
+
+    @property
+    def type_counts(self) -> dict[str, int]:
+        counts = {kind.key: 0 for kind in self.typology}
+        for row in self.solvers:
+            counts[row.type.key] = counts.get(row.type.key, 0) + 1
+        return counts
+
+
+def money_list(money: dict[str, int]) -> list[dict]:
+    """``{"EUR": 5, "USD": 7}`` as ``[{"currency": "EUR", "amount": 5}, ...]``."""
+    return [{"currency": currency, "amount": money[currency]} for currency in sorted(money)]
+
+
+def _add(money: dict[str, int], currency: str, amount: int) -> None:
+    money[currency] = money.get(currency, 0) + amount
+
+
+def _part(shares: dict, user_id: str) -> int:
+    return int(shares.get(user_id, 0) or 0)
+
+
+def solver_facts(organization: Organization) -> list[SolverFacts]:
+    """Every solver who took part in the organization's needs, with what they did there."""
+    facts: dict[int, SolverFacts] = {}
+
+    def of(user_id: int) -> SolverFacts:
+        return facts.setdefault(user_id, SolverFacts(user_id))
+
+    ours = Challenge.organization_id == organization.id
+    rows = db.session.execute(
+        select(TeamMember.user_id, Proposal.id, Proposal.challenge_id, Proposal.lead_id)
+        .join(Proposal, Proposal.id == TeamMember.proposal_id)
+        .join(Challenge, Challenge.id == Proposal.challenge_id)
+        .where(
+            ours,
+            Proposal.status.in_(SENT),
+            TeamMember.status == MemberStatus.JOINED,
+            TeamMember.user_id.is_not(None),
+        )
+    ).all()
+    joined: dict[int, int] = defaultdict(int)
+    for user_id, proposal_id, challenge_id, _ in rows:
+        solver = of(user_id)
+        solver.proposals.add(proposal_id)
+        solver.needs.add(challenge_id)
+        joined[proposal_id] += 1
+    for _, proposal_id, _, lead_id in rows:
+        if joined[proposal_id] >= 2:
+            of(lead_id).teams_led.add(proposal_id)
+    for award in db.session.scalars(
+        select(Award).join(Challenge, Challenge.id == Award.challenge_id).where(ours)
+    ):
+        for key, amount in (award.shares or {}).items():
+            solver = of(int(key))
+            solver.awards.add(award.id)
+            _add(solver.earned, award.currency, int(amount or 0))
+    for report in db.session.scalars(
+        select(ValueReport).where(
+            ValueReport.organization_id == organization.id,
+            ValueReport.status == ReportStatus.POSTED,
+        )
+    ):
+        for key, amount in (report.shares or {}).items():
+            solver = of(int(key))
+            _add(solver.value_attributed, report.currency, int(amount or 0))
+            if int(amount or 0) > 0:
+                solver.value_reports.add(report.id)
+    names = _names(facts)
+    for solver in facts.values():
+        solver.name = names.get(solver.user_id, "")
+    return list(facts.values())
+
+
+def _names(facts: Iterable[int]) -> dict[int, str]:
+    ids = list(facts)
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
+
+
+def solvers(organization: Organization) -> list[SolverRow]:
+    """The organization's solvers with their type, the most involved first."""
+    rank = {kind.key: index for index, kind in enumerate(TYPOLOGY)}
+    rows = [SolverRow(facts, classify(facts)) for facts in solver_facts(organization)]
+    rows.sort(
+        key=lambda r: (
+            rank.get(r.type.key, len(rank)), -len(r.facts.awards), -len(r.facts.proposals),
+            r.facts.name.lower(), r.facts.user_id,
+        )
+    )  # fmt: skip
+    return rows
+
+
+def organization_insight(user: User | None, slug: str) -> OrganizationInsight:
+    """The funnels of the organization's needs (drafts aside) and its solvers (its owners and
+    managers)."""
+    if not isinstance(slug, str) or len(slug) > 60 or not SLUG.match(slug):
+        raise NotFound("No such organization.")
+    organization = get_organization(slug)
+    require_role(user, organization, *EDITORS)
+    needs = list(
+        db.session.scalars(
+            select(Challenge)
+            .where(Challenge.organization_id == organization.id, Challenge.status != Status.DRAFT)
+            .order_by(Challenge.created_at.desc(), Challenge.id.desc())
+        )
+    )
+    return OrganizationInsight(organization, funnels(needs), solvers(organization))

@@ -1,0 +1,37 @@
+"""HTML pages for co-creator insight: a need's funnel, and an organization's needs and
+solvers with the typology."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+
+from marketplace.accounts.services import role_in
+from marketplace.challenges.access import EDITORS
+from marketplace.insight import services
+
+bp = Blueprint("insight", __name__)
+
+
+@bp.route("/challenges/<int:challenge_id>/insight")
+@login_required
+def need(challenge_id: int) -> ResponseReturnValue:
+    funnel = services.need_insight(current_user, challenge_id)
+    organization = funnel.challenge.organization
+    return render_template(
+        "insight/need.html",
+        funnel=funnel,
+        challenge=funnel.challenge,
+        organization=organization,
+        may_see_organization=role_in(current_user, organization) in EDITORS,
+    )
+
+
+@bp.route("/o/<slug>/insight")
+@login_required
+def organization(slug: str) -> ResponseReturnValue:
+    insight = services.organization_insight(current_user, slug)
+    return render_template(
+        "insight/organization.html", insight=insight, organization=insight.organization
+    )
