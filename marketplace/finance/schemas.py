@@ -16,3 +16,177 @@ class TrialBalanceLineSchema(ma.Schema):
     debits = ma.fields.Integer(metadata={"description": "minor units"})
     credits = ma.fields.Integer(metadata={"description": "minor units"})
     balance = ma.fields.Integer(metadata={"description": "debits - credits, minor units"})
+
+
+MAX_PAGE = 1_000_000
+
+
+class JournalQuerySchema(ma.Schema):
+    code = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(max=40),
+        metadata={"description": "transfer code, e.g. FUND_ESCROW, AWARD, PAYOUT"},
+    )
+    account = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(max=200),
+        metadata={
+            "description": "an account code: that account and the accounts under it "
+            "(`liability:escrow` matches every escrow account)"
+        },
+    )
+    reference = ma.fields.String(
+        load_default=None,
+        validate=ma.validate.Length(max=200),
+        metadata={"description": "exact reference, e.g. `challenge:4`"},
+    )
+    start = ma.fields.Date(
+        load_default=None, metadata={"description": "effective on or after this day (UTC)"}
+    )
+    end = ma.fields.Date(
+        load_default=None, metadata={"description": "effective on or before this day (UTC)"}
+    )
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
+    per_page = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))
+
+
+class TransferSchema(ma.Schema):
+    id = ma.fields.Integer()
+    journal_id = ma.fields.Integer()
+    journal_key = ma.fields.String()
+    description = ma.fields.String()
+    key = ma.fields.String(metadata={"description": "the transfer's idempotency key"})
+    code = ma.fields.String()
+    debit_account = ma.fields.String()
+    credit_account = ma.fields.String()
+    amount = ma.fields.Integer(metadata={"description": "minor units"})
+    currency = ma.fields.String()
+    status = ma.fields.String(metadata={"description": "pending, posted or voided"})
+    reference = ma.fields.String()
+    reverses_id = ma.fields.Integer(allow_none=True)
+    recorded_by = ma.fields.String()
+    effective_at = ma.fields.DateTime()
+    recorded_at = ma.fields.DateTime()
+    posted_at = ma.fields.DateTime(allow_none=True)
+
+
+class JournalPageSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(TransferSchema))
+    page = ma.fields.Integer()
+    per_page = ma.fields.Integer()
+    pages = ma.fields.Integer()
+    total = ma.fields.Integer()
+
+
+class AccountSchema(ma.Schema):
+    code = ma.fields.String()
+    name = ma.fields.String()
+    type = ma.fields.String()
+    currency = ma.fields.String()
+    balance = ma.fields.Integer(metadata={"description": "posted debits - credits, minor units"})
+    debits_pending = ma.fields.Integer()
+    credits_pending = ma.fields.Integer()
+
+
+class StatementQuerySchema(ma.Schema):
+    account = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    start = ma.fields.Date(load_default=None, metadata={"description": "first day (UTC)"})
+    end = ma.fields.Date(load_default=None, metadata={"description": "last day (UTC)"})
+
+
+class StatementTransferSchema(ma.Schema):
+    id = ma.fields.Integer()
+    key = ma.fields.String()
+    code = ma.fields.String()
+    reference = ma.fields.String()
+    amount = ma.fields.Integer()
+    posted_at = ma.fields.DateTime()
+
+
+class StatementLineSchema(ma.Schema):
+    transfer = ma.fields.Nested(StatementTransferSchema)
+    debit = ma.fields.Integer()
+    credit = ma.fields.Integer()
+    balance = ma.fields.Integer(metadata={"description": "balance after this transfer"})
+
+
+class StatementSchema(ma.Schema):
+    account = ma.fields.Function(lambda s: s.account.code)
+    currency = ma.fields.Function(lambda s: s.account.currency)
+    opening_balance = ma.fields.Integer()
+    closing_balance = ma.fields.Integer()
+    lines = ma.fields.List(ma.fields.Nested(StatementLineSchema))
+
+
+class BalanceQuerySchema(ma.Schema):
+    account = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    as_of = ma.fields.Date(required=True, metadata={"description": "end of this day (UTC)"})
+
+
+class BalanceSchema(ma.Schema):
+    account = ma.fields.String()
+    currency = ma.fields.String()
+    as_of = ma.fields.Date()
+    balance = ma.fields.Integer(metadata={"description": "posted debits - credits, minor units"})
+
+
+class FlowSchema(ma.Schema):
+    name = ma.fields.String()
+    code = ma.fields.String(metadata={"description": "the ledger code that records it"})
+    provider = ma.fields.Integer(metadata={"description": "the provider's total, minor units"})
+    ledger = ma.fields.Integer(metadata={"description": "the ledger's total, minor units"})
+    difference = ma.fields.Integer()
+
+
+class DifferenceSchema(ma.Schema):
+    kind = ma.fields.String()
+    message = ma.fields.String()
+    amount = ma.fields.Integer()
+    payment_id = ma.fields.Integer(allow_none=True)
+    payout_line_id = ma.fields.Integer(allow_none=True)
+    transfer_id = ma.fields.Integer(allow_none=True)
+
+
+class CurrencyReconciliationSchema(ma.Schema):
+    currency = ma.fields.String()
+    flows = ma.fields.List(ma.fields.Nested(FlowSchema), attribute="flow_list")
+    provider_net = ma.fields.Integer()
+    ledger_net = ma.fields.Integer()
+    cash_balance = ma.fields.Integer()
+    other_cash = ma.fields.Integer()
+    in_flight_count = ma.fields.Integer()
+    in_flight_amount = ma.fields.Integer()
+    differences = ma.fields.List(ma.fields.Nested(DifferenceSchema))
+    clean = ma.fields.Boolean()
+
+
+class ReconciliationSchema(ma.Schema):
+    clean = ma.fields.Boolean()
+    currencies = ma.fields.List(ma.fields.Nested(CurrencyReconciliationSchema))
+
+
+class PointSchema(ma.Schema):
+    day = ma.fields.Date()
+    amount = ma.fields.Integer()
+
+
+class SeriesSchema(ma.Schema):
+    currency = ma.fields.String()
+    points = ma.fields.List(ma.fields.Nested(PointSchema))
+
+
+class BarSchema(ma.Schema):
+    label = ma.fields.String()
+    amount = ma.fields.Integer()
+    count = ma.fields.Integer()
+
+
+class BarsSchema(ma.Schema):
+    currency = ma.fields.String()
+    bars = ma.fields.List(ma.fields.Nested(BarSchema))
+
+
+class DashboardSchema(ma.Schema):
+    escrow = ma.fields.List(ma.fields.Nested(SeriesSchema))
+    payouts = ma.fields.List(ma.fields.Nested(BarsSchema))
+    value_shared = ma.fields.List(ma.fields.Nested(BarsSchema))

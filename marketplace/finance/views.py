@@ -2,16 +2,97 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError
 
 from marketplace.errors import Invalid
-from marketplace.finance import services
-from marketplace.finance.schemas import TrialBalanceQuerySchema
+from marketplace.finance import dashboard as figures
+from marketplace.finance import exports, journal, reconciliation, services, statements
+from marketplace.finance.schemas import (
+    BalanceQuerySchema,
+    JournalQuerySchema,
+    StatementQuerySchema,
+    TrialBalanceQuerySchema,
+)
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
+
+DATES = "Give days as YYYY-MM-DD, e.g. 2026-01-31."
+
+
+def _query(schema: Schema, message: str) -> dict:
+    """The query string through ``schema``; empty form fields mean "not given"."""
+    args = {k: v for k, v in request.args.items() if v != ""}
+    try:
+        return schema.load(args)
+    except ValidationError as error:
+        raise Invalid(message, error.normalized_messages()) from error
+
+
+@bp.route("/")
+@login_required
+def dashboard() -> ResponseReturnValue:
+    return render_template("finance/dashboard.html", charts=figures.dashboard_charts(current_user))
+
+
+@bp.route("/charts/<name>.svg")
+@login_required
+def chart(name: str) -> ResponseReturnValue:
+    return Response(figures.chart_svg(current_user, name), mimetype="image/svg+xml")
+
+
+@bp.route("/journal")
+@login_required
+def journal_page() -> ResponseReturnValue:
+    query = _query(JournalQuerySchema(), DATES)
+    page, per_page = query.pop("page"), query.pop("per_page")
+    filters = journal.JournalFilters(**query)
+    result = journal.journal_page(current_user, filters, page, per_page)
+    return render_template("finance/journal.html", result=result, filters=filters)
+
+
+@bp.route("/accounts")
+@login_required
+def accounts() -> ResponseReturnValue:
+    return render_template("finance/accounts.html", accounts=statements.accounts(current_user))
+
+
+@bp.route("/statement")
+@login_required
+def statement() -> ResponseReturnValue:
+    query = _query(StatementQuerySchema(), DATES)
+    result = statements.account_statement(
+        current_user, query["account"], query["start"], query["end"]
+    )
+    return render_template("finance/statement.html", statement=result, query=query)
+
+
+@bp.route("/balance")
+@login_required
+def balance() -> ResponseReturnValue:
+    query = _query(BalanceQuerySchema(), DATES)
+    result = statements.balance_as_of(current_user, query["account"], query["as_of"])
+    return render_template("finance/balance.html", result=result)
+
+
+@bp.route("/reconciliation")
+@login_required
+def reconciliation_page() -> ResponseReturnValue:
+    result = reconciliation.reconcile(current_user)
+    return render_template("finance/reconciliation.html", result=result)
+
+
+@bp.route("/exports/<format>")
+@login_required
+def export(format: str) -> ResponseReturnValue:
+    book = exports.export_book(current_user, format)
+    return Response(
+        book.text,
+        mimetype=book.mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{book.filename}"'},
+    )
 
 
 @bp.route("/trial-balance")

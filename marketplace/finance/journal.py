@@ -1,0 +1,151 @@
+"""The journal browser: transfers newest first, filtered, a page at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import aliased
+
+import ledger
+from marketplace.accounts.models import User
+from marketplace.errors import NotFound
+from marketplace.extensions import db
+from marketplace.finance.access import Scope, finance_scope
+
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class JournalFilters:
+    code: str | None = None
+    #: An account code, matching that account and the accounts under it
+    #: (``liability:escrow`` matches every escrow account).
+    account: str | None = None
+    reference: str | None = None
+    start: date | None = None  # effective on or after this day (UTC)
+    end: date | None = None  # effective on or before this day (UTC)
+
+
+@dataclass(frozen=True)
+class JournalRow:
+    id: int
+    journal_id: int
+    journal_key: str
+    description: str
+    key: str
+    code: str
+    debit_account: str
+    credit_account: str
+    amount: int
+    currency: str
+    status: str
+    reference: str
+    reverses_id: int | None
+    recorded_by: str
+    effective_at: datetime
+    recorded_at: datetime
+    posted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class JournalPage:
+    items: list[JournalRow]
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def day_end(day: date) -> datetime:
+    """The last moment of a day (UTC): timestamps are kept to the microsecond."""
+    return datetime.combine(day, time.max, tzinfo=UTC)
+
+
+def _rows_query() -> Select:
+    debit, credit = aliased(ledger.Account), aliased(ledger.Account)
+    return (
+        select(
+            ledger.Transfer,
+            ledger.Journal.key,
+            ledger.Journal.description,
+            debit.code,
+            credit.code,
+        )
+        .join(ledger.Journal, ledger.Journal.id == ledger.Transfer.journal_id)
+        .join(debit, debit.id == ledger.Transfer.debit_account_id)
+        .join(credit, credit.id == ledger.Transfer.credit_account_id)
+    )
+
+
+def _row(transfer: ledger.Transfer, key: str, description: str, dr: str, cr: str) -> JournalRow:
+    t = transfer
+    return JournalRow(
+        id=t.id, journal_id=t.journal_id, journal_key=key, description=description, key=t.key,
+        code=t.code, debit_account=dr, credit_account=cr, amount=t.amount, currency=t.currency,
+        status=t.status, reference=t.reference, reverses_id=t.reverses_id,
+        recorded_by=t.recorded_by, effective_at=t.effective_at, recorded_at=t.recorded_at,
+        posted_at=t.posted_at,
+    )  # fmt: skip
+
+
+def _conditions(scope: Scope, filters: JournalFilters) -> list:
+    conditions = [scope.transfer_condition()]
+    if filters.code:
+        conditions.append(ledger.Transfer.code == filters.code)
+    if filters.reference:
+        conditions.append(ledger.Transfer.reference == filters.reference)
+    if filters.account:
+        prefix = filters.account.rstrip(":")
+        matching = select(ledger.Account.id).where(
+            or_(
+                ledger.Account.code == prefix,
+                ledger.Account.code.startswith(prefix + ":", autoescape=True),
+            )
+        )
+        conditions.append(
+            or_(
+                ledger.Transfer.debit_account_id.in_(matching),
+                ledger.Transfer.credit_account_id.in_(matching),
+            )
+        )
+    if filters.start:
+        conditions.append(ledger.Transfer.effective_at >= day_start(filters.start))
+    if filters.end:
+        conditions.append(ledger.Transfer.effective_at <= day_end(filters.end))
+    return conditions
+
+
+def journal_page(
+    actor: User, filters: JournalFilters, page: int = 1, per_page: int = PER_PAGE
+) -> JournalPage:
+    """One page of the transfers ``actor`` may see, newest first."""
+    conditions = _conditions(finance_scope(actor), filters)
+    total = db.session.scalar(select(func.count(ledger.Transfer.id)).where(*conditions)) or 0
+    rows = db.session.execute(
+        _rows_query()
+        .where(*conditions)
+        .order_by(ledger.Transfer.effective_at.desc(), ledger.Transfer.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return JournalPage([_row(*row) for row in rows], page, per_page, total)
+
+
+def transfer_detail(actor: User, transfer_id: int) -> JournalRow:
+    """One transfer ``actor`` may see; NotFound for any other (existing or not)."""
+    scope = finance_scope(actor)
+    row = db.session.execute(
+        _rows_query().where(ledger.Transfer.id == transfer_id, scope.transfer_condition())
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"No transfer {transfer_id} that you may see.")
+    return _row(*row)

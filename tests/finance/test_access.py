@@ -1,0 +1,114 @@
+"""Who sees what: platform staff everything; an organization's finance members and owners
+their organization's accounts only (others' are 404); everyone else is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+API = "/api/v1/finance"
+
+
+def test_acme_finance_sees_acme_escrow_only(client, auth, book) -> None:
+    auth.login(book.people.finance)
+    accounts = [a["code"] for a in client.get(f"{API}/accounts").json]
+    assert accounts == [f"asset:receivable:org:{book.acme}:usd", book.acme_escrow]
+    rows = client.get(f"{API}/transfers").json["items"]
+    assert {r["code"] for r in rows} == {"FUND_ESCROW", "AWARD", "FEE"} and len(rows) == 4
+    assert all(book.acme_escrow in (r["debit_account"], r["credit_account"]) for r in rows)
+    statement = client.get(f"{API}/statement", query_string={"account": book.acme_escrow})
+    assert statement.status_code == 200 and statement.json["closing_balance"] == -550_000
+    page = client.get("/finance/journal").get_data(as_text=True)
+    assert book.acme_escrow in page and book.rival_escrow not in page
+    assert 'data-test="finance-link"' in page
+
+
+def test_acme_finance_gets_404_for_the_rivals_books(client, auth, book) -> None:
+    auth.login(book.staff)
+    rival_transfer = client.get(
+        f"{API}/transfers", query_string={"account": book.rival_escrow}
+    ).json["items"][0]["id"]
+    auth.logout()
+    auth.login(book.people.finance)
+    for query in (
+        {"account": book.rival_escrow},
+        {"account": f"asset:receivable:org:{book.rival}:usd"},
+    ):
+        assert client.get(f"{API}/statement", query_string=query).status_code == 404
+        assert client.get("/finance/statement", query_string=query).status_code == 404
+        assert (
+            client.get(f"{API}/balance", query_string={**query, "as_of": "2030-01-01"}).status_code
+            == 404
+        )
+    assert client.get(f"{API}/transfers/{rival_transfer}").status_code == 404
+    assert (
+        client.get(f"{API}/transfers", query_string={"account": book.rival_escrow}).json["total"]
+        == 0
+    )
+
+
+def test_acme_finance_never_sees_solver_payables(client, auth, book) -> None:
+    auth.login(book.people.finance)
+    payable = f"liability:payable:solver:{book.lead_id}:usd"
+    assert client.get(f"{API}/statement", query_string={"account": payable}).status_code == 404
+    everything = client.get(f"{API}/transfers", query_string={"per_page": 200}).get_data(
+        as_text=True
+    )
+    accounts = client.get(f"{API}/accounts").get_data(as_text=True)
+    assert "payable" not in accounts
+    # award rows name the payable they credit, but a payable is never listed on its own
+    assert client.get(f"{API}/transfers", query_string={"account": payable}).json["total"] == 1
+    assert "cash" in everything  # funding rows show the cash side of Acme's escrow
+
+
+@pytest.mark.parametrize("who", ["finance", "owner"])
+def test_organization_finance_and_owners_get_in(client, auth, book, who) -> None:
+    auth.login(getattr(book.people, who))
+    assert client.get("/finance/").status_code == 200
+    assert client.get(f"{API}/charts").status_code == 200
+
+
+@pytest.mark.parametrize("who", ["manager", "reviewer", "solver", "rival"])
+def test_everyone_else_is_refused(client, auth, book, who) -> None:
+    auth.login(getattr(book.people, who))
+    for path in (
+        "/finance/",
+        "/finance/journal",
+        "/finance/accounts",
+        "/finance/charts/escrow.svg",
+    ):
+        assert client.get(path).status_code == 403, path
+    for path in ("/transfers", "/accounts", "/charts", "/reconciliation"):
+        answer = client.get(f"{API}{path}")
+        assert answer.status_code == 403 and answer.json["status"] == 403
+    assert 'data-test="finance-link"' not in client.get("/").get_data(as_text=True)
+
+
+def test_organization_finance_is_refused_reconciliation_and_exports(client, auth, book) -> None:
+    auth.login(book.people.finance)
+    for path in ("/finance/reconciliation", "/finance/exports/csv", "/finance/trial-balance"):
+        assert client.get(path).status_code == 403
+    for path in ("/reconciliation", "/exports/csv", "/exports/hledger"):
+        assert client.get(f"{API}{path}").status_code == 403
+
+
+def test_anonymous_is_sent_to_sign_in_or_gets_401(client, book) -> None:
+    for path in (
+        "/finance/",
+        "/finance/journal",
+        "/finance/reconciliation",
+        "/finance/exports/csv",
+    ):
+        answer = client.get(path)
+        assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+    for path in ("/transfers", "/accounts", "/statement?account=x", "/reconciliation", "/charts"):
+        assert client.get(f"{API}{path}").status_code == 401
+
+
+def test_staff_download_the_exports(client, auth, book) -> None:
+    auth.login(book.staff)
+    csv = client.get("/finance/exports/csv")
+    assert csv.mimetype == "text/csv" and "attachment" in csv.headers["Content-Disposition"]
+    assert csv.get_data(as_text=True).count("\n") == 6  # header + 5 transfers
+    journal = client.get("/api/v1/finance/exports/hledger").get_data(as_text=True)
+    assert "commodity 1000.00 USD" in journal and journal.count(" * ") == 5
+    assert client.get("/finance/exports/pdf").status_code == 404
