@@ -1,6 +1,7 @@
 """Demo data for `flask demo`: two organizations with branded portals, their people, solvers,
 finance staff, needs in every visibility and state (funded through the sandbox provider), terms
-accepted, questions answered, an amendment, and proposals judged through the real services.
+accepted, questions answered, an amendment, proposals judged, value shared and solvers paid, all
+through the real services (nothing is posted to the ledger directly).
 
 - Open needs hold draft and submitted proposals: Sam and Sofia's two-person team (60/40,
   confirmed), Li's three-person team (33.34/33.33/33.33), a solo proposal and a solo draft,
@@ -10,8 +11,16 @@ accepted, questions answered, an amendment, and proposals judged through the rea
   declined with feedback, and Li's still waits for its decision.
 - "Refill pouch" was judged by Acme (Rita and Ada reviewing): Li won the first prize, Alan was
   declined with feedback, and the need was closed out, its unspent escrow refunded.
-- The book: payouts (not yet a feature) are posted directly on the payables the awards
-  credited: Sam paid, Sofia in flight, Li's refused by the bank; and a mistaken fee reversed.
+- Value sharing on the pouch (3 % of realised value for 36 months). Value can only be reported
+  for periods that have ended inside the term, which starts on the award's day, so the demo
+  dates that award (and its split's contribution records) 14 months back. Acme's finance
+  member Finn reports the first quarter; Max records a later contribution by Grace (the base
+  ring's moulding tool), which she confirms; the second quarter is reported, then corrected
+  (its journal reversed, a new report filed); Acme pays the first quarter's share (sandbox).
+- Payouts: Sam, Li and Grace onboard payout accounts (Sofia has not: she is owed but cannot be
+  paid yet); Fiona prepares a batch and Felix approves it, paid at once by the sandbox (with
+  REDIS_URL set, the worker sends it). Acme then reports a third quarter, and Fiona's second
+  batch (Li and Grace) waits for another finance user's approval.
 """
 
 from __future__ import annotations
@@ -21,8 +30,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-import ledger
-from ledger import NewTransfer, utcnow
+from ledger import format_minor, utcnow
 from marketplace.accounts.models import Membership, Organization, OrganizationDomain, OrgRole, User
 from marketplace.accounts.passwords import hash_password
 from marketplace.challenges import services as needs
@@ -30,15 +38,22 @@ from marketplace.challenges.models import Challenge
 from marketplace.challenges.terms import Criterion, Terms
 from marketplace.dialogue import services as dialogue
 from marketplace.extensions import db
-from marketplace.finance import chart
 from marketplace.judging import closing, decisions, reviews
 from marketplace.judging.models import Award, Decision, Review
-from marketplace.payments.services import start_funding
+from marketplace.payments.services import pay_value_share, start_funding
+from marketplace.payouts import batches
+from marketplace.payouts.accounts import start_onboarding
+from marketplace.payouts.models import PayoutAccount, PayoutBatch
 from marketplace.proposals import messages, team
 from marketplace.proposals import services as proposals
 from marketplace.proposals.models import Proposal
+from marketplace.value import contributions, reports
+from marketplace.value.models import Contribution, ValueReport
+from marketplace.value.periods import add_months
 
 DEMO_PASSWORD = "demo-password"
+MINIMUM = 1_000  # a payout batch pays everyone owed 10.00 USD or more
+ONE_DAY = timedelta(days=1)
 
 PEOPLE = [
     # email, name, platform finance, admin, country
@@ -381,49 +396,77 @@ def _judging(users: dict[str, User], made: list[Challenge], written: list[Propos
     db.session.refresh(concrete)
 
 
-def _owed(account: ledger.Account) -> int:
-    """What a payable still owes, net of payouts posted or in flight."""
-    return account.credits_posted - account.debits_posted - account.debits_pending
+AWARD_MONTHS_AGO = 14
+
+# Acme's reports on the refill pouch: quarter (0 = the first after the award), realised value
+# (minor units), evidence. The second is corrected later; the third comes after the first batch.
+VALUE = [
+    (0, 4_800_000, "Q1 sales ledger, refill pouch line: savings on film and freight"),
+    (1, 6_125_000, "Q2 sales ledger, refill pouch line"),
+    (2, 7_040_000, "Q3 sales ledger, refill pouch line, net of returns"),
+]  # fmt: skip
 
 
-def _book(users: dict[str, User], made: list[Challenge]) -> int:
-    """Payouts from the payables the real awards credited, and a corrected mistake; returns
-    how many journals were posted here."""
-    s, cur, by = db.session, "USD", "demo"
-    concrete, cheese, pouch = made[4], made[1], made[7]
-    cash = chart.cash(s, cur)
-    sam, sofia, li = (users[f"{n}@solver.example"] for n in ("sam", "sofia", "li"))
-    shares: dict[int, int] = {}
-    for award in s.scalars(select(Award).where(Award.challenge_id.in_([concrete.id, pouch.id]))):
-        for uid, part in award.shares.items():
-            shares[int(uid)] = shares.get(int(uid), 0) + part
-    journals = 0
+def _quarter(award: Award, index: int, amount: int, evidence: str) -> dict[str, object]:
+    first = award.awarded_at.date()
+    start = add_months(first, 3 * index)
+    return {"period_start": start, "period_end": add_months(first, 3 * index + 3) - ONE_DAY,
+            "value_amount": amount, "currency": award.currency, "evidence": evidence}  # fmt: skip
 
-    def payout(user: User) -> ledger.PostedJournal:
-        """A pending payout of what the user is owed (never more: the ledger refuses it)."""
-        nonlocal journals
-        payable = chart.payable(s, user.id, cur)
-        amount = min(shares[user.id], _owed(payable))
-        journals += 1
-        return ledger.post_journal(
-            s, [NewTransfer(payable.id, cash.id, amount, "PAYOUT", "demo-payout:1", pending=True)],
-            key=f"demo:payout:{user.id}", recorded_by=by, description=f"Payout to {user.name}",
-        )  # fmt: skip
 
-    # A payout batch: Sam is paid, Sofia's transfer is in flight, Li's was refused by the bank.
-    ledger.post_pending(s, payout(sam).transfer_id)
-    payout(sofia)
-    ledger.void_pending(s, payout(li).transfer_id)
-    # A fee charged by mistake on the cheese need, corrected by a reversal that points at it.
-    wrong = ledger.post_journal(
-        s, [NewTransfer(chart.escrow(s, cheese.id, cur).id, chart.fees(s, cur).id, 5_000, "FEE",
-                        f"challenge:{cheese.id}")],
-        key="demo:fee:mistake", recorded_by=by, description="Fee posted by mistake",
+def _date_back(award: Award) -> None:
+    """The award (and its split's contribution records) moved AWARD_MONTHS_AGO months back,
+    so that whole quarters of its value share term have ended and can be reported."""
+    today = utcnow().date()
+    shift = today - add_months(today, -AWARD_MONTHS_AGO)
+    award.awarded_at -= shift
+    for record in db.session.scalars(select(Contribution).where(Contribution.award_id == award.id)):
+        record.recorded_at -= shift
+        if record.confirmed_at is not None:
+            record.confirmed_at -= shift
+    db.session.commit()
+
+
+def _value(users: dict[str, User], pouch: Challenge) -> None:
+    """Value sharing on the refill pouch (3 % for 36 months): a quarter reported, a later
+    contribution recorded and confirmed, a second quarter reported and then corrected, and the
+    first quarter's share paid by Acme."""
+    award = db.session.scalar(select(Award).where(Award.challenge_id == pouch.id))
+    _date_back(award)
+    max_, finn = users["max@acme.example"], users["finn@acme.example"]
+    first, second, _third = (_quarter(award, *line) for line in VALUE)
+    q1 = reports.report_value(finn, award.id, first)
+    later = contributions.record_contribution(
+        max_, award.id, "grace@solver.example", 2500,
+        "Co-developed the moulding tool for the base ring on Acme's second pouch line.",
     )  # fmt: skip
-    ledger.reverse_transfer(s, wrong.transfer_id, key="demo:fee:mistake:reversal",
-                            recorded_by=by, reason="Fee charged before any award")  # fmt: skip
-    s.commit()
-    return journals + 2
+    contributions.confirm_contribution(users["grace@solver.example"], later.id)
+    q2 = reports.report_value(finn, award.id, second)
+    reports.correct_report(
+        finn, q2.id, "Returned pouches were counted as sales.",
+        {**second, "value_amount": 5_625_000,
+         "evidence": "Q2 sales ledger, refill pouch line, net of returns"},
+    )  # fmt: skip
+    pay_value_share(finn, q1.id)
+
+
+def _payouts(users: dict[str, User], pouch: Challenge) -> tuple[PayoutBatch, PayoutBatch]:
+    """Solvers onboard (Sofia has not yet: she is owed but cannot be paid); Fiona prepares a
+    batch and Felix approves it (paid at once in the sandbox); then Acme reports a third quarter
+    and the next batch waits for a second pair of eyes."""
+    for name in ("sam", "li", "grace"):
+        start_onboarding(users[f"{name}@solver.example"])
+    fiona, felix = users["fiona@platform.example"], users["felix@platform.example"]
+    paid = batches.approve_batch(felix, batches.prepare_batch(fiona, "USD", MINIMUM).id)
+    award = db.session.scalar(select(Award).where(Award.challenge_id == pouch.id))
+    reports.report_value(users["finn@acme.example"], award.id, _quarter(award, *VALUE[2]))
+    waiting = batches.prepare_batch(fiona, "USD", MINIMUM)
+    db.session.expire_all()
+    return paid, waiting
+
+
+def _usd(amount: int) -> str:
+    return f"{format_minor(amount, 'USD', grouped=True)} USD"
 
 
 def load_demo() -> str:
@@ -433,12 +476,18 @@ def load_demo() -> str:
     _activity(users, made)
     written = _proposals(users, made)
     _judging(users, made, written)
-    journals = _book(users, made)
+    pouch = made[7]
+    _value(users, pouch)
+    paid, waiting = _payouts(users, pouch)
     count = db.session.scalar
+    reversed_ = count(select(func.count(ValueReport.id)).where(ValueReport.status == "reversed"))
     return (
         f"Demo loaded: {len(PEOPLE)} people, {len(ORGANIZATIONS)} organizations, {len(made)} "
         f"needs, {len(written)} proposals, {count(select(func.count(Review.id)))} reviews, "
         f"{count(select(func.count(Decision.id)))} decisions "
-        f"({count(select(func.count(Award.id)))} awards), and {journals} payout and "
-        "correction journals besides funding, awards and refunds."
+        f"({count(select(func.count(Award.id)))} awards), "
+        f"{count(select(func.count(ValueReport.id)))} value reports ({reversed_} corrected), "
+        f"{count(select(func.count(PayoutAccount.id)))} payout accounts, a payout batch "
+        f"{paid.status} ({paid.line_count} payouts, {_usd(paid.total)}) and one "
+        f"{waiting.status} for approval ({_usd(waiting.total)})."
     )

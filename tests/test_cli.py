@@ -19,7 +19,9 @@ from marketplace.challenges.models import Challenge
 from marketplace.extensions import db
 from marketplace.judging.models import Award, Decision, Outcome, Review
 from marketplace.payments.models import Payment
+from marketplace.payouts.models import PayoutAccount, PayoutBatch, PayoutLine
 from marketplace.proposals.models import Message, Proposal, ProposalStatus
+from marketplace.value.models import Contribution, ValueReport
 from tests.conftest import services_required
 
 
@@ -85,6 +87,70 @@ def test_demo_has_teams_reviews_decisions_and_awards(app, demo) -> None:
         assert len(refunds) == 1
 
 
+def _by_email(email: str) -> User:
+    return db.session.scalar(select(User).where(User.email == email))
+
+
+def test_demo_shares_value_and_pays_solvers_in_batches(app, demo) -> None:
+    with app.app_context():
+        pouch = db.session.scalar(select(Challenge).where(Challenge.status == "closed"))
+        award = db.session.scalar(select(Award).where(Award.challenge_id == pouch.id))
+        li, grace = _by_email("li@solver.example"), _by_email("grace@solver.example")
+        later = db.session.scalar(select(Contribution).where(Contribution.kind == "later"))
+        assert (later.award_id, later.user_id, later.weight) == (award.id, grace.id, 2500)
+        assert later.confirmed_at is not None
+        assert later.recorded_by_id == _by_email("max@acme.example").id
+
+        # Quarterly reports on the pouch: the second reversed and replaced by its correction.
+        reports = db.session.scalars(select(ValueReport).order_by(ValueReport.id)).all()
+        assert [r.status for r in reports] == ["posted", "reversed", "posted", "posted"]
+        assert all(r.award_id == award.id and r.share_bp == 300 for r in reports)
+        wrong, correction = reports[1], reports[2]
+        assert correction.corrects_id == wrong.id and wrong.reversal_reason
+        assert (wrong.period_start, wrong.period_end) == (
+            correction.period_start,
+            correction.period_end,
+        )
+        assert [r.share_amount for r in reports] == [144_000, 183_750, 168_750, 211_200]
+        assert reports[0].shares == {str(li.id): 144_000}  # before Grace's contribution
+        assert reports[3].shares == {str(li.id): 168_960, str(grace.id): 42_240}
+        originals = db.session.scalars(
+            select(Transfer.id).where(Transfer.journal_id == wrong.journal_id)
+        ).all()
+        reversals = db.session.scalars(
+            select(Transfer.reverses_id).where(Transfer.code == "REVERSAL")
+        ).all()
+        assert len(originals) == 2 and sorted(reversals) == sorted(originals)
+        paid_share = db.session.scalar(select(Payment).where(Payment.kind == "value_share"))
+        assert (paid_share.value_report_id, paid_share.status) == (reports[0].id, "settled")
+
+        # Payout accounts for everyone awarded but Sofia: she is owed, and not in any batch.
+        onboarded = set(db.session.scalars(select(PayoutAccount.user_id)))
+        sofia = _by_email("sofia@solver.example")
+        assert sofia.id not in onboarded and {li.id, grace.id} <= onboarded
+        assert all(p.payouts_enabled for p in db.session.scalars(select(PayoutAccount)))
+
+        paid, waiting = db.session.scalars(select(PayoutBatch).order_by(PayoutBatch.id)).all()
+        assert paid.status == "completed" and paid.approved_by_id != paid.prepared_by_id
+        assert _by_email("felix@platform.example").id == paid.approved_by_id
+        assert waiting.status == "prepared" and waiting.approved_by_id is None
+        assert _by_email("fiona@platform.example").id == waiting.prepared_by_id
+        lines = db.session.scalars(select(PayoutLine).order_by(PayoutLine.id)).all()
+        assert {(line.batch_id, line.status) for line in lines} == {
+            (paid.id, "paid"),
+            (waiting.id, "reserved"),
+        }
+        assert sofia.id not in {line.user_id for line in lines}
+        assert (paid.line_count, paid.total) == (3, 1_212_750)
+        assert (waiting.line_count, waiting.total) == (2, 211_200)
+        payouts = db.session.scalars(select(Transfer).where(Transfer.code == "PAYOUT")).all()
+        status_of = {t.id: t.status for t in payouts}
+        for line in lines:
+            assert status_of[line.transfer_id] == (
+                "posted" if line.batch_id == paid.id else "pending"
+            )
+
+
 def test_verify_exits_1_and_names_the_account_when_a_counter_is_wrong(app, runner, demo) -> None:
     with app.app_context():
         db.session.execute(
@@ -96,7 +162,7 @@ def test_verify_exits_1_and_names_the_account_when_a_counter_is_wrong(app, runne
         db.session.commit()
     result = runner.invoke(args=["ledger", "verify"])
     assert result.exit_code == 1
-    assert "revenue:fees:usd: credits_posted is 135007, transfers say 135000" in result.output
+    assert "revenue:fees:usd: credits_posted is 130007, transfers say 130000" in result.output
 
 
 def _trial_balance(runner, *extra: str) -> list[dict]:
@@ -111,7 +177,8 @@ def test_trial_balance_json(runner, demo) -> None:
     assert all(line["balance"] == line["debits"] - line["credits"] for line in lines)
     assert sum(line["balance"] for line in lines) == 0
     fees = next(line for line in lines if line["account"] == "revenue:fees:usd")
-    assert (fees["debits"], fees["credits"], fees["balance"]) == (5_000, 135_000, -130_000)
+    # 10 % of the two first prizes: 10,000.00 (concrete) and 3,000.00 (refill pouch).
+    assert (fees["debits"], fees["credits"], fees["balance"]) == (0, 130_000, -130_000)
 
 
 def test_trial_balance_as_of_before_anything_is_all_zero(runner, demo) -> None:
@@ -133,8 +200,10 @@ def test_csv_export_has_one_row_per_transfer(app, runner, demo, tmp_path) -> Non
     rows = list(csv.DictReader(io.StringIO(target.read_text())))
     with app.app_context():
         assert len(rows) == db.session.scalar(select(func.count(Transfer.id)))
-    reversal = next(row for row in rows if row["code"] == "REVERSAL")
-    assert reversal["reverses_id"] and reversal["amount_minor"] == "5000"
+    # The corrected value report: its share (1,837.50 split 80/20) reversed transfer by transfer.
+    reversals = [row for row in rows if row["code"] == "REVERSAL"]
+    assert all(row["reverses_id"] for row in reversals)
+    assert sorted(row["amount_minor"] for row in reversals) == ["147000", "36750"]
 
 
 def _hledger_balances(journal: Path, *extra: str) -> dict[str, int]:

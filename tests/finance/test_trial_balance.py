@@ -24,7 +24,7 @@ def test_finance_staff_see_the_trial_balance_page(client, auth, people) -> None:
     auth.login(people["finance"])
     page = client.get("/finance/trial-balance").get_data(as_text=True)
     assert "revenue:fees:usd" in page
-    assert "-1,300.00 USD" in page  # the demo's fees: 1,350.00 earned, 50.00 reversed
+    assert "-1,300.00 USD" in page  # the demo's fees: 10 % of its two first prizes
     assert 'data-test="total-USD">0.00 USD' in page
 
 
