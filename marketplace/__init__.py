@@ -63,20 +63,23 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.notifications import views as notifications_views
     from marketplace.payments import views as payments_views
     from marketplace.payments import webhooks as payments_webhooks
+    from marketplace.payouts import api as payouts_api
     from marketplace.payouts import views as payouts_views
     from marketplace.portal import views as portal_views
     from marketplace.proposals import api as proposals_api
     from marketplace.proposals import views as proposals_views
+    from marketplace.value import api as value_api
+    from marketplace.value import views as value_views
 
     for blueprint in (
         main.bp, accounts_views.bp, finance_views.bp, challenges_views.bp, dialogue_views.bp,
         notifications_views.bp, payments_views.bp, payments_webhooks.bp, portal_views.bp,
-        proposals_views.bp, judging_views.bp, payouts_views.bp, insight_views.bp,
+        proposals_views.bp, judging_views.bp, payouts_views.bp, insight_views.bp, value_views.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     for api_blueprint in (
         accounts_api.blp, finance_api.blp, challenges_api.blp, proposals_api.blp, judging_api.blp,
-        insight_api.blp,
+        insight_api.blp, payouts_api.blp, value_api.blp,
     ):  # fmt: skip
         # No CSRF tokens in the API: a session cookie there authenticates reads only, and
         # writes need a bearer token (marketplace.auth.api_viewer).

@@ -55,6 +55,7 @@ FEW_EXAMPLES = settings(
 
 TRIAL_BALANCE = "/api/v1/ledger/trial-balance"
 FINANCE_DESK = "/api/v1/finance/"
+PAYOUT_BATCHES = "/api/v1/payout-batches"
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -162,6 +163,10 @@ def call_signed_in(case, app: Flask, signed_in: dict) -> None:
         expected = (200, 404) if signed_in["kind"] == "finance" else (403,)
         assert response.status_code in expected, response.text
         return
+    if case.path.startswith(PAYOUT_BATCHES):  # tests/payouts walk the four-eyes rules
+        expected = (200, 404) if signed_in["kind"] == "finance" else (403,)
+        assert response.status_code in expected, response.text
+        return
     if case.path == TRIAL_BALANCE and signed_in["kind"] != "finance":
         assert response.status_code == 403, response.text
         return
@@ -169,10 +174,15 @@ def call_signed_in(case, app: Flask, signed_in: dict) -> None:
         assert response.status_code == 404, response.text
         return
     assert response.status_code == 200, response.text
+    if case.path.endswith(".csv"):  # a download (text/csv, checked against the document)
+        assert response.text.startswith("date,"), response.text
+        return
     if case.path == "/api/v1/me":
         me = response.json()
         assert me["email"] == signed_in["email"]
         assert me["is_platform_finance"] is (signed_in["kind"] == "finance")
+    elif case.path == "/api/v1/me/payout-account":  # a new user has none yet
+        assert response.json() == {"account": None}
     elif case.path == "/api/v1/challenges":
         assert set(response.json()) == {"items", "total", "page", "per_page", "pages"}
     elif case.path == "/api/v1/me/proposals":  # the solver's home: a new user has nothing

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, url_for
+from collections.abc import Mapping
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from marketplace.errors import Conflict
+from marketplace.accounts.services import require_platform_finance
+from marketplace.errors import Conflict, Forbidden, Invalid
+from marketplace.extensions import db
+from marketplace.payouts import batches
 from marketplace.payouts.accounts import start_onboarding
+from marketplace.payouts.forms import parse_batch_form
+from marketplace.payouts.models import BatchStatus, LineStatus, PayoutBatch
+from marketplace.payouts.schemas import Shown, rejecter
 
 bp = Blueprint("payouts", __name__)
 
@@ -32,3 +40,119 @@ def onboard() -> ResponseReturnValue:
 def onboarding_done() -> ResponseReturnValue:
     flash("Thank you: the payment provider will confirm your payout account.", "info")
     return redirect(url_for("proposals.mine"))
+
+
+# --- The finance desk: payout batches with four eyes (platform finance staff only). ---
+
+
+def _people(batch: PayoutBatch) -> Shown:
+    return Shown(batch, rejected_by=rejecter(batch))
+
+
+def _preview(currency: str, minimum: int) -> dict:
+    candidates = batches.payable_candidates(currency, minimum)
+    total = sum(a.credits_posted - a.debits_posted - a.debits_pending for a, _ in candidates)
+    return {"currency": currency, "minimum": minimum, "count": len(candidates), "total": total}
+
+
+def _list_page(form: Mapping[str, str], errors: dict, preview: dict | None, status: int = 200):
+    listed = [_people(b) for b in batches.batches(current_user)]
+    return (
+        render_template(
+            "payouts/batches.html", batches=listed, form=form, errors=errors, preview=preview
+        ),
+        status,
+    )
+
+
+@bp.route("/finance/payouts")
+@login_required
+def batch_list() -> ResponseReturnValue:
+    """The batches, and the "Prepare a batch" form; with ?currency=&minimum= a preview of
+    who would be paid."""
+    require_platform_finance(current_user)
+    form = {
+        "currency": request.args.get("currency", "USD"),
+        "minimum": request.args.get("minimum", ""),
+    }
+    if "minimum" not in request.args:
+        return _list_page(form, {}, None)
+    currency, minimum, errors = parse_batch_form(request.args)
+    if errors or minimum is None:
+        return _list_page(form, errors, None, 422)
+    return _list_page(form, {}, _preview(currency, minimum))
+
+
+@bp.route("/finance/payouts", methods=["POST"])
+@login_required
+def prepare() -> ResponseReturnValue:
+    require_platform_finance(current_user)
+    form = {
+        "currency": request.form.get("currency", ""),
+        "minimum": request.form.get("minimum", ""),
+    }
+    currency, minimum, errors = parse_batch_form(request.form)
+    if errors or minimum is None:
+        flash("Please correct the highlighted fields.", "error")
+        return _list_page(form, errors, None, 422)
+    try:
+        batch = batches.prepare_batch(current_user, currency, minimum)
+    except Invalid as error:
+        flash(error.message, "error")
+        return _list_page(form, error.errors, None, 422)
+    except Conflict as error:
+        flash(error.message, "error")
+        return redirect(url_for("payouts.batch_list"))
+    flash(
+        f"Batch {batch.id} prepared: {batch.line_count} payouts reserved. "
+        "A second finance user must approve it.",
+        "success",
+    )
+    return redirect(url_for("payouts.batch_page", batch_id=batch.id))
+
+
+@bp.route("/finance/payouts/<int:batch_id>")
+@login_required
+def batch_page(batch_id: int) -> ResponseReturnValue:
+    batch = batches.get_batch(current_user, batch_id)
+    counts = batches.progress(batch)
+    return render_template(
+        "payouts/batch.html",
+        batch=_people(batch),
+        lines=batches.lines_of(current_user, batch.id),
+        counts=counts,
+        done=counts[LineStatus.PAID] + counts[LineStatus.FAILED],
+    )
+
+
+@bp.route("/finance/payouts/<int:batch_id>/approve", methods=["POST"])
+@login_required
+def approve(batch_id: int) -> ResponseReturnValue:
+    try:
+        batch = batches.approve_batch(current_user, batch_id)
+    except (Conflict, Forbidden) as error:
+        if isinstance(error, Forbidden) and not current_user.is_platform_finance:
+            raise
+        flash(error.message, "error")
+        return redirect(url_for("payouts.batch_page", batch_id=batch_id))
+    db.session.refresh(batch)
+    if batch.status == BatchStatus.COMPLETED:
+        flash(f"Batch {batch.id} approved and sent.", "success")
+    else:
+        flash(f"Batch {batch.id} approved: the payouts are being sent.", "success")
+    return redirect(url_for("payouts.batch_page", batch_id=batch.id))
+
+
+@bp.route("/finance/payouts/<int:batch_id>/reject", methods=["POST"])
+@login_required
+def reject(batch_id: int) -> ResponseReturnValue:
+    try:
+        batch = batches.reject_batch(current_user, batch_id, request.form.get("reason", ""))
+    except Invalid as error:
+        flash(" ".join(error.errors.get("reason", [error.message])), "error")
+        return redirect(url_for("payouts.batch_page", batch_id=batch_id))
+    except Conflict as error:
+        flash(error.message, "error")
+        return redirect(url_for("payouts.batch_page", batch_id=batch_id))
+    flash(f"Batch {batch.id} rejected: its reservations are voided.", "success")
+    return redirect(url_for("payouts.batch_page", batch_id=batch.id))

@@ -1,0 +1,180 @@
+"""JSON API for payouts: a solver's payout account, and payout batches with four eyes.
+
+Thin resources: parse with marshmallow, call one service, dump. Only platform finance staff
+handle batches (others get 403); the finance user who prepared a batch cannot approve it (403);
+a batch that is no longer prepared cannot be approved or rejected (409). Money is integer minor
+units.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from marketplace.api import ProblemSchema
+from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user
+from marketplace.payouts import batches as services
+from marketplace.payouts.accounts import payout_account_of, start_onboarding
+from marketplace.payouts.models import LineStatus, PayoutAccount, PayoutBatch
+from marketplace.payouts.schemas import (
+    BatchDetailSchema,
+    BatchInputSchema,
+    BatchSchema,
+    MyPayoutAccountSchema,
+    OnboardingSchema,
+    ProgressSchema,
+    RejectionInputSchema,
+    Shown,
+)
+
+blp = Blueprint(
+    "payouts_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Payout accounts, and payout batches with four eyes",
+)
+
+#: Ids are 64-bit: a larger number in a path is no resource (404), not a database error.
+ID = "int(max=9223372036854775807)"
+
+PROBLEMS = {
+    401: "Not authenticated: no credentials where they are needed, an unknown or revoked "
+    "token, or a write sent with only the session cookie (writes need a bearer token)",
+    403: "Only platform finance staff handle payout batches",
+    404: "No such payout batch",
+    409: "The batch's state does not allow this now",
+    422: "Invalid input: `errors` names each field and what is wrong with it",
+}
+
+
+def problems(*codes: int, **notes: str) -> Callable:
+    """Document the problem answers an operation can give; ``notes`` (``_409=...``) refine
+    the general descriptions."""
+
+    def decorate(function: Callable) -> Callable:
+        for code in codes:
+            description = notes.get(f"_{code}", PROBLEMS[code])
+            function = blp.alt_response(code, schema=ProblemSchema, description=description)(
+                function
+            )
+        return function
+
+    return decorate
+
+
+def progress_of(batch: PayoutBatch) -> dict[str, Any]:
+    counts = services.progress(batch)
+    return {
+        "batch_id": batch.id,
+        "status": batch.status,
+        "line_count": batch.line_count,
+        "done": counts[LineStatus.PAID] + counts[LineStatus.FAILED],
+        "counts": counts,
+    }
+
+
+def _account(account: PayoutAccount | None) -> Shown | None:
+    return None if account is None else Shown(account, sandbox=account.provider == "sandbox")
+
+
+def _detail(user: Any, batch: PayoutBatch) -> Shown:
+    return Shown(batch, lines=services.lines_of(user, batch.id), progress=progress_of(batch))
+
+
+@blp.route("/me/payout-account")
+class MyPayoutAccount(MethodView):
+    @blp.doc(security=READ_AUTH)
+    @blp.response(200, MyPayoutAccountSchema)
+    @problems(401)
+    def get(self) -> Any:
+        """Your payout account (`account` is null until you start onboarding)."""
+        return {"account": _account(payout_account_of(api_user()))}
+
+    @blp.doc(security=WRITE_AUTH)
+    @blp.response(200, OnboardingSchema)
+    @problems(401, 409, _409="The payment provider refused, or the account is another's")
+    def post(self) -> Any:
+        """Open or continue your payout account; finish onboarding at `onboarding_url`
+        (null when the account can receive payouts already, as in the sandbox)."""
+        account, url = start_onboarding(api_user())
+        return {"account": _account(account), "onboarding_url": url}
+
+
+@blp.route("/payout-batches")
+class PayoutBatches(MethodView):
+    @blp.doc(security=READ_AUTH)
+    @blp.response(200, BatchSchema(many=True))
+    @problems(401, 403)
+    def get(self) -> Any:
+        """The latest payout batches, newest first (platform finance staff)."""
+        return services.batches(api_user())
+
+    @blp.doc(security=WRITE_AUTH)
+    @blp.arguments(BatchInputSchema)
+    @blp.response(201, BatchDetailSchema)
+    @problems(
+        401, 403, 409, 422,
+        _409="Nobody is owed the minimum with a payout account that can receive money, "
+        "or a balance changed meanwhile",
+    )  # fmt: skip
+    def post(self, data: dict) -> Any:
+        """Prepare a batch: every solver owed at least `minimum` in `currency` whose payout
+        account can receive money; each amount is reserved until a second finance user
+        approves or anyone on the finance desk rejects."""
+        user = api_user()
+        return _detail(user, services.prepare_batch(user, data["currency"], data["minimum"]))
+
+
+@blp.route(f"/payout-batches/<{ID}:batch_id>")
+class PayoutBatchItem(MethodView):
+    @blp.doc(security=READ_AUTH)
+    @blp.response(200, BatchDetailSchema)
+    @problems(401, 403, 404)
+    def get(self, batch_id: int) -> Any:
+        """One batch, its lines and its progress."""
+        user = api_user()
+        return _detail(user, services.get_batch(user, batch_id))
+
+
+@blp.route(f"/payout-batches/<{ID}:batch_id>/progress")
+class PayoutBatchProgress(MethodView):
+    @blp.doc(security=READ_AUTH)
+    @blp.response(200, ProgressSchema)
+    @problems(401, 403, 404)
+    def get(self, batch_id: int) -> Any:
+        """How many lines are in each state; `done` counts the paid and failed ones."""
+        return progress_of(services.get_batch(api_user(), batch_id))
+
+
+@blp.route(f"/payout-batches/<{ID}:batch_id>/approval")
+class PayoutBatchApproval(MethodView):
+    @blp.doc(security=WRITE_AUTH)
+    @blp.response(200, BatchDetailSchema)
+    @problems(
+        401, 403, 404, 409,
+        _403="Not platform finance staff, or the finance user who prepared the batch "
+        "(four eyes)",
+        _409="The batch is not waiting for approval",
+    )  # fmt: skip
+    def post(self, batch_id: int) -> Any:
+        """Approve a prepared batch (a finance user other than its preparer); the money is
+        sent in the background: follow it with the progress endpoint."""
+        user = api_user()
+        batch = services.approve_batch(user, batch_id)
+        return _detail(user, services.get_batch(user, batch.id))
+
+
+@blp.route(f"/payout-batches/<{ID}:batch_id>/rejection")
+class PayoutBatchRejection(MethodView):
+    @blp.doc(security=WRITE_AUTH)
+    @blp.arguments(RejectionInputSchema)
+    @blp.response(200, BatchDetailSchema)
+    @problems(401, 403, 404, 409, 422, _409="The batch is not waiting for approval")
+    def post(self, data: dict, batch_id: int) -> Any:
+        """Reject a prepared batch with a reason: its reservations are voided and the solvers
+        are owed again."""
+        user = api_user()
+        return _detail(user, services.reject_batch(user, batch_id, data["reason"]))
