@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import marshmallow as ma
 from flask.typing import ResponseReturnValue
-from flask_smorest import Api
+from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
 
 from marketplace.errors import handle_http_exception
@@ -26,3 +29,37 @@ class MarketplaceApi(Api):
 
     def handle_http_exception(self, error: HTTPException) -> ResponseReturnValue:
         return handle_http_exception(error)
+
+
+#: Ids are 64-bit: a larger number in a path is no resource (404), not a database error.
+ID = "int(max=9223372036854775807)"
+
+
+def problem_responses(blp: Blueprint, descriptions: dict[int, str]) -> Callable[..., Callable]:
+    """A ``problems(*codes, _409="...")`` decorator for ``blp``'s operations: it documents the
+    problem answers an operation can give, ``descriptions`` being the area's general wording
+    and ``_<code>`` notes refining it for one operation."""
+
+    def problems(*codes: int, **notes: str) -> Callable:
+        def decorate(function: Callable) -> Callable:
+            for code in codes:
+                description = notes.get(f"_{code}", descriptions[code])
+                function = blp.alt_response(code, schema=ProblemSchema, description=description)(
+                    function
+                )
+            return function
+
+        return decorate
+
+    return problems
+
+
+class Annotated:
+    """An object as a response schema sees it, with a few attributes added."""
+
+    def __init__(self, wrapped: object, **extra: object) -> None:
+        self._wrapped = wrapped
+        self.__dict__.update(extra)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wrapped, name)

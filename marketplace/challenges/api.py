@@ -10,7 +10,6 @@ public reads also anonymous callers; every write needs ``Authorization: Bearer <
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import url_for
@@ -18,7 +17,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from marketplace.accounts.services import get_organization
-from marketplace.api import ProblemSchema
+from marketplace.api import ID, Annotated, problem_responses
 from marketplace.auth import READ_AUTH, READ_OPTIONAL_AUTH, WRITE_AUTH, api_user, api_viewer
 from marketplace.challenges import search as search_service
 from marketplace.challenges import services
@@ -61,8 +60,6 @@ blp = Blueprint(
     description="Needs, terms, funding, invitations, dialogue and notifications",
 )
 
-#: Ids are 64-bit: a larger number in a path is no resource (404), not a database error.
-ID = "int(max=9223372036854775807)"
 
 PROBLEMS = {
     401: "Not authenticated: no credentials where they are needed, an unknown or revoked "
@@ -74,36 +71,13 @@ PROBLEMS = {
 }
 
 
-def problems(*codes: int, **notes: str) -> Callable:
-    """Document the problem answers an operation can give; ``notes`` (``_409=...``) refine
-    the general descriptions."""
-
-    def decorate(function: Callable) -> Callable:
-        for code in codes:
-            description = notes.get(f"_{code}", PROBLEMS[code])
-            function = blp.alt_response(code, schema=ProblemSchema, description=description)(
-                function
-            )
-        return function
-
-    return decorate
+problems = problem_responses(blp, PROBLEMS)
 
 
-class _With:
-    """An object as a response schema sees it, with a few attributes added."""
-
-    def __init__(self, wrapped: object, **extra: object) -> None:
-        self._wrapped = wrapped
-        self.__dict__.update(extra)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._wrapped, name)
-
-
-def _detail(user: Any, challenge: Challenge) -> _With:
+def _detail(user: Any, challenge: Challenge) -> Annotated:
     """A need as ``user`` may see it: its confidential details only if the rules say so."""
     allowed = services.may_see_confidential(user, challenge)
-    return _With(
+    return Annotated(
         challenge,
         confidential_details=challenge.confidential_details if allowed else None,
         accepted_version=services.accepted_version(user, challenge),
@@ -227,7 +201,7 @@ class TermsItem(MethodView):
         if version not in versions:
             raise NotFound("No such terms version.")
         previous = versions.get(version - 1)
-        return _With(
+        return Annotated(
             versions[version],
             previous_version=previous.version if previous else None,
             changes=terms_diff(previous.terms, versions[version].terms) if previous else [],
@@ -279,7 +253,7 @@ class Invitations(MethodView):
         user = api_user()
         challenge = get_visible(user, challenge_id)
         invitation, token = services.invite_partner(user, challenge, data["email"], data["name"])
-        return _With(
+        return Annotated(
             invitation,
             token=token,
             link=url_for("challenges.redeem", token=token, _external=True),

@@ -8,14 +8,13 @@ and the transfers that touch them (others' are 404). Money is integer minor unit
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from marketplace.api import ProblemSchema
+from marketplace.api import ID, problem_responses
 from marketplace.auth import READ_AUTH, api_user
 from marketplace.finance import dashboard, exports, journal, reconciliation, services, statements
 from marketplace.finance.schemas import (
@@ -35,8 +34,6 @@ from marketplace.finance.schemas import (
 
 blp = Blueprint("finance_api", __name__, url_prefix="/api/v1", description="The book")
 
-#: Ids are 64-bit: a larger number in a path is no resource (404), not a database error.
-ID = "int(max=9223372036854775807)"
 
 PROBLEMS = {
     401: "Not authenticated: sign in, or send an API token",
@@ -46,18 +43,7 @@ PROBLEMS = {
 }
 
 
-def problems(*codes: int, **notes: str) -> Callable:
-    """Document the problem answers an operation can give."""
-
-    def decorate(function: Callable) -> Callable:
-        for code in codes:
-            description = notes.get(f"_{code}", PROBLEMS[code])
-            function = blp.alt_response(code, schema=ProblemSchema, description=description)(
-                function
-            )
-        return function
-
-    return decorate
+problems = problem_responses(blp, PROBLEMS)
 
 
 STAFF_ONLY = "Only platform finance staff may read this"

@@ -3,13 +3,12 @@ needs and solvers with the typology. Reads only: a bearer token or the session c
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from marketplace.api import ProblemSchema
+from marketplace.api import ID, problem_responses
 from marketplace.auth import READ_AUTH, api_user
 from marketplace.insight import services
 from marketplace.insight.schemas import FunnelSchema, OrganizationInsightSchema
@@ -21,8 +20,6 @@ blp = Blueprint(
     description="Co-creator insight for seekers: funnels, response times, solver typology",
 )
 
-#: Ids are 64-bit: a larger number in a path is no resource (404), not a database error.
-ID = "int(max=9223372036854775807)"
 
 PROBLEMS = {
     401: "Not authenticated: sign in or send an API token",
@@ -31,16 +28,7 @@ PROBLEMS = {
 }
 
 
-def problems(*codes: int, **notes: str) -> Callable:
-    def decorate(function: Callable) -> Callable:
-        for code in codes:
-            description = notes.get(f"_{code}", PROBLEMS[code])
-            function = blp.alt_response(code, schema=ProblemSchema, description=description)(
-                function
-            )
-        return function
-
-    return decorate
+problems = problem_responses(blp, PROBLEMS)
 
 
 @blp.route(f"/challenges/<{ID}:challenge_id>/insight")

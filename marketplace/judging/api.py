@@ -8,13 +8,12 @@ needs ``Authorization: Bearer <token>`` (marketplace.auth).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from marketplace.api import ProblemSchema
+from marketplace.api import ID, problem_responses
 from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user
 from marketplace.challenges.schemas import ChallengeSummarySchema
 from marketplace.errors import NotFound
@@ -40,8 +39,6 @@ blp = Blueprint(
     description="Reviewers, reviews, shortlists, decisions, awards and closing out",
 )
 
-#: Ids are 64-bit: a larger number in a path is no resource (404), not a database error.
-ID = "int(max=9223372036854775807)"
 
 PROBLEMS = {
     401: "Not authenticated: no credentials where they are needed, an unknown or revoked "
@@ -53,19 +50,7 @@ PROBLEMS = {
 }
 
 
-def problems(*codes: int, **notes: str) -> Callable:
-    """Document the problem answers an operation can give; ``notes`` (``_409=...``) refine
-    the general descriptions."""
-
-    def decorate(function: Callable) -> Callable:
-        for code in codes:
-            description = notes.get(f"_{code}", PROBLEMS[code])
-            function = blp.alt_response(code, schema=ProblemSchema, description=description)(
-                function
-            )
-        return function
-
-    return decorate
+problems = problem_responses(blp, PROBLEMS)
 
 
 @blp.route(f"/proposals/<{ID}:proposal_id>/reviewers")

@@ -8,13 +8,12 @@ units.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from marketplace.api import ProblemSchema
+from marketplace.api import ID, problem_responses
 from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user
 from marketplace.payouts import batches as services
 from marketplace.payouts.accounts import payout_account_of, start_onboarding
@@ -37,8 +36,6 @@ blp = Blueprint(
     description="Payout accounts, and payout batches with four eyes",
 )
 
-#: Ids are 64-bit: a larger number in a path is no resource (404), not a database error.
-ID = "int(max=9223372036854775807)"
 
 PROBLEMS = {
     401: "Not authenticated: no credentials where they are needed, an unknown or revoked "
@@ -50,19 +47,7 @@ PROBLEMS = {
 }
 
 
-def problems(*codes: int, **notes: str) -> Callable:
-    """Document the problem answers an operation can give; ``notes`` (``_409=...``) refine
-    the general descriptions."""
-
-    def decorate(function: Callable) -> Callable:
-        for code in codes:
-            description = notes.get(f"_{code}", PROBLEMS[code])
-            function = blp.alt_response(code, schema=ProblemSchema, description=description)(
-                function
-            )
-        return function
-
-    return decorate
+problems = problem_responses(blp, PROBLEMS)
 
 
 def progress_of(batch: PayoutBatch) -> dict[str, Any]:

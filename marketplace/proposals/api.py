@@ -15,7 +15,7 @@ from flask import send_file, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from marketplace.api import ProblemSchema
+from marketplace.api import ID, Annotated, problem_responses
 from marketplace.auth import READ_AUTH, READ_OPTIONAL_AUTH, WRITE_AUTH, api_user, api_viewer
 from marketplace.proposals import attachments, messages, services, team
 from marketplace.proposals.access import get_proposal, get_proposal_metadata, side_of
@@ -46,8 +46,6 @@ blp = Blueprint(
     description="Proposals, teams and splits, attachments and private messages",
 )
 
-#: Ids are 64-bit: a larger number in a path is no resource (404), not a database error.
-ID = "int(max=9223372036854775807)"
 
 PROBLEMS = {
     401: "Not authenticated: no credentials where they are needed, an unknown or revoked "
@@ -59,35 +57,12 @@ PROBLEMS = {
 }
 
 
-def problems(*codes: int, **notes: str) -> Callable:
-    """Document the problem answers an operation can give; ``notes`` (``_409=...``) refine
-    the general descriptions."""
-
-    def decorate(function: Callable) -> Callable:
-        for code in codes:
-            description = notes.get(f"_{code}", PROBLEMS[code])
-            function = blp.alt_response(code, schema=ProblemSchema, description=description)(
-                function
-            )
-        return function
-
-    return decorate
+problems = problem_responses(blp, PROBLEMS)
 
 
-class _With:
-    """An object as a response schema sees it, with a few attributes added."""
-
-    def __init__(self, wrapped: object, **extra: object) -> None:
-        self._wrapped = wrapped
-        self.__dict__.update(extra)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._wrapped, name)
-
-
-def _detail(user: Any, proposal: Proposal, full: bool = True) -> _With:
+def _detail(user: Any, proposal: Proposal, full: bool = True) -> Annotated:
     side = side_of(user, proposal)
-    return _With(proposal, full=full, side=side.value if side else None)
+    return Annotated(proposal, full=full, side=side.value if side else None)
 
 
 #: The media types an attachment is served with (attachments.TYPES, without parameters).
@@ -215,7 +190,7 @@ class Team(MethodView):
     def post(self, data: dict, proposal_id: int) -> Any:
         """Invite a co-creator by email (the lead). The join token is in this answer only."""
         member, token = team.invite_member(api_user(), proposal_id, data["email"], data["share_bp"])
-        return _With(
+        return Annotated(
             member,
             join_token=token,
             join_link=url_for("proposals.join", token=token, _external=True),

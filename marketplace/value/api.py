@@ -8,14 +8,13 @@ that breaks a rule (an overlapping period, a period outside the term) 422 with f
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from marketplace.api import ProblemSchema
+from marketplace.api import ID, problem_responses
 from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user
 from marketplace.challenges.schemas import PaymentSchema
 from marketplace.payments import services as payments
@@ -38,8 +37,6 @@ blp = Blueprint(
     description="Value sharing: earnings, contributions, value reports and their payment",
 )
 
-#: Ids are 64-bit: a larger number in a path is no resource (404), not a database error.
-ID = "int(max=9223372036854775807)"
 
 PROBLEMS = {
     401: "Not authenticated: no credentials where they are needed, an unknown or revoked "
@@ -51,19 +48,7 @@ PROBLEMS = {
 }
 
 
-def problems(*codes: int, **notes: str) -> Callable:
-    """Document the problem answers an operation can give; ``notes`` (``_409=...``) refine
-    the general descriptions."""
-
-    def decorate(function: Callable) -> Callable:
-        for code in codes:
-            description = notes.get(f"_{code}", PROBLEMS[code])
-            function = blp.alt_response(code, schema=ProblemSchema, description=description)(
-                function
-            )
-        return function
-
-    return decorate
+problems = problem_responses(blp, PROBLEMS)
 
 
 AWARD_FIELDS = (
