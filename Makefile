@@ -33,9 +33,12 @@ test: install-test
 lint: install-test
 	$(BIN)/ruff check .
 
-## Ledger throughput against pgbench (PostgreSQL at BENCH_DATABASE_URL).
+## Benchmarks that print numbers (PostgreSQL at BENCH_DATABASE_URL): ledger throughput against
+## pgbench, a batch of 10,000 payouts through the fake Stripe server, value sharing among 100,000.
 bench: install-test
 	$(BIN)/python bench/ledger_bench.py
+	$(BIN)/python bench/payout_bench.py
+	$(BIN)/python bench/value_bench.py
 
 ## An rq worker for the jobs queue (needs REDIS_URL).
 worker: install

@@ -27,6 +27,7 @@ from ledger.posting import (
     PostedJournal,
     find_account,
     open_account,
+    open_accounts,
     post_journal,
     post_pending,
     post_transfer,
@@ -51,6 +52,7 @@ __all__ = [
     "NewTransfer", "NotPending", "NotReversible", "PostedJournal", "Statement", "Transfer",
     "TransferNotFound", "TransferStatus", "TrialBalanceLine", "UTCDateTime", "allocate", "as_utc",
     "balance_as_of", "configure_sqlite_engine", "export_csv", "export_hledger", "find_account",
-    "format_minor", "open_account", "post_journal", "post_pending", "post_transfer",
-    "reverse_transfer", "statement", "trial_balance", "utcnow", "verify", "void_pending",
+    "format_minor", "open_account", "open_accounts", "post_journal", "post_pending",
+    "post_transfer", "reverse_transfer", "statement", "trial_balance", "utcnow", "verify",
+    "void_pending",
 ]  # fmt: skip

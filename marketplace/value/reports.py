@@ -95,16 +95,11 @@ def _file(actor: User, award: Award, data: dict[str, Any], corrects: int | None)
     challenge = db.session.get(Challenge, award.challenge_id)
     receivable = chart.receivable(db.session, challenge.organization_id, award.currency)
     reference = f"award:{award.id}"
+    owed = {uid: part for uid, part in parts.items() if part > 0}
+    payables = chart.payables(db.session, owed, award.currency)
     batch = [
-        NewTransfer(
-            receivable.id,
-            chart.payable(db.session, uid, award.currency).id,
-            part,
-            "VALUE_SHARE",
-            reference,
-        )
-        for uid, part in parts.items()
-        if part > 0
+        NewTransfer(receivable.id, payables[uid], part, "VALUE_SHARE", reference)
+        for uid, part in owed.items()
     ]
     filed = db.session.scalar(
         select(func.count(ValueReport.id)).where(ValueReport.award_id == award.id)
