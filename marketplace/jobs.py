@@ -80,12 +80,13 @@ def send_notification_emails(notification_ids: list[int]) -> int:
     from marketplace.notifications.models import Notification
 
     sent = 0
-    for notification in db.session.scalars(
-        select(Notification).where(Notification.id.in_(notification_ids))
+    for notification, email in db.session.execute(
+        select(Notification, User.email)
+        .join(User, User.id == Notification.user_id)
+        .where(Notification.id.in_(notification_ids))
     ):
-        user = db.session.get(User, notification.user_id)
         link = f"{current_app.config['BASE_URL'].rstrip('/')}{notification.link}"
-        send_email(user.email, notification.title, f"{notification.body}\n\n{link}".strip())
+        send_email(email, notification.title, f"{notification.body}\n\n{link}".strip())
         sent += 1
     return sent
 

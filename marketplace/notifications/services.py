@@ -10,6 +10,9 @@ from marketplace.challenges.models import Challenge
 from marketplace.extensions import db
 from marketplace.notifications.models import Notification
 
+#: Emails are sent by jobs of at most this many (a job's id list stays small).
+EMAILS_PER_JOB = 500
+
 
 def notify(user_ids: list[int], *, kind: str, title: str, body: str = "", link: str = "") -> int:
     """Notify each user once (in-app now, email through a job after the commit)."""
@@ -22,9 +25,13 @@ def notify(user_ids: list[int], *, kind: str, title: str, body: str = "", link: 
         Notification(user_id=uid, kind=kind, title=title[:200], body=body, link=link) for uid in ids
     ]
     db.session.add_all(notifications)
+    db.session.flush()
+    # Read the ids before the commit expires the rows (after it, one SELECT each).
+    notification_ids = [n.id for n in notifications]
     db.session.commit()
-    enqueue(send_notification_emails, [n.id for n in notifications])
-    return len(notifications)
+    for start in range(0, len(notification_ids), EMAILS_PER_JOB):
+        enqueue(send_notification_emails, notification_ids[start : start + EMAILS_PER_JOB])
+    return len(notification_ids)
 
 
 def notify_participants(

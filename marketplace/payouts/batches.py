@@ -54,11 +54,17 @@ def payable_candidates(currency: str, minimum: int) -> list[tuple[Account, Payou
     accounts = {_payable_owner(a.code): a for a in rows}
     if not accounts:
         return []
-    receivers = db.session.scalars(
-        select(PayoutAccount).where(
-            PayoutAccount.user_id.in_(list(accounts)), PayoutAccount.payouts_enabled.is_(True)
+    owed = sorted(accounts)
+    receivers: list[PayoutAccount] = []
+    for start in range(0, len(owed), 1000):  # bounded IN lists: databases cap parameters
+        receivers.extend(
+            db.session.scalars(
+                select(PayoutAccount).where(
+                    PayoutAccount.user_id.in_(owed[start : start + 1000]),
+                    PayoutAccount.payouts_enabled.is_(True),
+                )
+            )
         )
-    )
     return [(accounts[p.user_id], p) for p in sorted(receivers, key=lambda p: p.user_id)]
 
 
