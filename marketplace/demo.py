@@ -430,7 +430,7 @@ def _date_back(award: Award) -> None:
 def _value(users: dict[str, User], pouch: Challenge) -> None:
     """Value sharing on the refill pouch (3 % for 36 months): a quarter reported, a later
     contribution recorded and confirmed, a second quarter reported and then corrected, and the
-    first quarter's share paid by Acme."""
+    shares of the first two quarters paid by Acme (payouts wait for the seeker's money)."""
     award = db.session.scalar(select(Award).where(Award.challenge_id == pouch.id))
     _date_back(award)
     max_, finn = users["max@acme.example"], users["finn@acme.example"]
@@ -442,12 +442,13 @@ def _value(users: dict[str, User], pouch: Challenge) -> None:
     )  # fmt: skip
     contributions.confirm_contribution(users["grace@solver.example"], later.id)
     q2 = reports.report_value(finn, award.id, second)
-    reports.correct_report(
+    corrected = reports.correct_report(
         finn, q2.id, "Returned pouches were counted as sales.",
         {**second, "value_amount": 5_625_000,
          "evidence": "Q2 sales ledger, refill pouch line, net of returns"},
     )  # fmt: skip
     pay_value_share(finn, q1.id)
+    pay_value_share(finn, corrected.id)
 
 
 def _payouts(users: dict[str, User], pouch: Challenge) -> tuple[PayoutBatch, PayoutBatch]:
@@ -459,7 +460,8 @@ def _payouts(users: dict[str, User], pouch: Challenge) -> tuple[PayoutBatch, Pay
     fiona, felix = users["fiona@platform.example"], users["felix@platform.example"]
     paid = batches.approve_batch(felix, batches.prepare_batch(fiona, "USD", MINIMUM).id)
     award = db.session.scalar(select(Award).where(Award.challenge_id == pouch.id))
-    reports.report_value(users["finn@acme.example"], award.id, _quarter(award, *VALUE[2]))
+    q3 = reports.report_value(users["finn@acme.example"], award.id, _quarter(award, *VALUE[2]))
+    pay_value_share(users["finn@acme.example"], q3.id)  # payouts wait for the seeker's money
     waiting = batches.prepare_batch(fiona, "USD", MINIMUM)
     db.session.expire_all()
     return paid, waiting

@@ -114,7 +114,7 @@ def send_verification(user_id: int) -> None:
 
 @_in_app
 def send_team_invitation(member_id: int, token: str) -> None:
-    """Email a join link to someone invited to a proposal's team who has no account yet."""
+    """Email the join link to the address a proposal's team invited."""
     from marketplace.notifications.mail import send_email
     from marketplace.proposals.models import TeamMember
     from marketplace.urls import external_url
@@ -128,7 +128,8 @@ def send_team_invitation(member_id: int, token: str) -> None:
         member.email,
         f"You are invited to co-create “{proposal.title}”",
         f"{proposal.lead.name} invites you to their team for the need "
-        f"“{proposal.challenge.title}”. Create an account with this address, then open:\n{link}",
+        f"“{proposal.challenge.title}”. Sign in (or create an account) with this address, then "
+        f"open:\n{link}",
     )
 
 

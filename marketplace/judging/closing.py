@@ -5,6 +5,7 @@ last proposal is decided."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -19,6 +20,8 @@ from marketplace.judging.models import Award, Decision
 from marketplace.notifications.services import notify
 from marketplace.proposals.access import SENT
 from marketplace.proposals.models import MemberStatus, Proposal, ProposalStatus, TeamMember
+
+log = logging.getLogger(__name__)
 
 
 def undecided_count(challenge: Challenge) -> int:
@@ -49,10 +52,18 @@ def close_challenge(actor: User, challenge_id: int) -> Challenge:
 
 
 def close_when_answered(challenge: Challenge) -> bool:
-    """After a decision: close a need being judged once nothing waits for an answer."""
+    """After a decision: close a need being judged once nothing waits for an answer.
+
+    The decision is committed already; if the close-out fails (the provider refuses the
+    refund), the need stays in judging for a manager to close, and the decision stands.
+    """
     if challenge.status != Status.JUDGING or undecided_count(challenge):
         return False
-    _close_out(None, challenge)
+    try:
+        _close_out(None, challenge)
+    except Conflict as error:
+        log.warning("challenge %s not closed after its last decision: %s", challenge.id, error)
+        return False
     return True
 
 

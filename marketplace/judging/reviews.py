@@ -34,6 +34,12 @@ def assign_reviewer(actor: User, proposal_id: int, reviewer_id: int) -> ReviewAs
     proposal = get_proposal(actor, proposal_id)
     require(actor, proposal.challenge, EDITORS, "assign reviewers")
     _require_undecided(proposal)
+    if isinstance(reviewer_id, bool) or not isinstance(reviewer_id, int) or not (
+        0 < reviewer_id < 2**63
+    ):
+        raise Invalid(
+            "Please correct the highlighted fields.", {"reviewer_id": ["Choose a reviewer."]}
+        )
     role = db.session.scalar(
         select(Membership.role).where(
             Membership.organization_id == proposal.challenge.organization_id,

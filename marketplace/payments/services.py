@@ -46,16 +46,22 @@ def funding_shortfall(challenge: Challenge) -> int:
 
 
 def value_share_due(report_id: int) -> int:
-    """What the seeker still owes for one value report (its share less payments on their way
-    or settled)."""
+    """What the seeker still owes for one value report: its share less what was paid (or is
+    on its way) for it and for the reports it corrects, so a correction never bills twice."""
     from marketplace.value.models import ReportStatus, ValueReport
 
     report = db.session.get(ValueReport, report_id)
     if report is None or report.status != ReportStatus.POSTED:
         return 0
+    chain, earlier = [report.id], report.corrects_id
+    while earlier is not None:
+        chain.append(earlier)
+        earlier = db.session.scalar(
+            select(ValueReport.corrects_id).where(ValueReport.id == earlier)
+        )
     paid = db.session.scalar(
         select(func.coalesce(func.sum(Payment.amount), 0)).where(
-            Payment.value_report_id == report.id,
+            Payment.value_report_id.in_(chain),
             Payment.kind == PaymentKind.VALUE_SHARE,
             Payment.status.in_((PaymentStatus.PENDING, PaymentStatus.SETTLED)),
         )
@@ -73,6 +79,8 @@ def pay_value_share(actor: User, report_id: int) -> Payment:
         raise NotFound("No such value report.")
     award = seeker_award(actor, report.award_id, "pay value shares")
     challenge = db.session.get(Challenge, award.challenge_id)
+    # One payment at a time per report: a double click does not bill twice.
+    db.session.execute(select(ValueReport.id).where(ValueReport.id == report.id).with_for_update())
     amount = value_share_due(report.id)
     if amount <= 0:
         raise Conflict("Nothing is due on this report (paid, on its way, or reversed).")

@@ -8,11 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts.models import User
 from marketplace.errors import Conflict, Unauthorized
 from marketplace.extensions import db
-from marketplace.payments.provider import ProviderError, current_provider
+from marketplace.payments.provider import PaymentProvider, ProviderError, current_provider
 from marketplace.payouts.models import PayoutAccount
 from marketplace.urls import external_url
 
@@ -43,19 +44,42 @@ def start_onboarding(user: User) -> tuple[PayoutAccount, str | None]:
                 details_submitted=opened.details_submitted,
             )
             db.session.add(account)
-            db.session.commit()
+            try:
+                db.session.commit()
+            except IntegrityError:  # a second click raced this one: use its account
+                db.session.rollback()
+                account = payout_account_of(user)
+                return account, None if account.payouts_enabled else _link(provider, account)
             return account, opened.onboarding_url
         if account.payouts_enabled:
             return account, None
         if account.provider != provider.name:
             raise Conflict("This payout account belongs to another payment provider.")
-        url = provider.onboarding_link(
-            account.external_id, return_url=return_url, refresh_url=refresh_url
-        )
+        url = _link(provider, account)
     except ProviderError as error:
         db.session.rollback()
         raise Conflict(f"The payment provider refused: {error}") from error
     return account, url
+
+
+def continue_onboarding(user: User) -> str | None:
+    """A fresh onboarding link for an account opened already (Stripe's refresh URL is visited
+    with GET when a link expires); opens nothing."""
+    account = payout_account_of(user)
+    if account is None or account.payouts_enabled:
+        return None
+    try:
+        return _link(current_provider(), account)
+    except ProviderError as error:
+        raise Conflict(f"The payment provider refused: {error}") from error
+
+
+def _link(provider: PaymentProvider, account: PayoutAccount) -> str:
+    return provider.onboarding_link(
+        account.external_id,
+        return_url=external_url("payouts.onboarding_done"),
+        refresh_url=external_url("payouts.onboard"),
+    )
 
 
 def account_updated(account: Mapping[str, Any]) -> None:

@@ -11,6 +11,7 @@ reservations and the solvers are owed again.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
@@ -38,9 +39,18 @@ def _payable_owner(code: str) -> int:
     return int(code.split(":")[3])
 
 
-def payable_candidates(currency: str, minimum: int) -> list[tuple[Account, PayoutAccount]]:
-    """Solvers' payable accounts holding at least ``minimum`` available, whose payout account
-    can receive money, by user id."""
+@dataclass(frozen=True)
+class Candidate:
+    account: Account
+    payout_account: PayoutAccount
+    amount: int  # what is owed and funded: available less value shares not paid in yet
+
+
+def payable_candidates(currency: str, minimum: int) -> list[Candidate]:
+    """Solvers owed at least ``minimum`` (funded money only) whose payout account can receive
+    money, by user id."""
+    from marketplace.value.reports import unfunded_shares
+
     available = Account.credits_posted - Account.debits_posted - Account.debits_pending
     rows = db.session.execute(
         select(Account)
@@ -51,7 +61,12 @@ def payable_candidates(currency: str, minimum: int) -> list[tuple[Account, Payou
         )
         .order_by(Account.id)
     ).scalars()
-    accounts = {_payable_owner(a.code): a for a in rows}
+    held = unfunded_shares(currency)
+    accounts = {}
+    for account in rows:
+        owner = _payable_owner(account.code)
+        if account.available - held.get(owner, 0) >= minimum:
+            accounts[owner] = account
     if not accounts:
         return []
     owed = sorted(accounts)
@@ -65,7 +80,10 @@ def payable_candidates(currency: str, minimum: int) -> list[tuple[Account, Payou
                 )
             )
         )
-    return [(accounts[p.user_id], p) for p in sorted(receivers, key=lambda p: p.user_id)]
+    return [
+        Candidate(accounts[p.user_id], p, accounts[p.user_id].available - held.get(p.user_id, 0))
+        for p in sorted(receivers, key=lambda p: p.user_id)
+    ]
 
 
 def prepare_batch(actor: User, currency: str, minimum: int) -> PayoutBatch:
@@ -88,11 +106,12 @@ def prepare_batch(actor: User, currency: str, minimum: int) -> PayoutBatch:
     db.session.add(batch)
     db.session.flush()
     cash = chart.cash(db.session, currency)
-    amounts = [a.credits_posted - a.debits_posted - a.debits_pending for a, _ in candidates]
+    amounts = [c.amount for c in candidates]
     transfers = [
-        NewTransfer(account.id, cash.id, amount, "PAYOUT", f"payout-batch:{batch.id}", pending=True)
-        for (account, _), amount in zip(candidates, amounts, strict=True)
-    ]
+        NewTransfer(c.account.id, cash.id, c.amount, "PAYOUT", f"payout-batch:{batch.id}",
+                    pending=True)
+        for c in candidates
+    ]  # fmt: skip
     try:
         posted = ledger.post_journal(
             db.session,
@@ -109,15 +128,13 @@ def prepare_batch(actor: User, currency: str, minimum: int) -> PayoutBatch:
     db.session.add_all(
         PayoutLine(
             batch_id=batch.id,
-            user_id=payout.user_id,
-            payout_account_id=payout.id,
-            amount=amount,
+            user_id=c.payout_account.user_id,
+            payout_account_id=c.payout_account.id,
+            amount=c.amount,
             currency=currency,
             transfer_id=transfer_id,
         )
-        for (_, payout), amount, transfer_id in zip(
-            candidates, amounts, posted.transfer_ids, strict=True
-        )
+        for c, transfer_id in zip(candidates, posted.transfer_ids, strict=True)
     )
     batch.journal_id = posted.journal_id
     batch.total = sum(amounts)

@@ -133,9 +133,17 @@ def transfer_created(transfer: Mapping[str, Any]) -> None:
 
 
 def transfer_reversed(transfer: Mapping[str, Any]) -> None:
-    """Stripe's ``transfer.reversed``: money came back, so the solver is owed it again."""
+    """Stripe's ``transfer.reversed``: the money came back in full, so the solver is owed it
+    again. A partial reversal (Stripe sends the same event) is left to finance staff, who see
+    it in the reconciliation: making the whole line owed again would pay the rest twice."""
     line = _line_from(transfer)
     if line is None or line.status != LineStatus.PAID:
+        return
+    if transfer.get("reversed") is not True:
+        log.warning(
+            "payout line %s: Stripe reversed %s of %s; reconcile by hand",
+            line.id, transfer.get("amount_reversed"), line.amount,
+        )  # fmt: skip
         return
     ledger.reverse_transfer(
         db.session,

@@ -12,7 +12,7 @@ from marketplace.accounts.services import require_platform_finance
 from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.extensions import db
 from marketplace.payouts import batches
-from marketplace.payouts.accounts import start_onboarding
+from marketplace.payouts.accounts import continue_onboarding, start_onboarding
 from marketplace.payouts.forms import parse_batch_form
 from marketplace.payouts.models import BatchStatus, LineStatus, PayoutBatch
 from marketplace.payouts.schemas import Shown, rejecter
@@ -23,23 +23,28 @@ bp = Blueprint("payouts", __name__)
 @bp.route("/me/payout-account", methods=["GET", "POST"])
 @login_required
 def onboard() -> ResponseReturnValue:
-    """Open or continue the payout account; off to the provider's onboarding when needed."""
+    """POST opens or continues the payout account; GET (the provider's refresh link) only
+    continues one. Either way, off to the provider's onboarding when it is needed."""
     try:
-        _, url = start_onboarding(current_user)
+        if request.method == "POST":
+            _, url = start_onboarding(current_user)
+        else:
+            url = continue_onboarding(current_user)
     except Conflict as error:
         flash(error.message, "error")
-        return redirect(url_for("proposals.mine"))
+        return redirect(url_for("value.my_earnings"))
     if url:
         return redirect(url)
-    flash("Your payout account can receive payouts.", "success")
-    return redirect(url_for("proposals.mine"))
+    if request.method == "POST":
+        flash("Your payout account can receive payouts.", "success")
+    return redirect(url_for("value.my_earnings"))
 
 
 @bp.route("/me/payout-account/done")
 @login_required
 def onboarding_done() -> ResponseReturnValue:
     flash("Thank you: the payment provider will confirm your payout account.", "info")
-    return redirect(url_for("proposals.mine"))
+    return redirect(url_for("value.my_earnings"))
 
 
 # --- The finance desk: payout batches with four eyes (platform finance staff only). ---
@@ -51,7 +56,7 @@ def _people(batch: PayoutBatch) -> Shown:
 
 def _preview(currency: str, minimum: int) -> dict:
     candidates = batches.payable_candidates(currency, minimum)
-    total = sum(a.credits_posted - a.debits_posted - a.debits_pending for a, _ in candidates)
+    total = sum(c.amount for c in candidates)
     return {"currency": currency, "minimum": minimum, "count": len(candidates), "total": total}
 
 

@@ -104,6 +104,8 @@ def submission_problems(proposal: Proposal) -> dict[str, list[str]]:
             team.append(f"{who.name} must accept terms version {version.version}.")
     if sum(m.share_bp for m in proposal.members) != 10_000:
         team.append("The shares must add up to 100 %.")
+    elif any(m.share_bp <= 0 for m in proposal.members):
+        team.append("Every co-creator needs a share above 0 %; set the split again.")
     elif not proposal.split_confirmed:
         waiting = [m.email for m in proposal.members if not m.confirmed]
         if waiting:

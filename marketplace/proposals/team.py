@@ -96,20 +96,22 @@ def invite_member(
     proposal.members.append(member)
     _new_split_version(proposal, lead)
     db.session.commit()
-    link = f"/team-invitations/{token}"
-    invitee = db.session.scalar(select(User.id).where(User.email == email))
+    from marketplace.jobs import enqueue, send_team_invitation
+
+    # The link goes to the address itself; an account holding that address hears of it in
+    # the app too, but only once it proved it owns the address (no squatting on invitations).
+    enqueue(send_team_invitation, member.id, token)
+    invitee = db.session.scalar(
+        select(User.id).where(User.email == email, User.email_verified_at.is_not(None))
+    )
     if invitee is not None:
         notify(
             [invitee],
             kind="team_invitation",
             title=f"{user.name} invites you to co-create “{proposal.title}”",
             body=f"For the need “{proposal.challenge.title}”.",
-            link=link,
+            link=f"/team-invitations/{token}",
         )
-    else:
-        from marketplace.jobs import enqueue, send_team_invitation
-
-        enqueue(send_team_invitation, member.id, token)
     return member, token
 
 
@@ -208,8 +210,15 @@ def remove_member(user: User, proposal_id: int, member_id: int) -> Proposal:
         raise Forbidden("Only the lead may remove someone else.")
     if member.is_lead:
         raise Conflict("The lead cannot leave the team; withdraw the proposal instead.")
+    if member.id != acting.id and proposal.status != ProposalStatus.DRAFT:
+        raise Conflict(
+            "Once submitted, co-creators leave only of their own accord: the lead cannot "
+            "remove them."
+        )
     lead = next(m for m in proposal.members if m.is_lead)
-    lead.share_bp += member.share_bp  # the shares still add up; the lead may then re-split
+    # The lead takes the share back (never past 100 %) and may then split again; everyone
+    # confirms the new version.
+    lead.share_bp = min(FULL, lead.share_bp + member.share_bp)
     proposal.members.remove(member)
     _new_split_version(proposal, lead)
     db.session.commit()

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from ledger import utcnow
 from marketplace.accounts.models import User
 from marketplace.accounts.services import normalise_email
-from marketplace.challenges.access import EDITORS, require
+from marketplace.challenges.access import EDITORS, is_staff, require
 from marketplace.errors import Forbidden, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.judging.models import Award
@@ -40,6 +40,7 @@ def record_split(award: Award, proposal: Proposal) -> list[Contribution]:
             confirmed_at=member.confirmed_at or award.awarded_at,
         )
         for member in proposal.members
+        if member.share_bp > 0
     ]
     db.session.add_all(records)
     return records
@@ -74,6 +75,11 @@ def record_contribution(
     person = db.session.scalar(select(User).where(User.email == normalise_email(email)))
     if person is None:
         errors["email"] = ["No one with this email has an account."]
+    elif is_staff(person, proposal.challenge):
+        errors["email"] = [
+            "Members of the seeking organization cannot be credited with a share of the value "
+            "it owes its co-creators."
+        ]
     if isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= MAX_WEIGHT:
         errors["weight"] = [
             f"A weight is 1 to {MAX_WEIGHT:,}, in basis points of the original split "

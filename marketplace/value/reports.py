@@ -246,3 +246,23 @@ def reports_of(actor: User, award_id: int) -> list[ValueReport]:
             select(ValueReport).where(ValueReport.award_id == award.id).order_by(ValueReport.id)
         )
     )
+
+
+def unfunded_shares(currency: str) -> dict[int, int]:
+    """{user id: minor units} of value shares the seekers have not paid yet. Money promised
+    is money held: payouts wait for the seeker's payment (rounded up, so never early)."""
+    from marketplace.payments.services import value_share_due
+
+    held: dict[int, int] = {}
+    for report in db.session.scalars(
+        select(ValueReport).where(
+            ValueReport.status == ReportStatus.POSTED, ValueReport.currency == currency
+        )
+    ):
+        due = value_share_due(report.id)
+        if due <= 0:
+            continue
+        for uid, part in report.shares.items():
+            unpaid = -(-part * due // report.share_amount)
+            held[int(uid)] = held.get(int(uid), 0) + unpaid
+    return held

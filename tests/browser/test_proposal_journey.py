@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from ledger import utcnow
 from marketplace.accounts.models import OrgRole
 from marketplace.challenges import services as needs
 from marketplace.extensions import db
@@ -48,7 +49,9 @@ def people(live_server: LiveServer) -> SimpleNamespace:
             user__name="Rex Reviewer",
         ).user
         lead = UserFactory(email=f"lea-{tag}@example.com", name="Lea Lead")
-        partner = UserFactory(email=f"pat-{tag}@example.com", name="Pat Partner")
+        partner = UserFactory(
+            email=f"pat-{tag}@example.com", name="Pat Partner", email_verified_at=utcnow()
+        )
         title = f"Compostable capsule liner {tag}"
         challenge = needs.create_challenge(
             manager, organization, make_need(title=title), make_terms()

@@ -265,3 +265,25 @@ def test_the_last_decision_closes_a_judged_need_and_returns_unspent_escrow(app, 
         assert refund.amount == 550_000
         assert closing.responses(challenge).rate_percent == 100
         assert ledger.verify(db.session) == []
+
+
+@pytest.mark.parametrize("reviewer_id", [2**63, -1, 0, "7", None])
+def test_a_reviewer_id_out_of_range_is_a_field_error(app, people, submitted, reviewer_id):
+    with app.app_context():
+        with pytest.raises(Invalid) as refused:
+            reviews.assign_reviewer(user(people.manager), submitted.proposal_id, reviewer_id)
+        assert "reviewer_id" in refused.value.errors
+
+
+def test_a_failed_close_out_leaves_the_decision_standing(app, people, submitted, stripe_app):
+    """Funded in the sandbox, the escrow cannot be refunded through Stripe: the last decision
+    is kept and the need stays in judging for a manager to close."""
+    with app.app_context():
+        challenge = db.session.get(Challenge, submitted.challenge_id)
+        needs.advance_deadlines(now=challenge.deadline)
+        decision = decisions.decline_proposal(
+            user(people.manager), submitted.proposal_id, "Not for us, thank you."
+        )
+        db.session.expire_all()
+        assert db.session.get(Decision, decision.id).outcome == "decline"
+        assert db.session.get(Challenge, submitted.challenge_id).status == Status.JUDGING

@@ -106,3 +106,31 @@ def test_bad_batch_input_is_refused(app, finance, currency, minimum, field):
             batches.prepare_batch(user(finance.preparer), currency, minimum)
         assert field in refused.value.errors
         assert db.session.scalar(select(func.count(PayoutBatch.id))) == 0
+
+
+def test_value_shares_are_paid_out_only_once_the_seeker_has_paid_them(
+    app, sandbox_app, people, finance, owed
+):
+    from datetime import timedelta
+
+    from marketplace.judging.models import Award
+    from marketplace.payments.services import pay_value_share
+    from marketplace.value import reports
+
+    onboard(app, owed.lead)
+    with app.app_context(), app.test_request_context():
+        award = db.session.scalar(select(Award))
+        award.awarded_at -= timedelta(days=100)
+        db.session.commit()
+        start = award.awarded_at.date()
+        report = reports.report_value(user(people.manager), award.id, {
+            "period_start": start, "period_end": start + timedelta(days=30),
+            "value_amount": 1_000_000, "currency": "USD", "evidence": "Sales",
+        })  # fmt: skip
+        assert report.shares[str(user(owed.lead).id)] == 30_000  # 60 % of 5 % of 10,000.00
+        held = batches.prepare_batch(user(finance.preparer), "USD", 1)
+        assert held.total == 600_000  # the prize, not the unpaid value share
+        batches.reject_batch(user(finance.approver), held.id, "Wait for Acme")
+        pay_value_share(user(people.finance), report.id)
+        paid_in = batches.prepare_batch(user(finance.preparer), "USD", 1)
+        assert paid_in.total == 630_000

@@ -186,3 +186,18 @@ def test_only_platform_finance_staff_see_the_payout_pages(
 def test_signed_out_visitors_are_sent_to_sign_in(client) -> None:
     response = client.get(PAGE)
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_only_a_post_opens_a_payout_account(app, client, auth, sandbox_app, owed):
+    from marketplace.payouts.models import PayoutAccount
+
+    auth.login(owed.lead)
+    answer = client.get("/me/payout-account")  # a link or an image on another site
+    assert answer.status_code == 302 and answer.location.endswith("/me/earnings")
+    with app.app_context():
+        assert db.session.scalar(select(func.count(PayoutAccount.id))) == 0
+    answer = client.post("/me/payout-account")
+    assert answer.status_code == 302
+    with app.app_context():
+        account = db.session.scalar(select(PayoutAccount))
+        assert account.user_id == user(owed.lead).id and account.payouts_enabled

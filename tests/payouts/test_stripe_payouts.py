@@ -98,7 +98,15 @@ def test_a_reversed_transfer_makes_the_amount_owed_again_once(
         batch = batches.prepare_batch(user(finance.preparer), "USD", 1)
         batches.approve_batch(user(finance.approver), batch.id)
         line = db.session.scalar(select(PayoutLine))
-        transfer = dict(stripe_server.transfers[line.provider_transfer_id], reversed=True)
+        made = stripe_server.transfers[line.provider_transfer_id]
+    # A partial reversal changes nothing by itself (finance reconciles it by hand) ...
+    partial = dict(made, amount_reversed=100)
+    assert post_event(client, stripe_server.event("transfer.reversed", partial)).status_code == 200
+    with app.app_context():
+        assert db.session.get(PayoutLine, line.id).status == "paid"
+        assert payable(owed.lead).available == 0
+    # ... the full reversal makes the payout owed again, once.
+    transfer = dict(made, reversed=True, amount_reversed=made["amount"])
     event = stripe_server.event("transfer.reversed", transfer)
     assert post_event(client, event).status_code == 200
     assert post_event(client, event).json["replayed"] is True

@@ -248,3 +248,52 @@ def test_withdrawn_proposals_leave_the_seekers_view(app, people, submitted):
             get_proposal(user(people.manager), submitted.proposal_id)
         assert services.proposals_for_seeker(user(people.manager), submitted.challenge_id) == []
         assert get_proposal(user(submitted.partner), submitted.proposal_id)
+
+
+def test_once_submitted_the_lead_cannot_remove_a_co_creator(app, people, submitted):
+    with app.app_context():
+        partner_id = next(
+            m.id for m in proposal(submitted.proposal_id).members if m.email == submitted.partner
+        )
+        with pytest.raises(Conflict, match="cannot remove them"):
+            team.remove_member(user(submitted.lead), submitted.proposal_id, partner_id)
+        assert [m.share_bp for m in proposal(submitted.proposal_id).members] == [6000, 4000]
+        team.remove_member(user(submitted.partner), submitted.proposal_id, partner_id)  # leaving
+        assert [m.share_bp for m in proposal(submitted.proposal_id).members] == [10_000]
+
+
+def test_a_zero_share_stops_submission_and_removal_never_takes_the_lead_past_100(app, people, need):
+    proposal_id = draft_proposal(app, people.solver, need)
+    with app.app_context():
+        lead = user(people.solver)
+        _, token = team.invite_member(lead, proposal_id, "partner@example.com")  # 0 %
+        team.join_team(user("partner@example.com"), token)
+        version = proposal(proposal_id).split_version
+        team.confirm_split(user("partner@example.com"), proposal_id, version)
+        with pytest.raises(Invalid) as refused:
+            services.submit_proposal(lead, proposal_id)
+        assert any("share above 0 %" in m for m in refused.value.errors["team"])
+        member, _ = team.invite_member(lead, proposal_id, "third@example.com", 4000)
+        team.remove_member(lead, proposal_id, member.id)
+        assert proposal(proposal_id).members[0].share_bp == 10_000
+
+
+def test_an_invitation_reaches_an_account_in_the_app_only_if_it_owns_the_address(app, people, need):
+    from marketplace.notifications.models import Notification
+
+    proposal_id = draft_proposal(app, people.solver, need)
+    with app.app_context():
+        squatter = UserFactory(email="alice@corp.example")  # registered, never verified
+        team.invite_member(user(people.solver), proposal_id, squatter.email)
+        assert (
+            db.session.scalar(
+                db.select(db.func.count(Notification.id)).where(Notification.user_id == squatter.id)
+            )
+            == 0
+        )
+        verified = UserFactory(email="bob@corp.example", email_verified_at=utcnow())
+        team.invite_member(user(people.solver), proposal_id, verified.email)
+        link = db.session.scalar(
+            db.select(Notification.link).where(Notification.user_id == verified.id)
+        )
+        assert link.startswith("/team-invitations/")

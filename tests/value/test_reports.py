@@ -206,3 +206,34 @@ def test_the_seeker_pays_the_share_through_the_provider(app, people, awarded):
             pay_value_share(user(people.finance), report.id)
         assert db.session.scalar(select(func.count(Payment.id)).where(
             Payment.value_report_id == report.id)) == 1  # fmt: skip
+
+
+def test_the_seeking_organizations_own_people_cannot_be_credited(app, people, awarded):
+    with app.app_context():
+        for email in (people.manager, people.owner):
+            with pytest.raises(Invalid) as refused:
+                contributions.record_contribution(
+                    user(people.manager), awarded.award_id, email, 1_000_000, "Our own work"
+                )
+            assert "Members of the seeking organization" in refused.value.errors["email"][0]
+        assert contributions.weights(award(awarded.award_id)) == {
+            user(awarded.lead).id: 6000,
+            user(awarded.partner).id: 4000,
+        }
+
+
+def test_a_correction_of_a_paid_report_is_not_billed_twice(app, people, awarded):
+    with app.app_context(), app.test_request_context():
+        manager = user(people.manager)
+        first = reports.report_value(manager, awarded.award_id, period(awarded, 0, 89))
+        pay_value_share(manager, first.id)  # 500.00 paid
+        lower = reports.correct_report(
+            manager, first.id, "Returns", period(awarded, 0, 89, 800_000)
+        )
+        assert value_share_due(lower.id) == 0  # 400.00 owed, 500.00 paid already
+        higher = reports.correct_report(
+            manager, lower.id, "Late invoices", period(awarded, 0, 89, 1_200_000)
+        )
+        assert value_share_due(higher.id) == 10_000  # 600.00 owed less the 500.00 paid
+        assert pay_value_share(manager, higher.id).amount == 10_000
+        assert receivable() == 0
