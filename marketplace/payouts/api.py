@@ -152,6 +152,19 @@ class PayoutBatchApproval(MethodView):
         return _detail(user, services.get_batch(user, batch.id))
 
 
+@blp.route(f"/payout-batches/<{ID}:batch_id>/resending")
+class PayoutBatchResending(MethodView):
+    @blp.doc(security=WRITE_AUTH)
+    @blp.response(200, BatchDetailSchema)
+    @problems(401, 403, 404, 409, _409="The batch is not approved and still sending")
+    def post(self, batch_id: int) -> Any:
+        """Send an approved batch's unanswered lines again; each keeps its idempotency key,
+        so nothing is paid twice."""
+        user = api_user()
+        services.resend_batch(user, batch_id)
+        return _detail(user, services.get_batch(user, batch_id))
+
+
 @blp.route(f"/payout-batches/<{ID}:batch_id>/rejection")
 class PayoutBatchRejection(MethodView):
     @blp.doc(security=WRITE_AUTH)

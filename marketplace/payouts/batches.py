@@ -174,6 +174,19 @@ def approve_batch(actor: User, batch_id: int) -> PayoutBatch:
     return batch
 
 
+def resend_batch(actor: User, batch_id: int) -> PayoutBatch:
+    """Send an approved batch's unanswered lines again (after a worker crash or a provider
+    outage); each line keeps its idempotency key, so nothing is paid twice."""
+    from marketplace.jobs import enqueue, send_payout_batch
+
+    batch = get_batch(actor, batch_id)
+    if batch.status != BatchStatus.APPROVED:
+        raise Conflict(f"Only an approved batch still sending can be sent again, not a "
+                       f"{batch.status} one.")  # fmt: skip
+    enqueue(send_payout_batch, batch.id, job_timeout=3600)
+    return batch
+
+
 def reject_batch(actor: User, batch_id: int, reason: str) -> PayoutBatch:
     """Any finance user rejects a prepared batch: its reservations are voided."""
     batch = get_batch(actor, batch_id)

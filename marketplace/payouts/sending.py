@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -27,6 +28,8 @@ from marketplace.payouts.models import BatchStatus, LineStatus, PayoutBatch, Pay
 
 log = logging.getLogger(__name__)
 OPEN = (LineStatus.RESERVED, LineStatus.SENDING)
+#: How long a line may be sent again with the same idempotency key (Stripe keeps keys 24 h).
+KEY_LIFETIME = timedelta(hours=23)
 
 
 def line_key(line: PayoutLine) -> str:
@@ -76,6 +79,12 @@ def send_batch(batch_id: int) -> dict[str, int]:
     ).all()
     for line_id in line_ids:
         line = db.session.get(PayoutLine, line_id)
+        if line.sent_at is not None and utcnow() - line.sent_at > KEY_LIFETIME:
+            # Stripe forgets idempotency keys after 24 hours: sending again could pay twice.
+            log.error("payout line %s unanswered since %s: check it at the provider", line.id,
+                      line.sent_at)  # fmt: skip
+            done["unanswered"] += 1
+            continue
         line.sent_at = line.sent_at or utcnow()
         try:
             transfer_id = provider.send_payout(_request(line))

@@ -148,6 +148,18 @@ def approve(batch_id: int) -> ResponseReturnValue:
     return redirect(url_for("payouts.batch_page", batch_id=batch.id))
 
 
+@bp.route("/finance/payouts/<int:batch_id>/resend", methods=["POST"])
+@login_required
+def resend(batch_id: int) -> ResponseReturnValue:
+    try:
+        batches.resend_batch(current_user, batch_id)
+    except Conflict as error:
+        flash(error.message, "error")
+    else:
+        flash(f"Batch {batch_id}: the lines still open are being sent again.", "success")
+    return redirect(url_for("payouts.batch_page", batch_id=batch_id))
+
+
 @bp.route("/finance/payouts/<int:batch_id>/reject", methods=["POST"])
 @login_required
 def reject(batch_id: int) -> ResponseReturnValue:

@@ -87,6 +87,7 @@ def test_only_platform_finance_staff_handle_batches(app, sandbox_app, people, fi
             lambda: batches.prepare_batch(intruder, "USD", 100),
             lambda: batches.approve_batch(intruder, batch.id),
             lambda: batches.reject_batch(intruder, batch.id, "no"),
+            lambda: batches.resend_batch(intruder, batch.id),
             lambda: batches.lines_of(intruder, batch.id),
         ):
             with pytest.raises(Forbidden):
