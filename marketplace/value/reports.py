@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 import ledger
 from ledger import InsufficientFunds, NewTransfer, Transfer, format_minor, utcnow
 from marketplace.accounts.models import User
-from marketplace.challenges.access import FUNDERS, get_visible, require
+from marketplace.challenges.access import FUNDERS, get_visible, require, role_for
 from marketplace.challenges.models import Challenge
 from marketplace.challenges.terms import BASIS_POINTS
 from marketplace.errors import Conflict, Invalid, NotFound
@@ -149,7 +149,10 @@ def seeker_award(actor: User, award_id: int, doing: str) -> Award:
     award = db.session.get(Award, award_id)
     if award is None:
         raise NotFound("No such award.")
-    require(actor, get_visible(actor, award.challenge_id), FUNDERS, doing)
+    challenge = get_visible(actor, award.challenge_id)
+    if role_for(actor, challenge) is None:
+        get_award(actor, award.id)  # people who may not even read the award: 404
+    require(actor, challenge, FUNDERS, doing)
     return award
 
 

@@ -159,7 +159,7 @@ def test_reporting_correcting_withdrawing_and_paying(
     correction = {"reason": "Returns", **report_json(awarded, 0, 89, 800_000)}
     corrected_url = f"{API}/value-reports/{first['id']}/correction"
     assert client.post(corrected_url, json=correction, headers=keys.lead).status_code == 403
-    assert client.post(corrected_url, json=correction, headers=keys.rival).status_code == 403
+    assert client.post(corrected_url, json=correction, headers=keys.rival).status_code == 404
     response = client.post(corrected_url, json=correction, headers=keys.manager)
     assert response.status_code == 201
     second = response.get_json()
@@ -244,7 +244,7 @@ def test_periods_overlapping_or_outside_the_term_are_refused(
 
 
 @pytest.mark.parametrize(
-    "who, status", [("lead", 403), ("reviewer", 403), ("rival", 403), ("other_solver", 403)]
+    "who, status", [("lead", 403), ("reviewer", 403), ("rival", 404), ("other_solver", 404)]
 )
 def test_only_the_seekers_funders_report_value(app, client, awarded, keys, who, status):
     response = client.post(

@@ -176,7 +176,7 @@ def test_a_bad_correction_changes_nothing(app, people, awarded):
         assert receivable() == 50_000
 
 
-@pytest.mark.parametrize("who, refusal", [("reviewer", Forbidden), ("rival", Forbidden),
+@pytest.mark.parametrize("who, refusal", [("reviewer", Forbidden), ("rival", NotFound),
                                           ("solver", Forbidden)])  # fmt: skip
 def test_only_the_seekers_owners_managers_and_finance_report(app, people, awarded, who, refusal):
     with app.app_context():
