@@ -101,4 +101,4 @@ def organization_names(ids: set[int] | None = None) -> dict[int, str]:
     query = select(Organization.id, Organization.name)
     if ids is not None:
         query = query.where(Organization.id.in_(sorted(ids)))
-    return dict(db.session.execute(query).tuples().all())
+    return {key: value for key, value in db.session.execute(query).all()}
