@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from typing import TextIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ledger.models import Account, TransferStatus
+from ledger.models import Account, Transfer, TransferStatus
 from ledger.reading import transfers_in_order
 
 #: ISO 4217 minor-unit exponents that differ from 2.
@@ -17,6 +18,10 @@ CURRENCY_EXPONENTS = {
     "PYG": 0, "RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
     "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
 }  # fmt: skip
+
+#: ``progress(rows_written)`` is called every PROGRESS_EVERY transfers read, and at the end.
+Progress = Callable[[int], None]
+PROGRESS_EVERY = 1000
 
 CSV_COLUMNS = [
     "transfer_id", "journal_id", "key", "code", "status", "effective_at", "posted_at",
@@ -45,13 +50,19 @@ def _account_codes(session: Session) -> dict[int, str]:
     }
 
 
-def export_csv(session: Session, out: TextIO) -> int:
-    """Write every transfer as one CSV row; returns the number of rows."""
+def export_csv(
+    session: Session, out: TextIO, *, progress: Progress | None = None,
+    every: int = PROGRESS_EVERY,
+) -> int:  # fmt: skip
+    """Write every transfer as one CSV row; returns the number of rows.
+
+    ``progress(rows)`` is called after every ``every`` transfers and once at the end.
+    """
     codes = _account_codes(session)
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     count = 0
-    for t in transfers_in_order(session):
+    for read, t in enumerate(transfers_in_order(session), start=1):
         writer.writerow(
             [
                 t.id, t.journal_id, t.key, t.code, t.status, t.effective_at.isoformat(),
@@ -61,31 +72,46 @@ def export_csv(session: Session, out: TextIO) -> int:
             ]
         )  # fmt: skip
         count += 1
+        if progress is not None and read % every == 0:
+            progress(count)
+    if progress is not None:
+        progress(count)
     return count
 
 
-def export_hledger(session: Session, out: TextIO) -> int:
+def export_hledger(
+    session: Session, out: TextIO, *, progress: Progress | None = None,
+    every: int = PROGRESS_EVERY,
+) -> int:  # fmt: skip
     """Write an hledger / ledger-cli journal; returns the number of transactions.
 
     Posted transfers are cleared (``*``) on the date they were posted, pending ones are marked
     ``!`` on the date they were recorded, voided ones are left out. ``hledger bal -C`` then
-    gives the same balances as the trial balance.
+    gives the same balances as the trial balance. ``progress(transactions)`` is called after
+    every ``every`` transfers read (voided ones included) and once at the end.
     """
     codes = _account_codes(session)
     for currency in sorted({code for code in session.scalars(select(Account.currency))}):
         out.write(f"commodity {format_minor(100000, currency)} {currency}\n")
     out.write("\n")
     count = 0
-    for t in transfers_in_order(session):
-        if t.status == TransferStatus.VOIDED:
-            continue
-        cleared = t.status == TransferStatus.POSTED
-        when = t.posted_at if cleared else t.recorded_at
-        mark = "*" if cleared else "!"
-        amount = format_minor(t.amount, t.currency)
-        out.write(f"{when.date().isoformat()} {mark} {t.code} ({t.key})\n")
-        out.write(f"    ; transfer:{t.id} journal:{t.journal_id} reference:{t.reference}\n")
-        out.write(f"    {codes[t.debit_account_id]}  {amount} {t.currency}\n")
-        out.write(f"    {codes[t.credit_account_id]}  -{amount} {t.currency}\n\n")
-        count += 1
+    for read, t in enumerate(transfers_in_order(session), start=1):
+        if t.status != TransferStatus.VOIDED:
+            _write_transaction(out, t, codes)
+            count += 1
+        if progress is not None and read % every == 0:
+            progress(count)
+    if progress is not None:
+        progress(count)
     return count
+
+
+def _write_transaction(out: TextIO, t: Transfer, codes: dict[int, str]) -> None:
+    cleared = t.status == TransferStatus.POSTED
+    when = t.posted_at if cleared else t.recorded_at
+    mark = "*" if cleared else "!"
+    amount = format_minor(t.amount, t.currency)
+    out.write(f"{when.date().isoformat()} {mark} {t.code} ({t.key})\n")
+    out.write(f"    ; transfer:{t.id} journal:{t.journal_id} reference:{t.reference}\n")
+    out.write(f"    {codes[t.debit_account_id]}  {amount} {t.currency}\n")
+    out.write(f"    {codes[t.credit_account_id]}  -{amount} {t.currency}\n\n")

@@ -62,6 +62,7 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Co-create <no-reply@cocreate.example>"),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER") or os.path.join(instance_path, "uploads"),
+        "EXPORT_FOLDER": os.environ.get("EXPORT_FOLDER") or os.path.join(instance_path, "exports"),
         "ATTACHMENT_MAX_BYTES": int(os.environ.get("ATTACHMENT_MAX_MB") or 10) * 1024 * 1024,
         # A request body larger than the largest attachment plus its form is refused (413).
         "MAX_CONTENT_LENGTH": (int(os.environ.get("ATTACHMENT_MAX_MB") or 10) + 1) * 1024 * 1024,

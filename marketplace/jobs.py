@@ -139,3 +139,11 @@ def send_payout_batch(batch_id: int) -> dict[str, int]:
     from marketplace.payouts.sending import send_batch
 
     return send_batch(batch_id)
+
+
+@_in_app
+def export_book_job(export_id: int) -> dict[str, Any]:
+    """Write a requested book export to EXPORT_FOLDER, reporting the rows written as it goes."""
+    from marketplace.finance.exports import run_export
+
+    return run_export(export_id)

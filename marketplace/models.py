@@ -16,6 +16,7 @@ from marketplace.challenges.models import (
     TermsVersion,
 )
 from marketplace.dialogue.models import Clarification, ProgressUpdate
+from marketplace.finance.models import BookExport
 from marketplace.judging.models import Award, Decision, Review, ReviewAssignment
 from marketplace.notifications.models import Notification
 from marketplace.payments.models import Payment, StripeEvent
@@ -24,7 +25,8 @@ from marketplace.proposals.models import Attachment, Message, Proposal, TeamMemb
 from marketplace.value.models import Contribution, ValueReport
 
 __all__ = [
-    "Account", "ApiToken", "Attachment", "Award", "Challenge", "Clarification", "Contribution",
+    "Account", "ApiToken", "Attachment", "Award", "BookExport", "Challenge", "Clarification",
+    "Contribution",
     "Decision", "Guest", "Invitation", "Journal", "Membership", "Message", "Notification",
     "Organization", "OrganizationDomain", "Payment", "PayoutAccount", "PayoutBatch", "PayoutLine",
     "ProgressUpdate", "Proposal", "Review", "ReviewAssignment", "StripeEvent", "TeamMember",

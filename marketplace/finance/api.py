@@ -8,20 +8,23 @@ and the transfers that touch them (others' are 404). Money is integer minor unit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from flask import Response
+from flask import Response, send_file, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from marketplace.api import ID, problem_responses
-from marketplace.auth import READ_AUTH, api_user
+from marketplace.api import ID, Annotated, problem_responses
+from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user
 from marketplace.finance import dashboard, exports, journal, reconciliation, services, statements
 from marketplace.finance.schemas import (
     AccountSchema,
     BalanceQuerySchema,
     BalanceSchema,
     DashboardSchema,
+    ExportInputSchema,
+    ExportSchema,
     JournalPageSchema,
     JournalQuerySchema,
     ReconciliationSchema,
@@ -39,6 +42,7 @@ PROBLEMS = {
     401: "Not authenticated: sign in, or send an API token",
     403: "Neither platform finance staff nor a finance member or owner of an organization",
     404: "No such account or transfer, or one outside your organization's accounts",
+    409: "The export is not done yet (or failed): no file to download",
     422: "Invalid query: `errors` names each field and what is wrong with it",
 }
 
@@ -138,30 +142,81 @@ class Charts(MethodView):
         return dashboard.dashboard(api_user())
 
 
-def _download(format: str) -> Response:
-    book = exports.export_book(api_user(), format)
-    return Response(
-        book.text,
-        mimetype=book.mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{book.filename}"'},
-    )
+# --- Book exports: requested here, written by a background job. ---
+
+WRITE_401 = (
+    "Not authenticated: no credentials, an unknown or revoked token, or a write sent with only "
+    "the session cookie (writes need a bearer token)"
+)
 
 
-@blp.route("/finance/exports/csv")
-class CsvExport(MethodView):
+def _shown(export: Any) -> Annotated:
+    done = export.status == "done"
+    url = url_for("finance_api.ExportFile", export_id=export.id) if done else None
+    return Annotated(export, file_url=url)
+
+
+def _file_responses(function: Callable) -> Callable:
+    """Document a 200 answer that is the export's file: text/csv or text/plain (hledger)."""
+    for content_type in ("text/csv", "text/plain"):
+        function = blp.response(
+            200,
+            {"type": "string", "format": "binary"},
+            content_type=content_type,
+            description="The file, as an attachment (`X-Content-Type-Options: nosniff`): "
+            "text/csv for a CSV export, text/plain for an hledger journal",
+        )(function)
+    return function
+
+
+@blp.route("/finance/exports")
+class Exports(MethodView):
     @blp.doc(security=READ_AUTH)
-    @blp.response(200, content_type="text/csv", description="One row per transfer")
+    @blp.response(200, ExportSchema(many=True))
     @problems(401, 403, _403=STAFF_ONLY)
-    def get(self) -> Response:
-        """Every transfer as CSV (platform finance staff)."""
-        return _download("csv")
+    def get(self) -> Any:
+        """The latest book exports, newest first (platform finance staff)."""
+        return [_shown(e) for e in exports.list_exports(api_user())]
+
+    @blp.doc(security=WRITE_AUTH)
+    @blp.arguments(ExportInputSchema)
+    @blp.response(202, ExportSchema)
+    @problems(
+        401, 403, 422, _401=WRITE_401, _403="Only platform finance staff may export the book",
+        _422="Invalid input: `errors` names each field and what is wrong with it",
+    )  # fmt: skip
+    def post(self, data: dict) -> Any:
+        """Export every transfer as CSV or an hledger journal (platform finance staff): the
+        file is written in the background; follow `status` and `rows` of `total` at
+        /finance/exports/{export_id}, then download it from `file_url`."""
+        return _shown(exports.request_export(api_user(), data["format"]))
 
 
-@blp.route("/finance/exports/hledger")
-class HledgerExport(MethodView):
+@blp.route(f"/finance/exports/<{ID}:export_id>")
+class ExportItem(MethodView):
     @blp.doc(security=READ_AUTH)
-    @blp.response(200, content_type="text/plain", description="An hledger journal")
-    @problems(401, 403, _403=STAFF_ONLY)
-    def get(self) -> Response:
-        """The book as an hledger / ledger-cli journal (platform finance staff)."""
-        return _download("hledger")
+    @blp.response(200, ExportSchema)
+    @problems(401, 403, 404, _403=STAFF_ONLY, _404="No such export")
+    def get(self, export_id: int) -> Any:
+        """One export: its status and progress (`rows` written of `total` transfers)."""
+        return _shown(exports.get_export(api_user(), export_id))
+
+
+@blp.route(f"/finance/exports/<{ID}:export_id>/file")
+class ExportFile(MethodView):
+    @blp.doc(security=READ_AUTH)
+    @_file_responses
+    @problems(
+        401, 403, 404, 409, _403=STAFF_ONLY,
+        _404="No such export, or its file is no longer there",
+    )  # fmt: skip
+    def get(self, export_id: int) -> Response:
+        """A finished export's file (409 while it is queued or running, or if it failed)."""
+        found = exports.export_file(api_user(), export_id)
+        response = send_file(
+            found.path, mimetype=found.mimetype, as_attachment=True,
+            download_name=found.download_name,
+        )  # fmt: skip
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "private, no-store"
+        return response

@@ -1,38 +1,150 @@
-"""Downloads of the whole book for accountants: CSV and an hledger journal."""
+"""Downloads of the whole book for accountants: CSV and an hledger journal.
+
+A platform finance user requests an export: a BookExport row is committed, then the job
+``marketplace.jobs.export_book_job`` writes the file under EXPORT_FOLDER (a shared volume in
+production: the worker writes it, the site serves it), counting the rows written as it goes.
+Without Redis the job runs inline, so the export is done when the request returns.
+"""
 
 from __future__ import annotations
 
-import io
+import os
+import secrets
 from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
 
 import ledger
-from ledger import utcnow
+from ledger import Transfer, utcnow
 from marketplace.accounts.models import User
 from marketplace.accounts.services import require_platform_finance
-from marketplace.errors import NotFound
+from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.extensions import db
+from marketplace.finance.models import BookExport, ExportFormat, ExportStatus
 
 FORMATS = {
-    "csv": (ledger.export_csv, "text/csv", "csv"),
-    "hledger": (ledger.export_hledger, "text/plain", "journal"),
+    ExportFormat.CSV: (ledger.export_csv, "text/csv", "csv"),
+    ExportFormat.HLEDGER: (ledger.export_hledger, "text/plain", "journal"),
 }
+
+#: A worker may take this long on one export before rq stops it (seconds).
+JOB_TIMEOUT = 3600
+LISTED = 50
 
 
 @dataclass(frozen=True)
-class Export:
-    text: str
+class ExportFile:
+    path: str
     mimetype: str
-    filename: str
-    count: int
+    download_name: str
 
 
-def export_book(actor: User, format: str) -> Export:
-    """Every transfer in one format (platform finance staff only)."""
+def _folder() -> str:
+    return current_app.config["EXPORT_FOLDER"]
+
+
+def request_export(actor: User, format: str) -> BookExport:
+    """Commit a queued export of every transfer, then enqueue the job that writes it."""
+    from marketplace.jobs import enqueue, export_book_job
+
     require_platform_finance(actor)
     if format not in FORMATS:
-        raise NotFound(f"No export format {format!r}; there are {', '.join(FORMATS)}.")
-    write, mimetype, extension = FORMATS[format]
-    out = io.StringIO()
-    count = write(db.session, out)
-    stamp = utcnow().strftime("%Y%m%d-%H%M%S")
-    return Export(out.getvalue(), mimetype, f"book-{stamp}.{extension}", count)
+        raise Invalid(
+            "Choose an export format.",
+            {"format": [f"Must be one of: {', '.join(FORMATS)}."]},
+        )
+    export = BookExport(
+        format=format,
+        requested_by_id=actor.id,
+        status=ExportStatus.QUEUED,
+        total=db.session.scalar(select(func.count()).select_from(Transfer)) or 0,
+    )
+    db.session.add(export)
+    db.session.commit()
+    enqueue(export_book_job, export.id, job_timeout=JOB_TIMEOUT)
+    db.session.refresh(export)
+    return export
+
+
+def list_exports(actor: User, limit: int = LISTED) -> list[BookExport]:
+    """The latest exports, newest first (platform finance staff)."""
+    require_platform_finance(actor)
+    newest_first = select(BookExport).order_by(BookExport.id.desc()).limit(limit)
+    return list(db.session.scalars(newest_first))
+
+
+def get_export(actor: User, export_id: int) -> BookExport:
+    require_platform_finance(actor)
+    export = db.session.get(BookExport, export_id)
+    if export is None:
+        raise NotFound("No such export.")
+    return export
+
+
+def in_progress(exports: list[BookExport]) -> bool:
+    return any(e.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) for e in exports)
+
+
+def progress_of(export: BookExport) -> dict[str, Any]:
+    return {"export_id": export.id, "status": export.status, "rows": export.rows,
+            "total": export.total, "error": export.error}  # fmt: skip
+
+
+def download_name(export: BookExport) -> str:
+    stamp = (export.finished_at or export.created_at).strftime("%Y%m%d-%H%M%S")
+    return f"book-{export.id}-{stamp}.{FORMATS[ExportFormat(export.format)][2]}"
+
+
+def export_file(actor: User, export_id: int) -> ExportFile:
+    """Where a finished export's file is (Conflict before it is done, NotFound if it is gone)."""
+    export = get_export(actor, export_id)
+    if export.status != ExportStatus.DONE or not export.file_name:
+        raise Conflict(f"Export {export.id} is {export.status}: there is no file to download.")
+    path = os.path.join(_folder(), export.file_name)
+    if not os.path.isfile(path):
+        raise NotFound(f"The file of export {export.id} is no longer there.")
+    return ExportFile(path, FORMATS[ExportFormat(export.format)][1], download_name(export))
+
+
+def run_export(export_id: int) -> dict[str, Any]:
+    """The job's work: write the file, committing the rows written every 1,000 transfers.
+
+    Marks the export done, or failed with the error (never left running); an export that is
+    done already is not written again.
+    """
+    export = db.session.get(BookExport, export_id)
+    if export is None or export.status == ExportStatus.DONE:
+        return {"export_id": export_id, "status": export.status if export else None}
+    write, _, extension = FORMATS[ExportFormat(export.format)]
+    file_name = f"{secrets.token_hex(16)}.{extension}"
+    export.status, export.started_at, export.rows = ExportStatus.RUNNING, utcnow(), 0
+    export.error, export.finished_at, export.file_name = "", None, None
+    db.session.commit()
+    path = ""
+
+    def progress(rows: int) -> None:
+        export.rows = rows
+        db.session.commit()
+
+    try:
+        folder = _folder()
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, file_name)
+        with open(path, "x", encoding="utf-8", newline="") as out:
+            rows = write(db.session, out, progress=progress)
+    except Exception as error:  # recorded on the export; the job itself does not fail
+        db.session.rollback()
+        if path and os.path.exists(path):
+            os.remove(path)
+        export = db.session.get(BookExport, export_id)
+        export.status, export.finished_at = ExportStatus.FAILED, utcnow()
+        export.error = f"{type(error).__name__}: {error}"[:2000]
+        db.session.commit()
+        current_app.logger.exception("Book export %s failed", export_id)
+        return progress_of(export)
+    export.rows, export.file_name = rows, file_name
+    export.status, export.finished_at = ExportStatus.DONE, utcnow()
+    db.session.commit()
+    return progress_of(export)

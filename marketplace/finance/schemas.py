@@ -190,3 +190,42 @@ class DashboardSchema(ma.Schema):
     escrow = ma.fields.List(ma.fields.Nested(SeriesSchema))
     payouts = ma.fields.List(ma.fields.Nested(BarsSchema))
     value_shared = ma.fields.List(ma.fields.Nested(BarsSchema))
+
+
+EXPORT_FORMATS = ["csv", "hledger"]
+EXPORT_STATUSES = ["queued", "running", "done", "failed"]
+
+
+class ExportInputSchema(ma.Schema):
+    format = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(EXPORT_FORMATS),
+        metadata={"description": "csv (one row per transfer) or hledger (a journal)"},
+    )
+
+
+class ExportRequesterSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    email = ma.fields.String()
+
+
+class ExportSchema(ma.Schema):
+    id = ma.fields.Integer()
+    format = ma.fields.String(validate=ma.validate.OneOf(EXPORT_FORMATS))
+    status = ma.fields.String(
+        validate=ma.validate.OneOf(EXPORT_STATUSES),
+        metadata={"description": "queued, running, done (the file can be downloaded) or failed"},
+    )
+    rows = ma.fields.Integer(
+        metadata={"description": "rows (CSV) or transactions (hledger) written so far"}
+    )
+    total = ma.fields.Integer(metadata={"description": "transfers in the book when requested"})
+    error = ma.fields.String(metadata={"description": "why it failed; empty otherwise"})
+    requested_by = ma.fields.Nested(ExportRequesterSchema)
+    created_at = ma.fields.DateTime()
+    started_at = ma.fields.DateTime(allow_none=True)
+    finished_at = ma.fields.DateTime(allow_none=True)
+    file_url = ma.fields.String(
+        allow_none=True, metadata={"description": "where to download the file once done"}
+    )

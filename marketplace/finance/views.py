@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from marshmallow import Schema, ValidationError
@@ -84,15 +93,43 @@ def reconciliation_page() -> ResponseReturnValue:
     return render_template("finance/reconciliation.html", result=result)
 
 
-@bp.route("/exports/<format>")
+@bp.route("/exports")
 @login_required
-def export(format: str) -> ResponseReturnValue:
-    book = exports.export_book(current_user, format)
-    return Response(
-        book.text,
-        mimetype=book.mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{book.filename}"'},
+def export_list() -> ResponseReturnValue:
+    """The book exports, and the form that requests one; refreshes itself while any runs."""
+    listed = exports.list_exports(current_user)
+    return render_template(
+        "finance/exports.html", exports=listed, running=exports.in_progress(listed)
     )
+
+
+@bp.route("/exports", methods=["POST"])
+@login_required
+def request_export() -> ResponseReturnValue:
+    try:
+        export = exports.request_export(current_user, request.form.get("format", ""))
+    except Invalid as error:
+        flash(" ".join(error.errors.get("format", [error.message])), "error")
+        return redirect(url_for("finance.export_list"))
+    if export.status == "done":
+        flash(f"Export {export.id} is ready: {export.rows} rows written.", "success")
+    elif export.status == "failed":
+        flash(f"Export {export.id} failed: {export.error}", "error")
+    else:
+        flash(f"Export {export.id} is being written; this page follows its progress.", "info")
+    return redirect(url_for("finance.export_list"))
+
+
+@bp.route("/exports/<int:export_id>/download")
+@login_required
+def export_download(export_id: int) -> ResponseReturnValue:
+    found = exports.export_file(current_user, export_id)
+    response = send_file(
+        found.path, mimetype=found.mimetype, as_attachment=True, download_name=found.download_name
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.route("/trial-balance")
