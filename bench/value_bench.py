@@ -274,7 +274,14 @@ def main() -> None:
             )
             print(
                 "  jobs enqueued (not run): "
-                + (", ".join(f"{name} ({size:,} ids)" for name, size in enqueued) or "none")
+                + (
+                    ", ".join(
+                        f"{name} x {sum(1 for n, _ in enqueued if n == name):,} "
+                        f"({sum(size for n, size in enqueued if n == name):,} ids)"
+                        for name in dict.fromkeys(n for n, _ in enqueued)
+                    )
+                    or "none"
+                )
             )
             db.session.expire_all()
             failures = check(award_id, report_id)
