@@ -170,9 +170,7 @@ class Awards(MethodView):
     def get(self, challenge_id: int) -> Any:
         """The prizes awarded so far, by prize rank (the seeker's owners, managers and
         reviewers)."""
-        standings = reviews.scoreboard(api_user(), challenge_id)
-        awarded = [s.decision.award for s in standings if s.decision and s.decision.award]
-        return sorted(awarded, key=lambda award: (award.prize_rank, award.id))
+        return decisions.awards_of(api_user(), challenge_id)
 
 
 @blp.route(f"/challenges/<{ID}:challenge_id>/close")

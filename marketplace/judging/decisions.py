@@ -234,3 +234,18 @@ def award_prize(
 
 def decision_of(proposal: Proposal) -> Decision | None:
     return db.session.scalar(select(Decision).where(Decision.proposal_id == proposal.id))
+
+
+def awards_of(actor: User, challenge_id: int) -> list[Award]:
+    """The prizes a need awarded so far, by prize rank (for the seeker's owners, managers and
+    reviewers)."""
+    from marketplace.proposals.services import proposals_for_seeker
+
+    ids = [p.id for p in proposals_for_seeker(actor, challenge_id)]
+    if not ids:
+        return []
+    return list(
+        db.session.scalars(
+            select(Award).where(Award.proposal_id.in_(ids)).order_by(Award.prize_rank, Award.id)
+        )
+    )
