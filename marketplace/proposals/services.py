@@ -40,16 +40,24 @@ def _apply(proposal: Proposal, data: dict[str, Any]) -> None:
             setattr(proposal, name, (data[name] or "").strip())
 
 
+def why_not_propose(user: User, challenge: Challenge) -> str | None:
+    """Why ``user`` may not write a proposal for this need now; None when they may."""
+    if challenge.status != Status.OPEN:
+        return "Proposals can be written while the need is open."
+    problem = eligibility_problem(user, challenge, challenge.current_terms.terms)
+    if problem:
+        return problem
+    if accepted_version(user, challenge) is None:
+        return "Accept the need's terms before writing a proposal."
+    return None
+
+
 def create_proposal(user: User, challenge_id: int, data: dict[str, Any]) -> Proposal:
     """A draft proposal led by ``user``, who must have accepted the terms and be eligible."""
     challenge = get_visible(user, challenge_id)
-    if challenge.status != Status.OPEN:
-        raise Conflict("Proposals can be written while the need is open.")
-    problem = eligibility_problem(user, challenge, challenge.current_terms.terms)
-    if problem:
-        raise Conflict(problem)
-    if accepted_version(user, challenge) is None:
-        raise Conflict("Accept the need's terms before writing a proposal.")
+    refusal = why_not_propose(user, challenge)
+    if refusal:
+        raise Conflict(refusal)
     if not (data.get("title") or "").strip():
         raise Invalid("Please correct the highlighted fields.", {"title": ["Give a title."]})
     proposal = Proposal(challenge=challenge, lead_id=user.id, split_version=1)

@@ -9,8 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from marketplace.challenges.access import get_visible, role_for
-from marketplace.challenges.models import Challenge, Status
-from marketplace.challenges.services import accepted_version, eligibility_problem
+from marketplace.challenges.models import Challenge
 from marketplace.challenges.terms import IP_LABELS
 from marketplace.errors import DomainError, Invalid
 from marketplace.forms import flash_error
@@ -62,25 +61,13 @@ def _act(
     return _to_proposal(proposal_id, anchor)
 
 
-def _refusal(challenge: Challenge) -> str | None:
-    """Why the viewer cannot write a proposal for this need (the service checks it again)."""
-    if challenge.status != Status.OPEN:
-        return "Proposals can be written while the need is open."
-    problem = eligibility_problem(current_user, challenge, challenge.current_terms.terms)
-    if problem:
-        return problem
-    if accepted_version(current_user, challenge) is None:
-        return "Accept the need's terms before writing a proposal."
-    return None
-
-
 @bp.route("/challenges/<int:challenge_id>/proposals/new", methods=["GET", "POST"])
 @login_required
 def new(challenge_id: int) -> ResponseReturnValue:
     challenge = get_visible(current_user, challenge_id)
     errors: dict = {}
     if request.method == "GET":
-        refusal = _refusal(challenge)
+        refusal = services.why_not_propose(current_user, challenge)
         if refusal:
             flash(refusal, "error")
             return redirect(url_for("challenges.detail", challenge_id=challenge.id))
@@ -355,6 +342,14 @@ def mine() -> ResponseReturnValue:
 @bp.app_template_filter("percent")
 def percent_filter(bp_value: int) -> str:
     return percent(bp_value or 0)
+
+
+@bp.app_template_global()
+def may_propose(challenge: Challenge) -> bool:
+    """Whether the signed-in viewer may write a proposal for this need (the service's rule)."""
+    return current_user.is_authenticated and not services.why_not_propose(
+        current_user, challenge
+    )
 
 
 @bp.app_template_global()
