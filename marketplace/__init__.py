@@ -9,9 +9,11 @@ from flask import Flask
 
 from ledger import configure_sqlite_engine
 from marketplace.config import from_environment, normalise_database_url
+from marketplace.db import register_rollback_on_error
 from marketplace.errors import register_errorhandlers
 from marketplace.extensions import api, csrf, db, limiter, login_manager, migrate
 from marketplace.input_guards import register_input_guards
+from marketplace.queue import register_inline_relay
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -28,8 +30,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
+    register_rollback_on_error(app)
     register_commands(app)
     register_template_helpers(app)
+    register_inline_relay(app)
     return app
 
 

@@ -110,3 +110,4 @@ def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
 def register_errorhandlers(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+

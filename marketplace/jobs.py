@@ -1,97 +1,69 @@
-"""Background jobs. rq on Redis when REDIS_URL is set; run inline otherwise (embedded default).
+"""Background jobs: module-level functions that take ids, never objects.
 
-Jobs are module-level functions that take ids, never objects, and are enqueued only after the
-database commit that they depend on (the worker may start before a later commit otherwise).
-In a worker process each job runs inside an app context built from the environment.
+Services never call these directly: they name them in ``marketplace.queue.enqueue`` (an outbox
+row committed with the change), and the runner calls them inside an app context, in an rq
+worker (``flask jobs worker``) or inline on the embedded default. Every job may run again
+after a crash or a retry, so each one checks state before it acts. The periodic ones are
+listed in ``marketplace.schedule``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
-from redis import Redis
-from rq import Queue
-from rq.job import Job
-from sqlalchemy import select
-
 import ledger
-from marketplace import create_app
 from marketplace.extensions import db
 
-QUEUE_NAME = "marketplace"
-_worker_app: Flask | None = None
+log = logging.getLogger(__name__)
 
 
-def queue(app: Flask | None = None) -> Queue | None:
-    """The rq queue of this app, or None when jobs run inline."""
-    app = app or current_app
-    url = app.config.get("REDIS_URL")
-    if not url:
-        return None
-    return Queue(QUEUE_NAME, connection=Redis.from_url(url))
-
-
-def enqueue(function: Callable[..., Any], *args: Any, **options: Any) -> Job | Any:
-    """Run ``function(*args)`` in a worker, or right now when there is no Redis.
-
-    Returns the rq Job, or the function's result when run inline.
-    """
-    jobs = queue()
-    if jobs is None:
-        return function(*args)
-    return jobs.enqueue(function, *args, **options)
-
-
-def _in_app(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Give a job an app context: the caller's in inline mode, a worker-wide app otherwise."""
-
-    def run(*args: Any) -> Any:
-        global _worker_app
-        if has_app_context():
-            return function(*args)
-        if _worker_app is None:
-            _worker_app = create_app()
-        with _worker_app.app_context():
-            return function(*args)
-
-    run.__name__ = function.__name__
-    run.__doc__ = function.__doc__
-    run.__qualname__ = function.__qualname__
-    return run
-
-
-@_in_app
 def verify_book() -> dict[str, Any]:
-    """Recompute every ledger account from its transfers (for a nightly schedule)."""
-    problems = ledger.verify(db.session)
-    return {
-        "accounts": len(ledger.trial_balance(db.session)),
-        "discrepancies": [str(problem) for problem in problems],
-    }
+    """Recompute every ledger account from its transfers (nightly). A wrong book is logged at
+    ERROR and every platform admin is notified in the app."""
+    from marketplace.operations.alerts import alert_platform_admins
+
+    problems = [str(problem) for problem in ledger.verify(db.session)]
+    if problems:
+        log.error("ledger verify: the book is WRONG (%d discrepancies): %s", len(problems),
+                  "; ".join(problems[:20]))  # fmt: skip
+        alert_platform_admins(
+            kind="ledger_wrong",
+            title=f"The ledger does not verify: {len(problems)} discrepancies",
+            body="\n".join(problems[:50]),
+            link="/finance/",
+        )
+    return {"accounts": len(ledger.trial_balance(db.session)), "discrepancies": problems}
 
 
-@_in_app
+def relay_outbox() -> int:
+    """Hand rq the jobs that Redis never got or lost (every 30 seconds)."""
+    from marketplace.queue import relay
+
+    return relay()
+
+
+def resume_payouts() -> int:
+    """Send again the approved batches that still have open lines (a worker died, the
+    provider was down); returns how many batches were enqueued."""
+    from marketplace.payouts.sending import resume_stuck_batches
+
+    return resume_stuck_batches()
+
+
 def send_notification_emails(notification_ids: list[int]) -> int:
-    """Email each notification to its user; returns how many were sent."""
-    from marketplace.accounts.models import User
-    from marketplace.notifications.mail import send_email
-    from marketplace.notifications.models import Notification
+    """Email each notification to its user once; returns how many were sent now.
+
+    Each sent email is recorded at once, so a retry after a failure part-way sends only the
+    rest."""
+    from marketplace.notifications.mail import send_notification_email
 
     sent = 0
-    for notification, email in db.session.execute(
-        select(Notification, User.email)
-        .join(User, User.id == Notification.user_id)
-        .where(Notification.id.in_(notification_ids))
-    ):
-        link = f"{current_app.config['BASE_URL'].rstrip('/')}{notification.link}"
-        send_email(email, notification.title, f"{notification.body}\n\n{link}".strip())
-        sent += 1
+    for notification_id in notification_ids:
+        sent += send_notification_email(notification_id)
     return sent
 
 
-@_in_app
 def advance_deadlines() -> int:
     """Move open needs whose deadline passed to judging (run every few minutes)."""
     from marketplace.challenges.services import advance_deadlines as advance
@@ -99,7 +71,6 @@ def advance_deadlines() -> int:
     return advance()
 
 
-@_in_app
 def send_verification(user_id: int) -> None:
     """Email a link that proves the user controls their address."""
     from marketplace.accounts.models import User
@@ -108,11 +79,12 @@ def send_verification(user_id: int) -> None:
     from marketplace.urls import external_url
 
     user = db.session.get(User, user_id)
+    if user is None or user.email_verified_at is not None:
+        return
     link = external_url("accounts.verify", token=email_verification_token(user))
     send_email(user.email, "Confirm your email address", f"Confirm your address: {link}")
 
 
-@_in_app
 def send_team_invitation(member_id: int, token: str) -> None:
     """Email the join link to the address a proposal's team invited."""
     from marketplace.notifications.mail import send_email
@@ -133,7 +105,6 @@ def send_team_invitation(member_id: int, token: str) -> None:
     )
 
 
-@_in_app
 def send_payout_batch(batch_id: int) -> dict[str, int]:
     """Send an approved payout batch (safe to run again: nothing is paid twice)."""
     from marketplace.payouts.sending import send_batch
@@ -141,7 +112,6 @@ def send_payout_batch(batch_id: int) -> dict[str, int]:
     return send_batch(batch_id)
 
 
-@_in_app
 def export_book_job(export_id: int) -> dict[str, Any]:
     """Write a requested book export to EXPORT_FOLDER, reporting the rows written as it goes."""
     from marketplace.finance.exports import run_export

@@ -19,6 +19,7 @@ from marketplace.dialogue.models import Clarification, ProgressUpdate
 from marketplace.finance.models import BookExport
 from marketplace.judging.models import Award, Decision, Review, ReviewAssignment
 from marketplace.notifications.models import Notification
+from marketplace.outbox import OutboxJob
 from marketplace.payments.models import Payment, StripeEvent
 from marketplace.payouts.models import PayoutAccount, PayoutBatch, PayoutLine
 from marketplace.proposals.models import Attachment, Message, Proposal, TeamMember
@@ -28,7 +29,8 @@ __all__ = [
     "Account", "ApiToken", "Attachment", "Award", "BookExport", "Challenge", "Clarification",
     "Contribution",
     "Decision", "Guest", "Invitation", "Journal", "Membership", "Message", "Notification",
-    "Organization", "OrganizationDomain", "Payment", "PayoutAccount", "PayoutBatch", "PayoutLine",
+    "Organization", "OrganizationDomain", "OutboxJob", "Payment", "PayoutAccount", "PayoutBatch",
+    "PayoutLine",
     "ProgressUpdate", "Proposal", "Review", "ReviewAssignment", "StripeEvent", "TeamMember",
     "TermsAcceptance", "TermsVersion", "Transfer", "User", "ValueReport",
 ]  # fmt: skip

@@ -14,6 +14,8 @@ from marketplace.accounts.models import Membership, Organization, OrgRole, User
 from marketplace.accounts.passwords import check_password, hash_password, needs_rehash
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.extensions import db
+from marketplace.outbox import JobQueue
+from marketplace.queue import enqueue
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -235,9 +237,7 @@ def email_verification_token(user: User) -> str:
 
 
 def send_verification_email(user: User) -> None:
-    from marketplace.jobs import enqueue, send_verification
-
-    enqueue(send_verification, user.id)
+    enqueue("send_verification", user.id, queue=JobQueue.EMAILS)
 
 
 def verify_email(token: str) -> User:

@@ -28,6 +28,7 @@ from marketplace.challenges.models import (
 from marketplace.challenges.terms import Terms, terms_diff, worsened_fields
 from marketplace.errors import Conflict, Invalid
 from marketplace.extensions import db
+from marketplace.notifications.services import notify
 
 INVITATION_DAYS = 14
 NEED_FIELDS = (
@@ -144,8 +145,6 @@ def amend_terms(actor: User, challenge: Challenge, terms: Terms, note: str = "")
     version = _add_version(actor, challenge, terms, note or "Amended")
     db.session.commit()
     if challenge.status == Status.OPEN:
-        from marketplace.notifications.services import notify_participants
-
         notify_participants(
             challenge,
             kind="terms_amended",
@@ -264,6 +263,13 @@ def participants(challenge: Challenge) -> list[int]:
     accepted = select(TermsAcceptance.user_id).where(TermsAcceptance.challenge_id == challenge.id)
     asked = select(Clarification.asked_by_id).where(Clarification.challenge_id == challenge.id)
     return sorted(set(db.session.scalars(accepted.union(asked))))
+
+
+def notify_participants(
+    challenge: Challenge, *, kind: str, title: str, body: str = "", link: str = ""
+) -> int:
+    """Tell everyone taking part in a need (see ``participants``)."""
+    return notify(participants(challenge), kind=kind, title=title, body=body, link=link)
 
 
 def _token_hash(token: str) -> str:

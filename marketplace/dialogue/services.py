@@ -8,10 +8,11 @@ from ledger import utcnow
 from marketplace.accounts.models import User
 from marketplace.challenges.access import EDITORS, get_visible, is_staff, require
 from marketplace.challenges.models import Challenge, Status
+from marketplace.challenges.services import notify_participants
 from marketplace.dialogue.models import Clarification, ProgressUpdate
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.extensions import db
-from marketplace.notifications.services import notify, notify_participants
+from marketplace.notifications.services import notify
 
 LIVE = (Status.OPEN, Status.JUDGING)
 

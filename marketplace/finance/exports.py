@@ -8,6 +8,7 @@ Without Redis the job runs inline, so the export is done when the request return
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from dataclasses import dataclass
@@ -20,9 +21,12 @@ import ledger
 from ledger import Transfer, utcnow
 from marketplace.accounts.models import User
 from marketplace.accounts.services import require_platform_finance
+from marketplace.db import command, transaction
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.finance.models import BookExport, ExportFormat, ExportStatus
+from marketplace.outbox import JobQueue
+from marketplace.queue import enqueue
 
 FORMATS = {
     ExportFormat.CSV: (ledger.export_csv, "text/csv", "csv"),
@@ -45,10 +49,9 @@ def _folder() -> str:
     return current_app.config["EXPORT_FOLDER"]
 
 
+@command
 def request_export(actor: User, format: str) -> BookExport:
     """Commit a queued export of every transfer, then enqueue the job that writes it."""
-    from marketplace.jobs import enqueue, export_book_job
-
     require_platform_finance(actor)
     if format not in FORMATS:
         raise Invalid(
@@ -62,9 +65,8 @@ def request_export(actor: User, format: str) -> BookExport:
         total=db.session.scalar(select(func.count()).select_from(Transfer)) or 0,
     )
     db.session.add(export)
-    db.session.commit()
-    enqueue(export_book_job, export.id, job_timeout=JOB_TIMEOUT)
-    db.session.refresh(export)
+    db.session.flush()
+    enqueue("export_book_job", export.id, queue=JobQueue.EXPORTS, timeout=JOB_TIMEOUT)
     return export
 
 
@@ -109,24 +111,24 @@ def export_file(actor: User, export_id: int) -> ExportFile:
 
 
 def run_export(export_id: int) -> dict[str, Any]:
-    """The job's work: write the file, committing the rows written every 1,000 transfers.
+    """The job's work: write the file, recording the rows written every 1,000 transfers.
 
-    Marks the export done, or failed with the error (never left running); an export that is
-    done already is not written again.
+    Marks the export done, or failed with the error (never left running, and no half-written
+    file left behind); an export that is done already is not written again.
     """
-    export = db.session.get(BookExport, export_id)
-    if export is None or export.status == ExportStatus.DONE:
-        return {"export_id": export_id, "status": export.status if export else None}
-    write, _, extension = FORMATS[ExportFormat(export.format)]
-    file_name = f"{secrets.token_hex(16)}.{extension}"
-    export.status, export.started_at, export.rows = ExportStatus.RUNNING, utcnow(), 0
-    export.error, export.finished_at, export.file_name = "", None, None
-    db.session.commit()
+    with transaction():
+        export = db.session.get(BookExport, export_id)
+        if export is None or export.status == ExportStatus.DONE:
+            return {"export_id": export_id, "status": export.status if export else None}
+        write, _, extension = FORMATS[ExportFormat(export.format)]
+        file_name = f"{secrets.token_hex(16)}.{extension}"
+        export.status, export.started_at, export.rows = ExportStatus.RUNNING, utcnow(), 0
+        export.error, export.finished_at, export.file_name = "", None, None
     path = ""
 
     def progress(rows: int) -> None:
-        export.rows = rows
-        db.session.commit()
+        with transaction():
+            export.rows = rows
 
     try:
         folder = _folder()
@@ -134,17 +136,25 @@ def run_export(export_id: int) -> dict[str, Any]:
         path = os.path.join(folder, file_name)
         with open(path, "x", encoding="utf-8", newline="") as out:
             rows = write(db.session, out, progress=progress)
+        with transaction():
+            export.rows, export.file_name = rows, file_name
+            export.status, export.finished_at = ExportStatus.DONE, utcnow()
     except Exception as error:  # recorded on the export; the job itself does not fail
         db.session.rollback()
         if path and os.path.exists(path):
             os.remove(path)
-        export = db.session.get(BookExport, export_id)
-        export.status, export.finished_at = ExportStatus.FAILED, utcnow()
-        export.error = f"{type(error).__name__}: {error}"[:2000]
-        db.session.commit()
+        with transaction():
+            export = db.session.get(BookExport, export_id)
+            export.status, export.finished_at = ExportStatus.FAILED, utcnow()
+            export.error = _reason(error)
         current_app.logger.exception("Book export %s failed", export_id)
-        return progress_of(export)
-    export.rows, export.file_name = rows, file_name
-    export.status, export.finished_at = ExportStatus.DONE, utcnow()
-    db.session.commit()
     return progress_of(export)
+
+
+def _reason(error: Exception) -> str:
+    """What finance staff read on the export: a full disk or a read-only folder in words."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "The export folder is full: free some space, then request the export again."
+    if isinstance(error, OSError) and error.errno in (errno.EACCES, errno.EROFS, errno.EPERM):
+        return "The export folder cannot be written to: check its permissions."
+    return f"{type(error).__name__}: {error}"[:2000]

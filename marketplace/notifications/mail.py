@@ -7,6 +7,13 @@ import smtplib
 from email.message import EmailMessage
 
 from flask import current_app
+from sqlalchemy import select
+
+from ledger import utcnow
+from marketplace.accounts.models import User
+from marketplace.db import transaction
+from marketplace.extensions import db
+from marketplace.notifications.models import Notification
 
 log = logging.getLogger("marketplace.mail")
 
@@ -27,3 +34,24 @@ def send_email(to: str, subject: str, body: str) -> None:
         if config.get("MAIL_USERNAME"):
             smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
         smtp.send_message(message)
+
+
+def send_notification_email(notification_id: int) -> int:
+    """Email one notification unless it went out already; 1 when it was sent now.
+
+    The row is locked while the email is sent, so two runs of a retried job never both send
+    it; a failed send leaves it unsent for the retry."""
+    with transaction():
+        row = db.session.execute(
+            select(Notification, User.email)
+            .join(User, User.id == Notification.user_id)
+            .where(Notification.id == notification_id, Notification.emailed_at.is_(None))
+            .with_for_update(of=Notification)
+        ).first()
+        if row is None:
+            return 0
+        notification, email = row
+        link = f"{current_app.config['BASE_URL'].rstrip('/')}{notification.link}"
+        send_email(email, notification.title, f"{notification.body}\n\n{link}".strip())
+        notification.emailed_at = utcnow()
+    return 1

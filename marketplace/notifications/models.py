@@ -20,3 +20,5 @@ class Notification(db.Model):
     link: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: When the email went out; a retried email job skips the ones already sent.
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

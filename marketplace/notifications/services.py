@@ -6,18 +6,19 @@ from sqlalchemy import func, select, update
 
 from ledger import utcnow
 from marketplace.accounts.models import User
-from marketplace.challenges.models import Challenge
+from marketplace.db import command
 from marketplace.extensions import db
 from marketplace.notifications.models import Notification
+from marketplace.outbox import JobQueue
+from marketplace.queue import enqueue
 
 #: Emails are sent by jobs of at most this many (a job's id list stays small).
 EMAILS_PER_JOB = 500
 
 
+@command
 def notify(user_ids: list[int], *, kind: str, title: str, body: str = "", link: str = "") -> int:
     """Notify each user once (in-app now, email through a job after the commit)."""
-    from marketplace.jobs import enqueue, send_notification_emails
-
     ids = sorted(set(user_ids))
     if not ids:
         return 0
@@ -26,20 +27,14 @@ def notify(user_ids: list[int], *, kind: str, title: str, body: str = "", link: 
     ]
     db.session.add_all(notifications)
     db.session.flush()
-    # Read the ids before the commit expires the rows (after it, one SELECT each).
     notification_ids = [n.id for n in notifications]
-    db.session.commit()
     for start in range(0, len(notification_ids), EMAILS_PER_JOB):
-        enqueue(send_notification_emails, notification_ids[start : start + EMAILS_PER_JOB])
+        enqueue(
+            "send_notification_emails",
+            notification_ids[start : start + EMAILS_PER_JOB],
+            queue=JobQueue.EMAILS,
+        )
     return len(notification_ids)
-
-
-def notify_participants(
-    challenge: Challenge, *, kind: str, title: str, body: str = "", link: str = ""
-) -> int:
-    from marketplace.challenges.services import participants
-
-    return notify(participants(challenge), kind=kind, title=title, body=body, link=link)
 
 
 def unread_count(user: User) -> int:
@@ -61,10 +56,10 @@ def recent(user: User, limit: int = 50) -> list[Notification]:
     )
 
 
+@command
 def mark_all_read(user: User) -> None:
     db.session.execute(
         update(Notification)
         .where(Notification.user_id == user.id, Notification.read_at.is_(None))
         .values(read_at=utcnow())
     )
-    db.session.commit()

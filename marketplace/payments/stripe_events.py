@@ -22,7 +22,7 @@ from marketplace.extensions import db
 from marketplace.payments import services
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, StripeEvent
 from marketplace.payouts.accounts import account_updated
-from marketplace.payouts.sending import transfer_created, transfer_reversed
+from marketplace.payouts.settlement import transfer_created, transfer_reversed
 
 log = logging.getLogger(__name__)
 

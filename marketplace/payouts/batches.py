@@ -19,9 +19,11 @@ import ledger
 from ledger import Account, InsufficientFunds, NewTransfer, format_minor, utcnow
 from marketplace.accounts.models import User
 from marketplace.accounts.services import require_platform_finance
+from marketplace.db import command
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.finance import chart
+from marketplace.outbox import JobQueue
 from marketplace.payouts.models import (
     BatchStatus,
     LineStatus,
@@ -29,9 +31,12 @@ from marketplace.payouts.models import (
     PayoutBatch,
     PayoutLine,
 )
+from marketplace.queue import enqueue
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 MAX_MINIMUM = 10**12
+#: A worker may spend this long sending one batch before rq stops it (seconds).
+SEND_TIMEOUT = 3600
 
 
 def _payable_owner(code: str) -> int:
@@ -86,6 +91,7 @@ def payable_candidates(currency: str, minimum: int) -> list[Candidate]:
     ]
 
 
+@command
 def prepare_batch(actor: User, currency: str, minimum: int) -> PayoutBatch:
     require_platform_finance(actor)
     errors: dict[str, list[str]] = {}
@@ -121,7 +127,6 @@ def prepare_batch(actor: User, currency: str, minimum: int) -> PayoutBatch:
             description=f"Payout batch {batch.id} reserved, waiting for approval",
         )
     except InsufficientFunds as error:
-        db.session.rollback()
         raise Conflict(
             "A balance changed while the batch was prepared; prepare it again."
         ) from error
@@ -139,7 +144,6 @@ def prepare_batch(actor: User, currency: str, minimum: int) -> PayoutBatch:
     batch.journal_id = posted.journal_id
     batch.total = sum(amounts)
     batch.line_count = len(amounts)
-    db.session.commit()
     return batch
 
 
@@ -156,10 +160,9 @@ def _lock(batch: PayoutBatch) -> None:
     db.session.refresh(batch)
 
 
+@command
 def approve_batch(actor: User, batch_id: int) -> PayoutBatch:
     """The second pair of eyes: another finance user approves, and the job starts sending."""
-    from marketplace.jobs import enqueue, send_payout_batch
-
     batch = get_batch(actor, batch_id)
     if batch.prepared_by_id == actor.id:
         raise Forbidden("Four eyes: the finance user who prepared a batch cannot approve it.")
@@ -169,24 +172,23 @@ def approve_batch(actor: User, batch_id: int) -> PayoutBatch:
     batch.status = BatchStatus.APPROVED
     batch.approved_by_id = actor.id
     batch.approved_at = utcnow()
-    db.session.commit()
-    enqueue(send_payout_batch, batch.id, job_timeout=3600)
+    enqueue("send_payout_batch", batch.id, queue=JobQueue.PAYOUTS, timeout=SEND_TIMEOUT)
     return batch
 
 
+@command
 def resend_batch(actor: User, batch_id: int) -> PayoutBatch:
     """Send an approved batch's unanswered lines again (after a worker crash or a provider
     outage); each line keeps its idempotency key, so nothing is paid twice."""
-    from marketplace.jobs import enqueue, send_payout_batch
-
     batch = get_batch(actor, batch_id)
     if batch.status != BatchStatus.APPROVED:
         raise Conflict(f"Only an approved batch still sending can be sent again, not a "
                        f"{batch.status} one.")  # fmt: skip
-    enqueue(send_payout_batch, batch.id, job_timeout=3600)
+    enqueue("send_payout_batch", batch.id, queue=JobQueue.PAYOUTS, timeout=SEND_TIMEOUT)
     return batch
 
 
+@command
 def reject_batch(actor: User, batch_id: int, reason: str) -> PayoutBatch:
     """Any finance user rejects a prepared batch: its reservations are voided."""
     batch = get_batch(actor, batch_id)
@@ -208,7 +210,6 @@ def reject_batch(actor: User, batch_id: int, reason: str) -> PayoutBatch:
     batch.rejected_by_id = actor.id
     batch.rejected_at = now
     batch.rejection_reason = reason
-    db.session.commit()
     return batch
 
 

@@ -23,6 +23,7 @@ from marketplace.challenges.services import eligibility_problem
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.notifications.services import notify
+from marketplace.outbox import JobQueue
 from marketplace.proposals.access import (
     get_proposal,
     require_changeable,
@@ -30,6 +31,7 @@ from marketplace.proposals.access import (
     require_team,
 )
 from marketplace.proposals.models import MemberStatus, Proposal, ProposalStatus, TeamMember
+from marketplace.queue import enqueue
 
 INVITATION_DAYS = 14
 FULL = 10_000
@@ -95,12 +97,10 @@ def invite_member(
     )
     proposal.members.append(member)
     _new_split_version(proposal, lead)
-    db.session.commit()
-    from marketplace.jobs import enqueue, send_team_invitation
-
+    db.session.flush()
     # The link goes to the address itself; an account holding that address hears of it in
     # the app too, but only once it proved it owns the address (no squatting on invitations).
-    enqueue(send_team_invitation, member.id, token)
+    enqueue("send_team_invitation", member.id, token, queue=JobQueue.EMAILS)
     invitee = db.session.scalar(
         select(User.id).where(User.email == email, User.email_verified_at.is_not(None))
     )

@@ -1,0 +1,1 @@
+"""Running the product: health and readiness, failed background jobs, alerts to admins."""
