@@ -65,6 +65,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.judging import api as judging_api
     from marketplace.judging import views as judging_views
     from marketplace.notifications import views as notifications_views
+    from marketplace.operations import views as operations_views
     from marketplace.payments import views as payments_views
     from marketplace.payments import webhooks as payments_webhooks
     from marketplace.payouts import api as payouts_api
@@ -79,6 +80,7 @@ def register_blueprints(app: Flask) -> None:
         main.bp, accounts_views.bp, finance_views.bp, challenges_views.bp, dialogue_views.bp,
         notifications_views.bp, payments_views.bp, payments_webhooks.bp, portal_views.bp,
         proposals_views.bp, judging_views.bp, payouts_views.bp, insight_views.bp, value_views.bp,
+        operations_views.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     for api_blueprint in (

@@ -16,6 +16,46 @@ from marketplace.extensions import db
 
 ledger_cli = AppGroup("ledger", help="Check and export the double-entry ledger.")
 challenges_cli = AppGroup("challenges", help="Needs: scheduled work.")
+jobs_cli = AppGroup("jobs", help="Background jobs: the rq worker, the scheduler, the outbox.")
+
+
+@jobs_cli.command("worker")
+@click.option("--burst", is_flag=True, help="stop once the queues are empty")
+def worker_command(burst: bool) -> None:
+    """Work the payouts, emails, exports and default queues (needs REDIS_URL)."""
+    from flask import current_app
+
+    from marketplace.worker import run_worker
+
+    _require_redis()
+    run_worker(current_app._get_current_object(), burst=burst)
+
+
+@jobs_cli.command("scheduler")
+def scheduler_command() -> None:
+    """Enqueue the periodic jobs of marketplace.schedule when due (needs REDIS_URL)."""
+    from flask import current_app
+
+    from marketplace.worker import build_scheduler
+
+    _require_redis()
+    build_scheduler(current_app._get_current_object()).start()
+
+
+@jobs_cli.command("relay")
+def relay_command() -> None:
+    """Hand over (or, without Redis, run) the outbox jobs that are still waiting."""
+    from marketplace.queue import relay
+
+    click.echo(f"{relay()} job(s) handed over.")
+
+
+def _require_redis() -> None:
+    from flask import current_app
+
+    if not current_app.config.get("REDIS_URL"):
+        click.echo("REDIS_URL is not set: jobs run inline, no worker is needed.", err=True)
+        sys.exit(2)
 
 
 @challenges_cli.command("tick")
@@ -121,5 +161,6 @@ def demo_command(if_empty: bool) -> None:
 def register(app: Flask) -> None:
     app.cli.add_command(ledger_cli)
     app.cli.add_command(challenges_cli)
+    app.cli.add_command(jobs_cli)
     app.cli.add_command(create_user_command)
     app.cli.add_command(demo_command)

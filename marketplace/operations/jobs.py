@@ -1,0 +1,64 @@
+"""Background jobs that need a person: the operations page's read model and its retry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from marketplace.accounts.models import User
+from marketplace.db import command
+from marketplace.errors import Conflict, Forbidden, NotFound
+from marketplace.extensions import db
+from marketplace.outbox import JobStatus, OutboxJob
+from marketplace.queue import retry
+
+#: What the page lists: jobs that gave up, and jobs failing now and waiting to be tried again.
+TROUBLED = (JobStatus.DEAD, JobStatus.RETRYING)
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class JobsPage:
+    jobs: list[OutboxJob]
+    page: int
+    pages: int
+    counts: dict[str, int]  # jobs per status, over the whole outbox
+
+
+def require_platform_admin(user: User) -> None:
+    if not (getattr(user, "is_authenticated", False) and user.is_admin):
+        raise Forbidden("Only platform admins may see the background jobs.")
+
+
+def troubled_jobs(actor: User, page: int = 1) -> JobsPage:
+    """Failed jobs, newest first, one page of them; three statements whatever the outbox size."""
+    require_platform_admin(actor)
+    counts = dict(
+        db.session.execute(
+            select(OutboxJob.status, func.count(OutboxJob.id)).group_by(OutboxJob.status)
+        ).all()
+    )
+    total = sum(counts.get(status, 0) for status in TROUBLED)
+    pages = max(1, -(-total // PER_PAGE))
+    page = min(max(page, 1), pages)
+    jobs = db.session.scalars(
+        select(OutboxJob)
+        .where(OutboxJob.status.in_(TROUBLED))
+        .order_by(OutboxJob.id.desc())
+        .limit(PER_PAGE)
+        .offset((page - 1) * PER_PAGE)
+    ).all()
+    return JobsPage(list(jobs), page, pages, {s.value: counts.get(s, 0) for s in JobStatus})
+
+
+@command
+def retry_job(actor: User, job_id: int) -> OutboxJob:
+    """Try a failed job again from its first attempt."""
+    require_platform_admin(actor)
+    job = db.session.get(OutboxJob, job_id)
+    if job is None:
+        raise NotFound("No such job.")
+    if job.status not in TROUBLED:
+        raise Conflict(f"Job {job.id} is {job.status}: only a failed job can be retried.")
+    return retry(job.id)

@@ -1,0 +1,35 @@
+"""The periodic work, run by rq's cron scheduler (``flask jobs scheduler``).
+
+| job | when | why |
+|---|---|---|
+| relay_outbox | every 30 s | hand rq the jobs Redis never got (it was away) or lost |
+| advance_deadlines | every 5 min | open needs past their deadline move to judging |
+| resume_payouts | every 5 min | approved batches with unanswered lines are sent again |
+| verify_book | 03:15 UTC daily | recompute the book; alert the admins when it is wrong |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from marketplace import jobs
+from marketplace.outbox import JobQueue
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    function: Callable[..., Any]
+    queue: JobQueue
+    interval: int | None = None  # seconds
+    cron: str | None = None  # a crontab line, in UTC
+    timeout: int = 600
+
+
+SCHEDULE = (
+    Scheduled(jobs.relay_outbox, JobQueue.DEFAULT, interval=30, timeout=120),
+    Scheduled(jobs.advance_deadlines, JobQueue.DEFAULT, interval=300),
+    Scheduled(jobs.resume_payouts, JobQueue.PAYOUTS, interval=300),
+    Scheduled(jobs.verify_book, JobQueue.DEFAULT, cron="15 3 * * *", timeout=3600),
+)
