@@ -3,7 +3,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger import BigId, UTCDateTime, utcnow
@@ -60,3 +60,25 @@ class StripeEvent(db.Model):
     id: Mapped[str] = mapped_column(String(255), primary_key=True)
     type: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ProviderDiscrepancy(db.Model):
+    """Something the payment provider said that does not match what we sent (a webhook for a
+    batch nobody approved, another amount, a transfer we never made, a partial reversal ...):
+    recorded for finance and not applied. Listed on the reconciliation page and API."""
+
+    __tablename__ = "provider_discrepancies"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(12))
+    kind: Mapped[str] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text)
+    event_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    event_type: Mapped[str] = mapped_column(String(100), default="")
+    #: The provider's object (a transfer id), as the provider named it.
+    object_id: Mapped[str | None] = mapped_column(String(255))
+    #: The payout line the provider named; no foreign key: it may name a line that is not ours.
+    payout_line_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -22,6 +22,8 @@ class PayoutAccount(db.Model):
     external_id: Mapped[str] = mapped_column(String(255), unique=True)
     payouts_enabled: Mapped[bool] = mapped_column(default=False)
     details_submitted: Mapped[bool] = mapped_column(default=False)
+    #: ``created`` of the last ``account.updated`` event applied: an older one is stale.
+    provider_state_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
