@@ -44,6 +44,7 @@ class LineStatus(enum.StrEnum):
     FAILED = "failed"  # the provider refused: reservation voided, owed again
     VOIDED = "voided"  # the batch was rejected
     REVERSED = "reversed"  # paid, then the provider reversed it: owed again
+    RELEASED = "released"  # never answered; finance voided the reservation: owed again
 
 
 class PayoutBatch(db.Model):
@@ -93,17 +94,30 @@ class PayoutLine(db.Model):
     status: Mapped[str] = mapped_column(String(10), default=LineStatus.RESERVED, index=True)
     provider_transfer_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     error: Mapped[str] = mapped_column(Text, default="")
+    # When the current idempotency key (``key_version``) was first sent: Stripe keeps a key
+    # for 24 hours, so the line is sent under it only within sending.KEY_LIFETIME of this.
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    key_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Open lines: when the next automatic try is due (a claimed line: when its claim lapses).
+    # NULL on a sending line: no try ahead, it waits for finance (``batches.release_line``).
+    next_try_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    release_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     payout_account: Mapped[PayoutAccount] = relationship()
-    user: Mapped[User] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    released_by: Mapped[User | None] = relationship(foreign_keys=[released_by_id])
 
     __table_args__ = (
         UniqueConstraint("batch_id", "user_id"),
         CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("key_version >= 1 AND attempts >= 0", name="tries_counted"),
         CheckConstraint(
-            "status IN ('reserved', 'sending', 'paid', 'failed', 'voided', 'reversed')",
+            "status IN ('reserved', 'sending', 'paid', 'failed', 'voided', 'reversed', "
+            "'released')",
             name="status_known",
         ),
     )
