@@ -13,7 +13,17 @@ import logging
 from typing import Any
 
 import ledger
+from marketplace.accounts.models import User
+from marketplace.accounts.services import email_verification_token
+from marketplace.challenges.services import advance_deadlines as advance_open_needs
 from marketplace.extensions import db
+from marketplace.finance.exports import run_export
+from marketplace.notifications.mail import send_email, send_notification_email
+from marketplace.operations.alerts import alert_platform_admins
+from marketplace.payouts.sending import resume_stuck_batches, send_batch
+from marketplace.proposals.models import TeamMember
+from marketplace.queue import relay
+from marketplace.urls import external_url
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +31,6 @@ log = logging.getLogger(__name__)
 def verify_book() -> dict[str, Any]:
     """Recompute every ledger account from its transfers (nightly). A wrong book is logged at
     ERROR and every platform admin is notified in the app."""
-    from marketplace.operations.alerts import alert_platform_admins
-
     problems = [str(problem) for problem in ledger.verify(db.session)]
     if problems:
         log.error("ledger verify: the book is WRONG (%d discrepancies): %s", len(problems),
@@ -38,16 +46,12 @@ def verify_book() -> dict[str, Any]:
 
 def relay_outbox() -> int:
     """Hand rq the jobs that Redis never got or lost (every 30 seconds)."""
-    from marketplace.queue import relay
-
     return relay()
 
 
 def resume_payouts() -> int:
     """Send again the approved batches that still have open lines (a worker died, the
     provider was down); returns how many batches were enqueued."""
-    from marketplace.payouts.sending import resume_stuck_batches
-
     return resume_stuck_batches()
 
 
@@ -56,8 +60,6 @@ def send_notification_emails(notification_ids: list[int]) -> int:
 
     Each sent email is recorded at once, so a retry after a failure part-way sends only the
     rest."""
-    from marketplace.notifications.mail import send_notification_email
-
     sent = 0
     for notification_id in notification_ids:
         sent += send_notification_email(notification_id)
@@ -66,18 +68,11 @@ def send_notification_emails(notification_ids: list[int]) -> int:
 
 def advance_deadlines() -> int:
     """Move open needs whose deadline passed to judging (run every few minutes)."""
-    from marketplace.challenges.services import advance_deadlines as advance
-
-    return advance()
+    return advance_open_needs()
 
 
 def send_verification(user_id: int) -> None:
     """Email a link that proves the user controls their address."""
-    from marketplace.accounts.models import User
-    from marketplace.accounts.services import email_verification_token
-    from marketplace.notifications.mail import send_email
-    from marketplace.urls import external_url
-
     user = db.session.get(User, user_id)
     if user is None or user.email_verified_at is not None:
         return
@@ -87,10 +82,6 @@ def send_verification(user_id: int) -> None:
 
 def send_team_invitation(member_id: int, token: str) -> None:
     """Email the join link to the address a proposal's team invited."""
-    from marketplace.notifications.mail import send_email
-    from marketplace.proposals.models import TeamMember
-    from marketplace.urls import external_url
-
     member = db.session.get(TeamMember, member_id)
     if member is None:
         return
@@ -107,13 +98,9 @@ def send_team_invitation(member_id: int, token: str) -> None:
 
 def send_payout_batch(batch_id: int) -> dict[str, int]:
     """Send an approved payout batch (safe to run again: nothing is paid twice)."""
-    from marketplace.payouts.sending import send_batch
-
     return send_batch(batch_id)
 
 
 def export_book_job(export_id: int) -> dict[str, Any]:
     """Write a requested book export to EXPORT_FOLDER, reporting the rows written as it goes."""
-    from marketplace.finance.exports import run_export
-
     return run_export(export_id)

@@ -34,7 +34,6 @@ JOBS_MODULE = "marketplace.jobs"
 _PENDING_IDS = "outbox_pending_ids"
 #: A row handed over or running this long past its timeout is handed over again.
 STALE_AFTER = timedelta(minutes=15)
-_process_app: Flask | None = None
 
 
 def enqueue(
@@ -129,16 +128,11 @@ def _resolve(function: str) -> Callable[..., Any]:
 
 
 def run_outbox_job(job_id: int) -> Any:
-    """The rq entry point: run one outbox row (at most once after it is done)."""
-    if has_app_context():
-        return _run(job_id)
-    global _process_app
-    if _process_app is None:
-        from marketplace import create_app
-
-        _process_app = create_app()
-    with _process_app.app_context():
-        return _run(job_id)
+    """The rq entry point: run one outbox row (at most once after it is done). The worker
+    (``flask jobs worker``) gives each job an app context."""
+    if not has_app_context():
+        raise RuntimeError("run jobs with `flask jobs worker`: it gives them an app context")
+    return _run(job_id)
 
 
 def _claim(job_id: int) -> tuple[str, list[Any]] | None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from marketplace import jobs
+from marketplace.jobs import advance_deadlines, relay_outbox, resume_payouts, verify_book
 from marketplace.outbox import JobQueue
 
 
@@ -28,8 +28,8 @@ class Scheduled:
 
 
 SCHEDULE = (
-    Scheduled(jobs.relay_outbox, JobQueue.DEFAULT, interval=30, timeout=120),
-    Scheduled(jobs.advance_deadlines, JobQueue.DEFAULT, interval=300),
-    Scheduled(jobs.resume_payouts, JobQueue.PAYOUTS, interval=300),
-    Scheduled(jobs.verify_book, JobQueue.DEFAULT, cron="15 3 * * *", timeout=3600),
+    Scheduled(relay_outbox, JobQueue.DEFAULT, interval=30, timeout=120),
+    Scheduled(advance_deadlines, JobQueue.DEFAULT, interval=300),
+    Scheduled(resume_payouts, JobQueue.PAYOUTS, interval=300),
+    Scheduled(verify_book, JobQueue.DEFAULT, cron="15 3 * * *", timeout=3600),
 )

@@ -1,66 +1,138 @@
-"""Jobs run inline on the embedded defaults, and in a real `rq worker` when Redis is there."""
+"""The outbox: jobs are rows committed with their change, run after the commit (inline on the
+embedded defaults, by a real rq worker with Redis), retried with backoff, and shown to admins
+when every try failed."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import uuid
+from datetime import timedelta
 from pathlib import Path
 
-import redis
-from rq import Queue
+import pytest
+from sqlalchemy import func, select
 
 import ledger
-from marketplace import create_app
+from ledger import utcnow
+from marketplace import create_app, jobs
+from marketplace.db import transaction
+from marketplace.errors import Invalid
 from marketplace.extensions import db
 from marketplace.finance import chart
-from marketplace.jobs import QUEUE_NAME, enqueue, verify_book
+from marketplace.outbox import MAX_ATTEMPTS, JobQueue, JobStatus, OutboxJob
+from marketplace.queue import enqueue, relay
 from tests.conftest import migrated_database, need_service, test_config
+from tests.factories import UserFactory
 
 
 def fund_escrow(challenge_id: int, amount: int, currency: str) -> None:
     """Two accounts and one committed transfer: a small book for verify to check."""
-    cash = chart.cash(db.session, currency)
-    escrow = chart.escrow(db.session, challenge_id, currency)
-    ledger.post_transfer(
-        db.session, debit=cash.id, credit=escrow.id, amount=amount, code="FUND_ESCROW",
-        key="fund", recorded_by="test",
-    )  # fmt: skip
-    db.session.commit()
+    with transaction():
+        cash = chart.cash(db.session, currency)
+        escrow = chart.escrow(db.session, challenge_id, currency)
+        ledger.post_transfer(
+            db.session, debit=cash.id, credit=escrow.id, amount=amount, code="FUND_ESCROW",
+            key="fund", recorded_by="test",
+        )  # fmt: skip
 
 
-def test_without_redis_a_job_runs_inline(app) -> None:
+def test_without_redis_a_job_runs_inline_after_the_commit(app) -> None:
     with app.app_context():
         fund_escrow(1, 500, "USD")
-        assert enqueue(verify_book) == {"accounts": 2, "discrepancies": []}
+        with transaction():
+            row = enqueue("verify_book")
+            assert row.status == JobStatus.PENDING  # nothing runs inside the transaction
+        row = db.session.get(OutboxJob, row.id)
+        assert (row.status, row.attempts) == (JobStatus.DONE, 1)
 
 
-def test_a_real_rq_worker_runs_the_job_against_the_database(database, tmp_path) -> None:
+def test_a_refused_command_leaves_no_job(app) -> None:
+    with app.app_context():
+        with pytest.raises(Invalid), transaction():
+            enqueue("verify_book")
+            raise Invalid("refused")
+        assert db.session.scalar(select(func.count(OutboxJob.id))) == 0
+
+
+def test_an_unknown_job_name_fails_the_command_not_the_worker(app) -> None:
+    with app.app_context(), pytest.raises(LookupError), transaction():
+        enqueue("no_such_job")
+
+
+def test_a_failing_job_is_retried_with_backoff_then_shown_to_admins(app, client, auth, monkeypatch):
+    calls = []
+
+    def broken() -> None:
+        calls.append(1)
+        raise RuntimeError("the disk is on fire")
+
+    monkeypatch.setattr(jobs, "verify_book", broken)
+    with app.app_context():
+        with transaction():
+            job_id = enqueue("verify_book").id
+        job = db.session.get(OutboxJob, job_id)
+        assert (job.status, job.attempts) == (JobStatus.RETRYING, 1)
+        assert job.available_at > utcnow() + timedelta(seconds=5)  # waits before the next try
+        assert relay() == 0 and len(calls) == 1  # not due yet
+        for attempt in range(2, MAX_ATTEMPTS + 1):
+            job.available_at = utcnow() - timedelta(seconds=1)
+            db.session.commit()
+            relay()
+            job = db.session.get(OutboxJob, job_id)
+            assert job.attempts == attempt
+        assert job.status == JobStatus.DEAD
+        assert job.last_error == "RuntimeError: the disk is on fire"
+        assert len(calls) == MAX_ATTEMPTS
+        admin = UserFactory(email="ada@platform.example", is_admin=True)
+        UserFactory(email="fiona@platform.example", is_platform_finance=True)
+    # Only platform admins see the page and may retry.
+    auth.login("fiona@platform.example")
+    assert client.get("/admin/jobs").status_code == 403
+    assert client.post(f"/admin/jobs/{job_id}/retry").status_code == 403
+    auth.logout()
+    auth.login(admin.email)
+    page = client.get("/admin/jobs")
+    assert page.status_code == 200
+    assert b"the disk is on fire" in page.data and f"job-{job_id}".encode() in page.data
+    monkeypatch.setattr(jobs, "verify_book", lambda: {"ok": True})
+    assert client.post(f"/admin/jobs/{job_id}/retry").status_code == 302
+    with app.app_context():
+        job = db.session.get(OutboxJob, job_id)
+        assert (job.status, job.attempts) == (JobStatus.DONE, 1)
+    assert client.post(f"/admin/jobs/{job_id}/retry").status_code == 409  # done: nothing to retry
+
+
+def test_anonymous_users_are_sent_to_sign_in_for_the_jobs_page(client) -> None:
+    assert client.get("/admin/jobs").status_code == 302
+
+
+def run_worker(env: dict[str, str]) -> subprocess.CompletedProcess:
+    flask = Path(sys.executable).with_name("flask")
+    return subprocess.run(
+        [str(flask), "--app", "wsgi", "jobs", "worker", "--burst"],
+        env=env, capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+
+
+def test_a_real_rq_worker_runs_the_job_once(database, tmp_path) -> None:
     redis_url = need_service("TEST_REDIS_URL", "the rq worker test")
-    connection = redis.Redis.from_url(redis_url)
-    Queue(QUEUE_NAME, connection=connection).empty()
+    prefix = f"test-{uuid.uuid4().hex[:8]}-"
     with migrated_database(database.kind, tmp_path) as fresh:
-        app = create_app(test_config(fresh.url, REDIS_URL=redis_url))
+        app = create_app(test_config(fresh.url, REDIS_URL=redis_url, QUEUE_PREFIX=prefix))
         with app.app_context():
             fund_escrow(7, 1234, "EUR")
-            job = enqueue(verify_book)
+            with transaction():
+                job_id = enqueue("verify_book", queue=JobQueue.DEFAULT).id
+            assert db.session.get(OutboxJob, job_id).status == JobStatus.QUEUED
             db.engine.dispose()
-        assert job.get_status() == "queued"
-        worker = Path(sys.executable).with_name("rq")
-        env = {
-            **os.environ,
-            "DATABASE_URL": fresh.url,
-            "REDIS_URL": redis_url,
-            "SECRET_KEY": "worker-test",
-        }
-        done = subprocess.run(
-            [str(worker), "worker", "--burst", "--url", redis_url, QUEUE_NAME],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        env = {**os.environ, "DATABASE_URL": fresh.url, "REDIS_URL": redis_url,
+               "QUEUE_PREFIX": prefix, "SECRET_KEY": "worker-test"}  # fmt: skip
+        done = run_worker(env)
         assert done.returncode == 0, done.stderr
-        job.refresh()
-        assert job.get_status() == "finished", done.stderr
-        assert job.return_value() == {"accounts": 2, "discrepancies": []}
+        with app.app_context():
+            job = db.session.get(OutboxJob, job_id)
+            assert (job.status, job.attempts) == (JobStatus.DONE, 1), done.stderr
+            assert relay() == 0  # nothing is handed over twice
+            db.engine.dispose()
