@@ -17,6 +17,7 @@ from marketplace.challenges.models import (
 )
 from marketplace.dialogue.models import Clarification, ProgressUpdate
 from marketplace.finance.models import BookExport
+from marketplace.insight.models import NeedVisit
 from marketplace.judging.models import Award, Decision, Review, ReviewAssignment
 from marketplace.notifications.models import Notification
 from marketplace.outbox import OutboxJob
@@ -28,7 +29,8 @@ from marketplace.value.models import Contribution, ValueReport
 __all__ = [
     "Account", "ApiToken", "Attachment", "Award", "BookExport", "Challenge", "Clarification",
     "Contribution",
-    "Decision", "Guest", "Invitation", "Journal", "Membership", "Message", "Notification",
+    "Decision", "Guest", "Invitation", "Journal", "Membership", "Message", "NeedVisit",
+    "Notification",
     "Organization", "OrganizationDomain", "OutboxJob", "Payment", "PayoutAccount", "PayoutBatch",
     "PayoutLine",
     "ProgressUpdate", "Proposal", "Review", "ReviewAssignment", "StripeEvent", "TeamMember",
