@@ -51,6 +51,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # one Redis without taking each other's jobs.
         "QUEUE_PREFIX": os.environ.get("QUEUE_PREFIX", ""),
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        # A Redis that does not answer costs a request at most this long before the limiter
+        # falls back to memory (marketplace.extensions.limiter).
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY") or None,

@@ -26,5 +26,7 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, include_object=include_object)
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+#: With Redis unreachable, limits are counted in this process's memory until Redis answers
+#: again: per process, so looser, but still limits, and never a 500.
+limiter = Limiter(key_func=get_remote_address, default_limits=[], in_memory_fallback_enabled=True)
 api = MarketplaceApi()
