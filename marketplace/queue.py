@@ -14,13 +14,14 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from sqlalchemy import or_, select, update
 
@@ -34,6 +35,8 @@ JOBS_MODULE = "marketplace.jobs"
 _PENDING_IDS = "outbox_pending_ids"
 #: A row handed over or running this long past its timeout is handed over again.
 STALE_AFTER = timedelta(minutes=15)
+#: A row handed over this long ago whose job Redis no longer has was lost (Redis restarted).
+HANDED_GRACE = timedelta(seconds=60)
 
 
 def enqueue(
@@ -221,7 +224,7 @@ def relay(limit: int = 500) -> int:
                 OutboxJob.status.in_((JobStatus.QUEUED, JobStatus.RUNNING)),
                 (OutboxJob.status == JobStatus.RETRYING) & (OutboxJob.available_at < now),
             ),
-            OutboxJob.updated_at < now - STALE_AFTER,
+            OutboxJob.updated_at < now - HANDED_GRACE,
         )
         .order_by(OutboxJob.id)
         .limit(limit)
@@ -235,16 +238,18 @@ def relay(limit: int = 500) -> int:
     return hand_over([*pending, *lost])
 
 
-def _lost_by_rq(row: OutboxJob, now: Any) -> bool:
-    """True when rq will not run the row again by itself."""
-    if row.updated_at + timedelta(seconds=row.timeout) + STALE_AFTER > now:
-        return False
+def _lost_by_rq(row: OutboxJob, now: datetime) -> bool:
+    """True when rq will not run the row by itself: Redis forgot the job (restarted empty),
+    or the job failed, stopped or finished while the row says it never did."""
     try:
         job = Job.fetch(row.rq_id, connection=redis_connection())
     except RedisError:
         return False
-    except Exception:  # rq's NoSuchJobError: Redis forgot it
+    except NoSuchJobError:
         return True
+    if row.status == JobStatus.RUNNING:
+        overdue = row.updated_at + timedelta(seconds=row.timeout) + STALE_AFTER < now
+        return overdue and job.get_status(refresh=False) != "started"
     return job.get_status(refresh=False) in ("failed", "stopped", "canceled", "finished")
 
 
