@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := FLASK_APP=wsgi $(BIN)/flask
 
-.PHONY: run test lint bench install install-test worker clean
+.PHONY: run test lint bench install install-test worker scheduler clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,9 +40,13 @@ bench: install-test
 	$(BIN)/python bench/payout_bench.py
 	$(BIN)/python bench/value_bench.py
 
-## An rq worker for the jobs queue (needs REDIS_URL).
+## An rq worker for the payouts, emails, exports and default queues (needs REDIS_URL).
 worker: install
-	$(BIN)/rq worker --url "$(REDIS_URL)" marketplace
+	$(FLASK) jobs worker
+
+## The scheduler of the periodic jobs (outbox relay, deadlines, payout resume, nightly verify).
+scheduler: install
+	$(FLASK) jobs scheduler
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis test-artifacts
