@@ -59,6 +59,8 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY") or None,
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE") or None,
+        # Seconds to wait for one Stripe answer; no answer in time is an unknown outcome.
+        "STRIPE_TIMEOUT": float(os.environ.get("STRIPE_TIMEOUT") or 30),
         "PLATFORM_CURRENCY": os.environ.get("PLATFORM_CURRENCY", "USD"),
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,

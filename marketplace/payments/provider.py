@@ -23,6 +23,15 @@ class ProviderUnavailable(ProviderError):
     taken effect, so it is sent again later with the same idempotency key."""
 
 
+class RateLimited(ProviderUnavailable):
+    """Too many requests (HTTP 429): nothing was done; try again after ``retry_after``
+    seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True)
 class FundingStarted:
     """What the provider answered to a funding request."""
@@ -57,6 +66,7 @@ class PayoutRequest:
     destination: str
     description: str
     metadata: dict[str, str]
+    group: str  # the same for every try of one payout, whatever its key: how to find it
 
 
 class PaymentProvider(Protocol):
@@ -77,7 +87,12 @@ class PaymentProvider(Protocol):
 
     def send_payout(self, request: PayoutRequest) -> str:
         """Pay out; returns the provider's transfer id. ProviderError: refused (nothing was
-        paid); ProviderUnavailable: unknown, send again with the same key."""
+        paid); ProviderUnavailable: unknown, send again with the same key (RateLimited: after
+        its ``retry_after``)."""
+
+    def find_payout(self, request: PayoutRequest) -> str | None:
+        """The id of the transfer made for this payout under any of its keys, or None when
+        the provider has none. ProviderUnavailable: the provider could not be asked."""
 
 
 class SandboxProvider:
@@ -104,6 +119,11 @@ class SandboxProvider:
 
     def send_payout(self, request: PayoutRequest) -> str:
         return f"sandbox_tr_{request.key}"
+
+    def find_payout(self, request: PayoutRequest) -> str | None:
+        """The sandbox answers every payout at once and keeps no transfers: there is never
+        one whose answer was lost."""
+        return None
 
 
 def current_provider() -> PaymentProvider:

@@ -26,18 +26,52 @@ from marketplace.payments.provider import (
     PayoutRequest,
     ProviderError,
     ProviderUnavailable,
+    RateLimited,
     RefundDone,
 )
 
 #: Payment.external_id is a String(255).
 EXTERNAL_ID_LENGTH = 255
 #: A StripeClient does not retry unless told to. Every request carries an idempotency key, so a
-#: retry after a network error, a 409 or a 5xx is safe (the SDK reuses the key).
-NETWORK_RETRIES = 2
+#: retry after a network error, a 409 or a 5xx is safe (the SDK reuses the key). Payouts are
+#: also retried line by line, later (``marketplace.payouts.sending``), so this stays small.
+NETWORK_RETRIES = 1
+#: Seconds to wait after a 429 that names no Retry-After, and the longest wait honoured.
+RATE_LIMIT_WAIT = 1.0
+RATE_LIMIT_WAIT_MAX = 3600.0
+#: At most this many of a connected account's transfers are scanned for a lost payout.
+FIND_SCAN_LIMIT = 1000
+#: Stripe errors after which a payout may or may not have been made, or that say nothing of
+#: the payout itself (our key or permissions): never a refusal that voids a line.
+INDETERMINATE = (
+    stripe.APIConnectionError,  # timeout, connection refused or dropped
+    stripe.APIError,  # 5xx, 409 (a request with the same key still running)
+    stripe.IdempotencyError,  # the key was used with other parameters: ask, do not guess
+    stripe.AuthenticationError,
+    stripe.PermissionError,
+)
 
 
 def _reason(error: stripe.StripeError) -> str:
     return error.user_message or str(error) or type(error).__name__
+
+
+def _retry_after(error: stripe.StripeError) -> float:
+    """Seconds a 429 asks us to wait (its ``Retry-After`` header), within sane bounds."""
+    headers = error.headers or {}
+    raw = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    try:
+        wait = float(raw) if raw is not None else RATE_LIMIT_WAIT
+    except ValueError:  # an HTTP date: rare, and a second is as good a guess
+        wait = RATE_LIMIT_WAIT
+    return min(max(wait, 0.0), RATE_LIMIT_WAIT_MAX)
+
+
+def _unanswered(error: stripe.StripeError) -> ProviderUnavailable:
+    """The provider error for a Stripe failure that is no definite refusal."""
+    if isinstance(error, stripe.RateLimitError):
+        return RateLimited(_reason(error), _retry_after(error))
+    return ProviderUnavailable(_reason(error))
 
 
 def _take(left: dict[str, int], amount: int) -> list[tuple[str, int]]:
@@ -97,6 +131,9 @@ class StripeProvider:
                 config["STRIPE_SECRET_KEY"],
                 base_addresses={"api": base} if base else None,
                 max_network_retries=NETWORK_RETRIES,
+                http_client=stripe.new_default_http_client(
+                    timeout=float(config.get("STRIPE_TIMEOUT") or 30)
+                ),
             )
         )
 
@@ -219,7 +256,12 @@ class StripeProvider:
         return link.url
 
     def send_payout(self, request: PayoutRequest) -> str:
-        """A Connect transfer from the platform's balance to the solver's account."""
+        """A Connect transfer from the platform's balance to the solver's account, in the
+        payout's ``transfer_group`` (how ``find_payout`` finds it).
+
+        Only a definite refusal (card or invalid request: 400, 402, 404, such as a destination
+        that cannot receive transfers) is a ProviderError. A 429 is RateLimited; a 5xx, a
+        timeout or a dropped connection is ProviderUnavailable: the transfer may exist."""
         try:
             transfer = self.client.v1.transfers.create(
                 params={
@@ -228,13 +270,40 @@ class StripeProvider:
                     "destination": request.destination,
                     "description": request.description,
                     "metadata": request.metadata,
+                    "transfer_group": request.group,
                 },
                 options={"idempotency_key": request.key},
             )
-        except (stripe.APIConnectionError, stripe.RateLimitError) as error:
-            raise ProviderUnavailable(_reason(error)) from error
-        except stripe.APIError as error:  # Stripe's own 5xx: the outcome is unknown
-            raise ProviderUnavailable(_reason(error)) from error
+        except (stripe.RateLimitError, *INDETERMINATE) as error:
+            raise _unanswered(error) from error
         except stripe.StripeError as error:
             raise ProviderError(_reason(error)) from error
         return transfer.id
+
+    def find_payout(self, request: PayoutRequest) -> str | None:
+        """The transfer made for this payout, if any: first by its ``transfer_group``, then
+        (payouts sent before transfer groups) among the destination's transfers by
+        ``metadata``. Stripe has no search for transfers."""
+        try:
+            grouped = self.client.v1.transfers.list(
+                params={"transfer_group": request.group, "limit": 10}
+            )
+            for transfer in grouped.data:
+                return transfer.id
+            by_destination = self.client.v1.transfers.list(
+                params={"destination": request.destination, "limit": 100}
+            )
+            for scanned, transfer in enumerate(by_destination.auto_paging_iter()):
+                if scanned >= FIND_SCAN_LIMIT:
+                    break
+                if _same_payout(transfer, request):
+                    return transfer.id
+        except stripe.StripeError as error:
+            raise _unanswered(error) from error
+        return None
+
+
+def _same_payout(transfer: Any, request: PayoutRequest) -> bool:
+    metadata = getattr(transfer, "metadata", None)
+    found = metadata.to_dict() if metadata is not None else {}  # a StripeObject: no .get()
+    return all(found.get(name) == value for name, value in request.metadata.items())

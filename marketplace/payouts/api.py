@@ -17,15 +17,17 @@ from marketplace.api import ID, problem_responses
 from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user
 from marketplace.payouts import batches as services
 from marketplace.payouts.accounts import payout_account_of, start_onboarding
-from marketplace.payouts.models import LineStatus, PayoutAccount, PayoutBatch
+from marketplace.payouts.models import PayoutAccount, PayoutBatch
 from marketplace.payouts.schemas import (
     BatchDetailSchema,
     BatchInputSchema,
     BatchSchema,
+    LineSchema,
     MyPayoutAccountSchema,
     OnboardingSchema,
     ProgressSchema,
     RejectionInputSchema,
+    ReleaseInputSchema,
     Shown,
 )
 
@@ -41,8 +43,8 @@ PROBLEMS = {
     401: "Not authenticated: no credentials where they are needed, an unknown or revoked "
     "token, or a write sent with only the session cookie (writes need a bearer token)",
     403: "Only platform finance staff handle payout batches",
-    404: "No such payout batch",
-    409: "The batch's state does not allow this now",
+    404: "No such payout batch (or line)",
+    409: "The batch's (or line's) state does not allow this now",
     422: "Invalid input: `errors` names each field and what is wrong with it",
 }
 
@@ -56,7 +58,8 @@ def progress_of(batch: PayoutBatch) -> dict[str, Any]:
         "batch_id": batch.id,
         "status": batch.status,
         "line_count": batch.line_count,
-        "done": counts[LineStatus.PAID] + counts[LineStatus.FAILED],
+        "done": services.done_count(counts),
+        "waiting_for_finance": services.waiting_for_finance(batch),
         "counts": counts,
     }
 
@@ -176,3 +179,21 @@ class PayoutBatchRejection(MethodView):
         are owed again."""
         user = api_user()
         return _detail(user, services.reject_batch(user, batch_id, data["reason"]))
+
+
+@blp.route(f"/payout-lines/<{ID}:line_id>/release")
+class PayoutLineRelease(MethodView):
+    @blp.doc(security=WRITE_AUTH)
+    @blp.arguments(ReleaseInputSchema)
+    @blp.response(200, LineSchema)
+    @problems(
+        401, 403, 404, 409, 422,
+        _409="The line is paid, settled already, or still being tried automatically (it can "
+        "be released only once no idempotency key brought an answer); or the provider made "
+        "the transfer after all (the line is paid now), or could not be asked",
+    )  # fmt: skip
+    def post(self, data: dict, line_id: int) -> Any:
+        """Release a payout line the provider never answered (`waiting_for_finance`): its
+        reservation is voided and the solver is owed the amount again; who released it and
+        why are recorded."""
+        return services.release_line(api_user(), line_id, data["reason"])

@@ -6,6 +6,10 @@ pending PAYOUT transfer (payable -> cash), all in one journal, so nothing reserv
 twice or awarded away. A second finance user approves (the preparer is refused); approval
 enqueues the job that sends the money (``sending.send_batch``). A rejected batch voids its
 reservations and the solvers are owed again.
+
+A line the provider never answered, through every idempotency key ``sending`` tried, waits for
+a finance user to release it: its reservation is voided and the solver is owed again, with who
+released it and why.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ import ledger
 from ledger import Account, InsufficientFunds, NewTransfer, format_minor, utcnow
 from marketplace.accounts.models import User
 from marketplace.accounts.services import require_platform_finance
-from marketplace.db import command
+from marketplace.db import command, transaction
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.finance import chart
+from marketplace.notifications.services import notify
 from marketplace.outbox import JobQueue
+from marketplace.payments.provider import ProviderError, current_provider
 from marketplace.payouts.models import (
     BatchStatus,
     LineStatus,
@@ -31,12 +37,13 @@ from marketplace.payouts.models import (
     PayoutBatch,
     PayoutLine,
 )
+from marketplace.payouts.sending import KEY_VERSIONS, SEND_JOB, SEND_TIMEOUT, payout_request
+from marketplace.payouts.settlement import OPEN, complete_if_done, lock_line, mark_paid
 from marketplace.queue import enqueue
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 MAX_MINIMUM = 10**12
-#: A worker may spend this long sending one batch before rq stops it (seconds).
-SEND_TIMEOUT = 3600
+MAX_REASON = 4000
 
 
 def _payable_owner(code: str) -> int:
@@ -172,20 +179,98 @@ def approve_batch(actor: User, batch_id: int) -> PayoutBatch:
     batch.status = BatchStatus.APPROVED
     batch.approved_by_id = actor.id
     batch.approved_at = utcnow()
-    enqueue("send_payout_batch", batch.id, queue=JobQueue.PAYOUTS, timeout=SEND_TIMEOUT)
+    enqueue(SEND_JOB, batch.id, queue=JobQueue.PAYOUTS, timeout=SEND_TIMEOUT)
     return batch
 
 
 @command
 def resend_batch(actor: User, batch_id: int) -> PayoutBatch:
-    """Send an approved batch's unanswered lines again (after a worker crash or a provider
-    outage); each line keeps its idempotency key, so nothing is paid twice."""
+    """Run the sending job for an approved batch now, rather than at the scheduler's next
+    round: it sends the lines that are due (each claimed first, with its own idempotency key,
+    so nothing is paid twice); lines waiting for a retry keep their time."""
     batch = get_batch(actor, batch_id)
     if batch.status != BatchStatus.APPROVED:
         raise Conflict(f"Only an approved batch still sending can be sent again, not a "
                        f"{batch.status} one.")  # fmt: skip
-    enqueue("send_payout_batch", batch.id, queue=JobQueue.PAYOUTS, timeout=SEND_TIMEOUT)
+    enqueue(SEND_JOB, batch.id, queue=JobQueue.PAYOUTS, timeout=SEND_TIMEOUT)
     return batch
+
+
+def waits_for_finance(line: PayoutLine) -> bool:
+    """Sent, never answered under any of its keys, and nothing more tried by itself."""
+    return line.status == LineStatus.SENDING and line.next_try_at is None
+
+
+def _why_not_releasable(line: PayoutLine) -> str | None:
+    if waits_for_finance(line):
+        return None
+    if line.status in (LineStatus.PAID, LineStatus.REVERSED):
+        return f"Payout line {line.id} is {line.status}: there is nothing to release."
+    if line.status not in OPEN:
+        return f"Payout line {line.id} is {line.status}: its amount is owed again already."
+    return (
+        f"Payout line {line.id} is still being sent; it can be released only once the "
+        f"provider has made no transfer for it under {KEY_VERSIONS} idempotency keys."
+    )
+
+
+def release_line(actor: User, line_id: int, reason: str) -> PayoutLine:
+    """A platform finance user gives up on a line the provider never answered: its
+    reservation is voided and the solver is owed again, recording who did it and why.
+
+    The provider is asked first (no transaction is open meanwhile): if it made the transfer
+    after all, the line is marked paid instead and the release refused (Conflict)."""
+    require_platform_finance(actor)
+    reason = (reason or "").strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise Invalid(
+            "Please correct the highlighted fields.",
+            {"reason": ["Say why the line is released (1 to 4,000 characters)."]},
+        )
+    with transaction():
+        line = db.session.get(PayoutLine, line_id)
+        if line is None:
+            raise NotFound("No such payout line.")
+        refused = _why_not_releasable(line)
+        request = payout_request(line)
+    if refused:
+        raise Conflict(refused)
+    try:
+        found = current_provider().find_payout(request)
+    except ProviderError as error:
+        raise Conflict(
+            f"The payment provider could not be asked about line {line_id} ({error}); "
+            "nothing was released. Try again later."
+        ) from error
+    if found is not None:
+        mark_paid(line_id, found)
+        raise Conflict(
+            f"The provider made transfer {found} for line {line_id} after all: the line is "
+            "paid now, and nothing was released."
+        )
+    return _release(actor, line_id, reason)
+
+
+@command
+def _release(actor: User, line_id: int, reason: str) -> PayoutLine:
+    line = lock_line(line_id)
+    refused = _why_not_releasable(line)
+    if refused:
+        raise Conflict(refused)
+    now = utcnow()
+    ledger.void_pending(db.session, line.transfer_id, at=now)
+    line.status = LineStatus.RELEASED
+    line.released_by_id, line.released_at, line.release_reason = actor.id, now, reason
+    line.resolved_at = now
+    complete_if_done(line.batch_id)
+    notify(
+        [line.user_id],
+        kind="payout_failed",
+        title="A payout to you could not be made; the amount is owed to you again",
+        body=reason,
+        link="/me/earnings",
+    )
+    return line
 
 
 @command
@@ -193,7 +278,7 @@ def reject_batch(actor: User, batch_id: int, reason: str) -> PayoutBatch:
     """Any finance user rejects a prepared batch: its reservations are voided."""
     batch = get_batch(actor, batch_id)
     reason = (reason or "").strip()
-    if not reason or len(reason) > 4000:
+    if not reason or len(reason) > MAX_REASON:
         raise Invalid(
             "Please correct the highlighted fields.",
             {"reason": ["Say why the batch is rejected (1 to 4,000 characters)."]},
@@ -223,6 +308,22 @@ def progress(batch: PayoutBatch) -> dict[str, int]:
         ).all()
     )
     return {status.value: int(counts.get(status.value, 0)) for status in LineStatus}
+
+
+def done_count(counts: dict[str, int]) -> int:
+    """Lines settled one way or another (paid, failed, released ...)."""
+    return sum(n for status, n in counts.items() if status not in OPEN)
+
+
+def waiting_for_finance(batch: PayoutBatch) -> int:
+    """Lines that only a finance user's release can settle now."""
+    return db.session.scalar(
+        select(func.count(PayoutLine.id)).where(
+            PayoutLine.batch_id == batch.id,
+            PayoutLine.status == LineStatus.SENDING,
+            PayoutLine.next_try_at.is_(None),
+        )
+    )
 
 
 def batches(actor: User, limit: int = 100) -> list[PayoutBatch]:

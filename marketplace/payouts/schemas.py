@@ -83,11 +83,26 @@ class RejectionInputSchema(StorableTextMixin, ma.Schema):
     )
 
 
+class ReleaseInputSchema(StorableTextMixin, ma.Schema):
+    reason = ma.fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=4_000),
+            validate.Regexp(r"\S", error="Say why the line is released."),
+        ],
+    )
+
+
 class ProgressSchema(ma.Schema):
     batch_id = ma.fields.Integer()
     status = ma.fields.String(validate=validate.OneOf([s.value for s in BatchStatus]))
     line_count = ma.fields.Integer()
-    done = ma.fields.Integer(metadata={"description": "lines paid or failed"})
+    done = ma.fields.Integer(
+        metadata={"description": "lines settled: paid, failed, released or reversed"}
+    )
+    waiting_for_finance = ma.fields.Integer(
+        metadata={"description": "lines never answered under any key: release them"}
+    )
     counts = ma.fields.Dict(
         keys=ma.fields.String(validate=validate.OneOf([s.value for s in LineStatus])),
         values=ma.fields.Integer(),
@@ -134,8 +149,31 @@ class LineSchema(ma.Schema):
     provider = ma.fields.String(attribute="payout_account.provider")
     provider_transfer_id = ma.fields.String(allow_none=True)
     error = ma.fields.String()
-    sent_at = ma.fields.DateTime(allow_none=True)
+    sent_at = ma.fields.DateTime(
+        allow_none=True,
+        metadata={"description": "when the current idempotency key was first sent"},
+    )
     resolved_at = ma.fields.DateTime(allow_none=True)
+    attempts = ma.fields.Integer(metadata={"description": "tries so far"})
+    key_version = ma.fields.Integer(
+        metadata={"description": "1: key payout-line-<id>; n > 1: payout-line-<id>-v<n>"}
+    )
+    next_try_at = ma.fields.DateTime(
+        allow_none=True,
+        metadata={"description": "the next automatic try of an open line; null on a sending "
+                  "line: it waits for a finance user to release it"},
+    )  # fmt: skip
+    waiting_for_finance = ma.fields.Boolean()
+    released_by = ma.fields.Nested(PersonSchema, allow_none=True)
+    released_at = ma.fields.DateTime(allow_none=True)
+    release_reason = ma.fields.String()
+
+    @ma.pre_dump
+    def _with_waiting(self, line: object, **_: object) -> object:
+        if not hasattr(line, "next_try_at"):
+            return line
+        waiting = line.status == LineStatus.SENDING and line.next_try_at is None
+        return Shown(line, waiting_for_finance=waiting)
 
 
 class BatchDetailSchema(BatchSchema):

@@ -9,12 +9,12 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from marketplace.accounts.services import require_platform_finance
-from marketplace.errors import Conflict, Forbidden, Invalid
+from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.payouts import batches
 from marketplace.payouts.accounts import continue_onboarding, start_onboarding
 from marketplace.payouts.forms import parse_batch_form
-from marketplace.payouts.models import BatchStatus, LineStatus, PayoutBatch
+from marketplace.payouts.models import BatchStatus, PayoutBatch, PayoutLine
 from marketplace.payouts.schemas import Shown, rejecter
 
 bp = Blueprint("payouts", __name__)
@@ -118,16 +118,19 @@ def prepare() -> ResponseReturnValue:
 
 @bp.route("/finance/payouts/<int:batch_id>")
 @login_required
-def batch_page(batch_id: int) -> ResponseReturnValue:
+def batch_page(batch_id: int, status: int = 200) -> ResponseReturnValue:
     batch = batches.get_batch(current_user, batch_id)
     counts = batches.progress(batch)
-    return render_template(
+    page = render_template(
         "payouts/batch.html",
         batch=_people(batch),
         lines=batches.lines_of(current_user, batch.id),
         counts=counts,
-        done=counts[LineStatus.PAID] + counts[LineStatus.FAILED],
+        done=batches.done_count(counts),
+        waiting=batches.waiting_for_finance(batch),
+        waits_for_finance=batches.waits_for_finance,
     )
+    return page, status
 
 
 @bp.route("/finance/payouts/<int:batch_id>/approve", methods=["POST"])
@@ -173,3 +176,24 @@ def reject(batch_id: int) -> ResponseReturnValue:
         return redirect(url_for("payouts.batch_page", batch_id=batch_id))
     flash(f"Batch {batch.id} rejected: its reservations are voided.", "success")
     return redirect(url_for("payouts.batch_page", batch_id=batch.id))
+
+
+@bp.route("/finance/payouts/lines/<int:line_id>/release", methods=["POST"])
+@login_required
+def release(line_id: int) -> ResponseReturnValue:
+    """Release a line the provider never answered: the solver is owed its amount again."""
+    require_platform_finance(current_user)
+    line = db.session.get(PayoutLine, line_id)
+    if line is None:
+        raise NotFound("No such payout line.")
+    batch_page_url = url_for("payouts.batch_page", batch_id=line.batch_id)
+    try:
+        batches.release_line(current_user, line_id, request.form.get("reason", ""))
+    except Invalid as error:
+        flash(" ".join(error.errors.get("reason", [error.message])), "error")
+        return redirect(batch_page_url)
+    except Conflict as error:
+        flash(error.message, "error")
+        return batch_page(line.batch_id, status=409)
+    flash(f"Line {line_id} released: the solver is owed its amount again.", "success")
+    return redirect(batch_page_url)

@@ -23,6 +23,7 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -91,6 +92,38 @@ class Failure:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+#: Payout faults (see ``FakeStripe.payout_fault``), what Stripe does to a sender on a bad day.
+PAYOUT_FAULTS = ("saved_500", "timeout", "drop", "rate_limit")
+
+
+@dataclass
+class PayoutFault:
+    kind: str
+    path: str
+    keys: set[str] | None  # only requests with one of these idempotency keys (None: any)
+    times: int  # how many matching requests it answers
+    create: bool = False
+    delay: float = 5.0
+    retry_after: int = 1
+
+
+@dataclass
+class RateBucket:
+    """A token bucket: ``per_second`` requests a second, in bursts of at most as many."""
+
+    per_second: float
+    tokens: float
+    at: float
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.per_second, self.tokens + (now - self.at) * self.per_second)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
 class ApiError(Exception):
     def __init__(self, status: int, type_: str, message: str, **extra: Any) -> None:
         super().__init__(message)
@@ -122,6 +155,10 @@ class FakeStripe:
         self._held = threading.Event()
         self._idempotent: dict[str, tuple[str, dict[str, str], int, dict[str, Any]]] = {}
         self._failures: list[Failure] = []
+        self._payout_faults: list[PayoutFault] = []
+        self._rate_limits: dict[str, RateBucket] = {}
+        self._per_second: float | None = None
+        self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -138,6 +175,7 @@ class FakeStripe:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # wakes answers held back by a "timeout" fault
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -388,6 +426,7 @@ class FakeStripe:
             "destination": destination["id"],
             "description": data.get("description"),
             "metadata": data.get("metadata") or {},
+            "transfer_group": data.get("transfer_group"),
             "reversed": False,
             "created": int(time.time()),
         }
@@ -419,6 +458,11 @@ class FakeStripe:
         """(status, body, extra headers) for one request; runs under the lock."""
         if not received.headers.get("authorization", "").startswith("Bearer sk_"):
             raise ApiError(401, "invalid_request_error", "Invalid API Key provided.")
+        limited = self._rate_limited(received)
+        if limited is not None:
+            return limited
+        if received.method == "GET" and received.path in self._LISTS:
+            return 200, getattr(self, self._LISTS[received.path])(received.data), {}
         route = self._ROUTES.get(received.path)
         if received.method != "POST" or route is None:
             raise ApiError(
@@ -439,10 +483,161 @@ class FakeStripe:
         failure = self._failure_for(received.path)
         if failure is not None:
             return failure.status, {"error": dict(failure.error)}, failure.headers
+        saved_error = self._saved_error(received, route)
+        if saved_error is not None:
+            return saved_error
         body = copy.deepcopy(getattr(self, route)(received.data))
         if key:
             self._idempotent[key] = (received.path, received.params, 200, body)
         return 200, body, {}
+
+    # -- payout faults and transfer lists (tests/payouts) ------------------------------------
+    #
+    # Per idempotency key:
+    # - "saved_500": a 500 that Stripe saves under the key and replays for every later request
+    #   with that key (for 24 hours); with ``create=True`` the transfer was made before it.
+    # - "timeout": the request is carried out (transfer made, answer saved under the key), and
+    #   the answer comes ``delay`` seconds later, after the caller gave up.
+    # - "drop": the request is carried out, then the connection is closed with no answer.
+    # - "rate_limit": 429 with ``Retry-After``; nothing is done or saved.
+    # ``rate_limit(per_second)`` answers 429 beyond that many requests a second per endpoint.
+
+    def payout_fault(
+        self,
+        kind: str,
+        *,
+        keys: Iterable[str] | None = None,
+        times: int = 1,
+        path: str = "/v1/transfers",
+        create: bool = False,
+        delay: float = 5.0,
+        retry_after: int = 1,
+    ) -> None:
+        """Answer the next ``times`` requests to ``path`` (with one of ``keys``) with the
+        fault ``kind``."""
+        if kind not in PAYOUT_FAULTS:
+            raise ValueError(f"unknown fault {kind!r}")
+        chosen = None if keys is None else set(keys)
+        with self._lock:
+            self._payout_faults.append(
+                PayoutFault(kind, path, chosen, times, create, delay, retry_after)
+            )
+
+    def rate_limit(self, per_second: float | None) -> None:
+        """Answer 429 (Retry-After: 1) beyond ``per_second`` requests a second to each
+        endpoint; None lifts the limit."""
+        with self._lock:
+            self._per_second = per_second
+            self._rate_limits = {}
+
+    def transfers_of(self, line_id: int) -> list[dict[str, Any]]:
+        """The transfers made for one payout line (by its metadata)."""
+        return [
+            t for t in self.transfers.values()
+            if t["metadata"].get("payout_line_id") == str(line_id)
+        ]  # fmt: skip
+
+    def _take_fault(self, received: Received, kinds: tuple[str, ...]) -> PayoutFault | None:
+        for fault in self._payout_faults:
+            if fault.kind not in kinds or fault.path != received.path:
+                continue
+            if fault.keys is not None and received.idempotency_key not in fault.keys:
+                continue
+            fault.times -= 1
+            if fault.times <= 0:
+                self._payout_faults.remove(fault)
+            return fault
+        return None
+
+    def _rate_limited(self, received: Received) -> tuple[int, dict, dict[str, str]] | None:
+        body = {"error": {"type": "invalid_request_error", "code": "rate_limit",
+                          "message": "Too many requests hit the API too quickly."}}  # fmt: skip
+        per_second = self._per_second
+        if per_second:
+            bucket = self._rate_limits.setdefault(
+                received.path, RateBucket(per_second, per_second, time.monotonic())
+            )
+            if not bucket.take(time.monotonic()):
+                return 429, body, {"Retry-After": "1"}
+        fault = self._take_fault(received, ("rate_limit",))
+        if fault is None:
+            return None
+        return 429, body, {"Retry-After": str(fault.retry_after)}
+
+    def _saved_error(self, received: Received, route: str) -> tuple[int, dict, dict] | None:
+        fault = self._take_fault(received, ("saved_500",))
+        if fault is None:
+            return None
+        if fault.create:
+            getattr(self, route)(received.data)
+        body = {"error": {"type": "api_error", "message": "An unknown error occurred."}}
+        if received.idempotency_key:
+            self._idempotent[received.idempotency_key] = (
+                received.path, received.params, 500, body,
+            )  # fmt: skip
+        return 500, body, {}
+
+    def _transport_fault(self, received: Received) -> PayoutFault | None:
+        """A "timeout" or "drop" for a request that was carried out (or replayed)."""
+        if received.status != 200:
+            return None
+        return self._take_fault(received, ("timeout", "drop"))
+
+    def _list_transfers(self, data: dict[str, Any]) -> dict[str, Any]:
+        """GET /v1/transfers, newest first: by ``transfer_group``, ``destination`` and
+        ``created[gte|gt|lte|lt]``; ``limit`` and ``starting_after`` page through them."""
+        found = list(reversed(self.transfers.values()))
+        for name in ("transfer_group", "destination"):
+            if name in data:
+                found = [t for t in found if t.get(name) == data[name]]
+        created = data.get("created")
+        if isinstance(created, dict):
+            compare = {"gte": int.__ge__, "gt": int.__gt__, "lte": int.__le__, "lt": int.__lt__}
+            for name, value in created.items():
+                bound = _amount(value, f"created[{name}]")
+                found = [t for t in found if compare[name](t["created"], bound)]
+        if "starting_after" in data:
+            ids = [t["id"] for t in found]
+            if data["starting_after"] not in ids:
+                raise ApiError(
+                    400, "invalid_request_error", "No such transfer.", param="starting_after"
+                )
+            found = found[ids.index(data["starting_after"]) + 1 :]
+        limit = min(_amount(data.get("limit", "10"), "limit"), 100)
+        return {"object": "list", "url": "/v1/transfers", "has_more": len(found) > limit,
+                "data": copy.deepcopy(found[:limit])}  # fmt: skip
+
+    _LISTS = {"/v1/transfers": "_list_transfers"}
+
+    # -- reversals made only at Stripe, and transfer events (webhooks, reconciliation) ------
+
+    def reverse_here(self, transfer_id: str, amount: int | None = None) -> dict[str, Any]:
+        """Reverse a transfer at the fake only (as from Stripe's dashboard), all of it or
+        ``amount``; returns the transfer as ``transfer.reversed`` shows it."""
+        with self._lock:
+            transfer = self.transfers[transfer_id]
+            done = transfer.get("amount_reversed", 0)
+            amount = transfer["amount"] - done if amount is None else amount
+            if amount <= 0 or done + amount > transfer["amount"]:
+                raise ValueError(f"cannot reverse {amount} of {transfer_id}")
+            reversal = {
+                "id": _id("trr"), "object": "transfer_reversal", "amount": amount,
+                "currency": transfer["currency"], "transfer": transfer_id,
+                "created": int(time.time()),
+            }  # fmt: skip
+            reversals = transfer.setdefault("reversals", {"object": "list", "data": []})
+            reversals["data"].append(reversal)
+            transfer["amount_reversed"] = done + amount
+            transfer["reversed"] = transfer["amount_reversed"] == transfer["amount"]
+            return copy.deepcopy(transfer)
+
+    def transfer_event(self, type_: str, transfer_id: str) -> dict[str, Any]:
+        """A ``transfer.*`` event for a transfer the fake holds, as it stands now."""
+        with self._lock:
+            transfer = copy.deepcopy(self.transfers[transfer_id])
+        transfer.setdefault("amount_reversed", 0)
+        transfer.setdefault("reversals", {"object": "list", "data": []})
+        return self.event(type_, transfer)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -468,8 +663,14 @@ class FakeStripe:
                         status, answer, extra = error.status, error.body, {}
                     received.status = status
                     hold = fake._must_hold(received)
+                    transport = fake._transport_fault(received)
                 if hold:
                     fake._held.wait(timeout=60)
+                if transport is not None and transport.kind == "drop":
+                    self.close_connection = True  # closed with no answer at all
+                    return
+                if transport is not None:  # "timeout": answer after the caller gave up
+                    fake._stopping.wait(timeout=transport.delay)
                 payload = json.dumps(answer).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -57,8 +57,10 @@ def test_batches_through_the_api_with_four_eyes(app, client, sandbox_app, financ
         "status": "completed",
         "line_count": 2,
         "done": 2,
+        "waiting_for_finance": 0,
         "counts": {
             "reserved": 0, "sending": 0, "paid": 2, "failed": 0, "voided": 0, "reversed": 0,
+            "released": 0,
         },
     }  # fmt: skip
     twice = client.post(f"{item}/approval", headers=approver)

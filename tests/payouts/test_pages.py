@@ -94,8 +94,10 @@ def test_the_progress_bar_polls_while_the_batch_is_sending(
         "status": "approved",
         "line_count": 2,
         "done": 0,
+        "waiting_for_finance": 0,
         "counts": {
             "reserved": 2, "sending": 0, "paid": 0, "failed": 0, "voided": 0, "reversed": 0,
+            "released": 0,
         },
     }  # fmt: skip
 

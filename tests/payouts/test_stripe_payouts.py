@@ -114,36 +114,3 @@ def test_a_reversed_transfer_makes_the_amount_owed_again_once(
         assert db.session.get(PayoutLine, line.id).status == "reversed"
         assert payable(owed.lead).available == 600_000
         assert ledger.verify(db.session) == []
-
-
-def test_unanswered_lines_are_sent_again_on_request_but_never_after_a_day(
-    app, client, finance, owed, stripe_app, stripe_server
-):
-    from datetime import timedelta
-
-    from ledger import utcnow
-
-    onboard_with_stripe(app, client, stripe_server, owed.lead, owed.partner)
-    # Stripe answers 500 three times: the SDK's two retries with the same key fail too.
-    stripe_server.fail(500, "api_error", "Stripe is down.", code=None, path="/v1/transfers",
-                       times=3)  # fmt: skip
-    with app.app_context(), app.test_request_context():
-        batch = batches.prepare_batch(user(finance.preparer), "USD", 1)
-        batches.approve_batch(user(finance.approver), batch.id)
-        lines = db.session.scalars(select(PayoutLine).order_by(PayoutLine.id)).all()
-        assert [line.status for line in lines] == ["sending", "paid"]
-        assert db.session.get(type(batch), batch.id).status == "approved"
-        stuck = lines[0]
-        stuck.sent_at = utcnow() - timedelta(hours=24)  # beyond the key's lifetime
-        db.session.commit()
-        batches.resend_batch(user(finance.preparer), batch.id)
-        assert db.session.get(PayoutLine, stuck.id).status == "sending"  # left for a person
-        stuck.sent_at = utcnow()
-        db.session.commit()
-        batches.resend_batch(user(finance.preparer), batch.id)
-        db.session.expire_all()
-        assert {line.status for line in db.session.scalars(select(PayoutLine))} == {"paid"}
-        assert db.session.get(type(batch), batch.id).status == "completed"
-    assert len(stripe_server.transfers) == 2
-    with app.app_context():
-        assert ledger.verify(db.session) == []
