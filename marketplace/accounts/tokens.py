@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from ledger import utcnow
 from marketplace.accounts.models import ApiToken, User
+from marketplace.db import command, transaction
 from marketplace.errors import Invalid, NotFound
 from marketplace.extensions import db
 
 SECRET_PREFIX = "cct_"
 PREFIX_LENGTH = 12  # "cct_" and the first 8 random characters: what lists show
 MAX_NAME = 80
-#: last_used_at is written at most this often, so busy clients do not write on every request.
+#: last_used_at is written at most this often per token, so a busy client does not take the
+#: database's write lock on every request.
 USAGE_RESOLUTION = timedelta(minutes=1)
 #: Longer strings are not ours (a secret is 4 + 43 characters); no need to hash them.
 MAX_SECRET = 200
@@ -31,6 +33,7 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+@command
 def create_token(user: User, name: str) -> tuple[ApiToken, str]:
     """A new token for ``user``; returns it and its secret, which is not stored and not shown
     again."""
@@ -45,10 +48,11 @@ def create_token(user: User, name: str) -> tuple[ApiToken, str]:
         user_id=user.id, name=name, prefix=secret[:PREFIX_LENGTH], token_sha256=_digest(secret)
     )
     db.session.add(token)
-    db.session.commit()
+    db.session.flush()
     return token, secret
 
 
+@command
 def revoke_token(user: User, token_id: int) -> ApiToken:
     """Revoke one of the user's own tokens (again is harmless). Anyone else's: NotFound."""
     token = db.session.scalar(
@@ -58,7 +62,6 @@ def revoke_token(user: User, token_id: int) -> ApiToken:
         raise NotFound("No such token.")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        db.session.commit()
     return token
 
 
@@ -87,8 +90,30 @@ def user_for_token(secret: str | None) -> User | None:
     if row is None:
         return None
     token, user = row
-    now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at >= USAGE_RESOLUTION:
-        token.last_used_at = now
-        db.session.commit()
+    note_use(token.id, token.last_used_at)
     return user
+
+
+def note_use(token_id: int, last_used_at: datetime | None, now: datetime | None = None) -> bool:
+    """Record that the token was used, unless that was recorded less than
+    ``USAGE_RESOLUTION`` ago; True when this call wrote.
+
+    ``last_used_at`` is what the caller read: a recent one means no write at all. Otherwise a
+    short transaction of its own updates the row only if it is still stale, so of several
+    requests (in any number of processes) in the same minute, one writes.
+    """
+    now = now or utcnow()
+    stale_before = now - USAGE_RESOLUTION
+    if last_used_at is not None and last_used_at > stale_before:
+        return False
+    with transaction():
+        result = db.session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id == token_id,
+                or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at <= stale_before),
+            )
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return result.rowcount == 1

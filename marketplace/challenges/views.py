@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
@@ -28,7 +37,7 @@ from marketplace.challenges.terms import IP_LABELS, terms_diff
 from marketplace.dialogue import services as dialogue
 from marketplace.errors import Conflict, Invalid
 from marketplace.forms import flash_error
-from marketplace.insight.services import record_view
+from marketplace.insight.visits import record_view, visitor_key
 from marketplace.payments.services import escrow_available, funding_shortfall, payments_of
 
 bp = Blueprint("challenges", __name__)
@@ -138,7 +147,10 @@ def detail(challenge_id: int) -> ResponseReturnValue:
         ip_labels=IP_LABELS,
     )
     if role is None:  # the organization's own staff do not count as views
-        record_view(challenge.id)
+        user_id = current_user.id if current_user.is_authenticated else None
+        browser = request.user_agent.string
+        secret = current_app.config["SECRET_KEY"]
+        record_view(challenge.id, visitor_key(user_id, request.remote_addr, browser, secret))
     return page
 
 

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import distinct, func, select, update
+from sqlalchemy import distinct, func, select
 
 from marketplace.accounts.models import Organization, User
 from marketplace.accounts.services import SLUG, get_organization, require_role
@@ -39,24 +39,14 @@ STAGES: tuple[tuple[str, str], ...] = (
 
 #: How each stage is counted, in words (the pages show these).
 STAGE_RULES: dict[str, str] = {
-    "views": "Visits to the need's public page, not counting the organization's own members.",
+    "views": "Visitors of the need's page, each counted at most once an hour, not counting "
+    "the organization's own members.",
     "accepted_terms": "People who accepted any version of the terms.",
     "started": "Proposals written for the need, drafts and withdrawn ones included.",
     "submitted": "Proposals sent to the organization, including any withdrawn afterwards.",
     "decided": "Proposals with a decision (award or decline, always with feedback).",
     "awarded": "Proposals that won a prize.",
 }
-
-
-def record_view(challenge_id: int) -> None:
-    """Count one view of the need page, atomically in SQL (no lost updates between workers)."""
-    db.session.execute(
-        update(Challenge)
-        .where(Challenge.id == challenge_id)
-        .values(view_count=Challenge.view_count + 1)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
 
 
 # --- the funnel ---

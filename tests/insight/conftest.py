@@ -116,8 +116,8 @@ def funnel(app, people, need) -> SimpleNamespace:  # noqa: F811
     for proposal_id, seconds in ((team, 100), (alone, 300), (u3, 900)):
         set_response_seconds(app, proposal_id, seconds)
     with app.app_context():
-        from marketplace.insight.services import record_view
+        from marketplace.insight.visits import record_view
 
-        for _ in range(10):
-            record_view(need)
+        for visitor in range(10):
+            record_view(need, f"anon:{visitor}")
     return SimpleNamespace(challenge_id=need, team=team, alone=alone, u3=u3, u6=u6)

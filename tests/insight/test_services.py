@@ -1,29 +1,18 @@
-"""Insight at the service level: counting views, a need's funnel and response times, and the
-solver typology with its precedence."""
+"""Insight at the service level: a need's funnel and response times, and the solver typology
+with its precedence (views are counted in test_visits.py)."""
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select
 
-from marketplace.challenges.models import Challenge
 from marketplace.errors import Forbidden, NotFound
-from marketplace.extensions import db
 from marketplace.insight import services
 from marketplace.insight.typology import TYPOLOGY, SolverFacts, classify
 from tests.challenges.conftest import create, user
 from tests.insight.conftest import award, new_solvers, report_value
 from tests.proposals.conftest import accept, need_with, submit
-
-
-def test_record_view_adds_one_in_sql(app, need):
-    with app.app_context():
-        services.record_view(need)
-        services.record_view(need)
-    with app.app_context():
-        assert db.session.scalar(select(Challenge.view_count).where(Challenge.id == need)) == 2
 
 
 def test_the_funnel_counts_each_stage_and_converts_in_whole_percents(app, people, funnel):
