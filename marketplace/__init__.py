@@ -14,6 +14,7 @@ from marketplace.errors import register_errorhandlers
 from marketplace.extensions import api, csrf, db, limiter, login_manager, migrate
 from marketplace.input_guards import register_input_guards
 from marketplace.queue import register_inline_relay
+from marketplace.sqlite import configure_sqlite_concurrency
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -41,6 +42,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         configure_sqlite_engine(db.engine)
+        configure_sqlite_concurrency(db.engine)
     migrate.init_app(app, db)
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -21,6 +21,7 @@ from werkzeug.exceptions import InternalServerError
 
 from marketplace.errors import handle_http_exception
 from marketplace.extensions import db
+from marketplace.sqlite import begin_write
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -43,6 +44,7 @@ def transaction() -> Iterator[Session]:
             session.info[_DEPTH] = depth
         return
     try:
+        begin_write(session)  # SQLite: take the write lock now (see marketplace/sqlite.py)
         yield session
         session.commit()
     except BaseException:
