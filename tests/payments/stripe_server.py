@@ -23,6 +23,8 @@ import re
 import secrets
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -93,7 +95,7 @@ class Failure:
 
 
 #: Payout faults (see ``FakeStripe.payout_fault``), what Stripe does to a sender on a bad day.
-PAYOUT_FAULTS = ("saved_500", "timeout", "drop", "rate_limit")
+PAYOUT_FAULTS = ("saved_500", "timeout", "drop", "hold", "rate_limit")
 
 
 @dataclass
@@ -158,6 +160,9 @@ class FakeStripe:
         self._payout_faults: list[PayoutFault] = []
         self._rate_limits: dict[str, RateBucket] = {}
         self._per_second: float | None = None
+        self._webhook: tuple[str, str] | None = None  # (url, secret): immediate webhooks
+        self.webhook_answers: list[int] = []
+        self._webhook_threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -499,6 +504,8 @@ class FakeStripe:
     # - "timeout": the request is carried out (transfer made, answer saved under the key), and
     #   the answer comes ``delay`` seconds later, after the caller gave up.
     # - "drop": the request is carried out, then the connection is closed with no answer.
+    # - "hold": the request is carried out, and its answer kept back until ``release()``
+    #   (the test kills the caller meanwhile).
     # - "rate_limit": 429 with ``Retry-After``; nothing is done or saved.
     # ``rate_limit(per_second)`` answers 429 beyond that many requests a second per endpoint.
 
@@ -519,6 +526,8 @@ class FakeStripe:
             raise ValueError(f"unknown fault {kind!r}")
         chosen = None if keys is None else set(keys)
         with self._lock:
+            if kind == "hold":
+                self._held.clear()
             self._payout_faults.append(
                 PayoutFault(kind, path, chosen, times, create, delay, retry_after)
             )
@@ -529,6 +538,43 @@ class FakeStripe:
         with self._lock:
             self._per_second = per_second
             self._rate_limits = {}
+
+    def send_webhooks(self, url: str | None, secret: str = "") -> None:
+        """Post a signed ``transfer.created`` to ``url`` for every transfer made, while the
+        request that made it is being answered (as Stripe may); None stops it."""
+        self._webhook = None if url is None else (url, secret)
+
+    def wait_for_webhooks(self, seconds: float = 60) -> list[int]:
+        """Wait for the webhooks posted so far to be answered; returns their HTTP statuses."""
+        for thread in list(self._webhook_threads):
+            thread.join(timeout=seconds)
+        return list(self.webhook_answers)
+
+    def _start_webhook(self, received: Received, answer: dict[str, Any]) -> None:
+        if self._webhook is None or received.path != "/v1/transfers":
+            return
+        if received.method != "POST" or received.status != 200 or received.replayed:
+            return
+        event = self.event("transfer.created", answer)
+        event["request"] = {"id": _id("req"), "idempotency_key": received.idempotency_key}
+        thread = threading.Thread(target=self._post_webhook, args=(event,), daemon=True)
+        self._webhook_threads.append(thread)
+        thread.start()
+
+    def _post_webhook(self, event: dict[str, Any]) -> None:
+        url, secret = self._webhook or ("", "")
+        payload = json.dumps(event)
+        request = urllib.request.Request(
+            url, data=payload.encode(), method="POST",
+            headers={"Content-Type": "application/json", "Stripe-Signature": sign(payload, secret)},
+        )  # fmt: skip
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                status = answer.status
+        except urllib.error.HTTPError as error:
+            status = error.code
+        with self._lock:
+            self.webhook_answers.append(status)
 
     def transfers_of(self, line_id: int) -> list[dict[str, Any]]:
         """The transfers made for one payout line (by its metadata)."""
@@ -578,10 +624,10 @@ class FakeStripe:
         return 500, body, {}
 
     def _transport_fault(self, received: Received) -> PayoutFault | None:
-        """A "timeout" or "drop" for a request that was carried out (or replayed)."""
+        """A "timeout", "drop" or "hold" for a request carried out (or replayed)."""
         if received.status != 200:
             return None
-        return self._take_fault(received, ("timeout", "drop"))
+        return self._take_fault(received, ("timeout", "drop", "hold"))
 
     def _list_transfers(self, data: dict[str, Any]) -> dict[str, Any]:
         """GET /v1/transfers, newest first: by ``transfer_group``, ``destination`` and
@@ -664,12 +710,15 @@ class FakeStripe:
                     received.status = status
                     hold = fake._must_hold(received)
                     transport = fake._transport_fault(received)
+                    fake._start_webhook(received, answer)
                 if hold:
                     fake._held.wait(timeout=60)
                 if transport is not None and transport.kind == "drop":
                     self.close_connection = True  # closed with no answer at all
                     return
-                if transport is not None:  # "timeout": answer after the caller gave up
+                if transport is not None and transport.kind == "hold":
+                    fake._held.wait(timeout=60)
+                elif transport is not None:  # "timeout": answer after the caller gave up
                     fake._stopping.wait(timeout=transport.delay)
                 payload = json.dumps(answer).encode()
                 self.send_response(status)
