@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class LedgerError(Exception):
     """Base of every error the ledger raises. The caller's transaction must be rolled back."""
@@ -49,11 +51,19 @@ class InsufficientFunds(LedgerError):
 
 
 class IdempotencyConflict(LedgerError):
-    """The idempotency key was used before for a different payload."""
+    """The idempotency key was used before for a different request.
 
-    def __init__(self, key: str) -> None:
-        super().__init__(f"idempotency key {key!r} was already used for a different request")
+    ``differs`` names what differs from the first request when the ledger knows: "transfers",
+    "description", "recorded_by", "effective_at".
+    """
+
+    def __init__(self, key: str, differs: Sequence[str] = ()) -> None:
+        detail = f" (its {', '.join(differs)} differ)" if differs else ""
+        super().__init__(
+            f"idempotency key {key!r} was already used for a different request{detail}"
+        )
         self.key = key
+        self.differs = tuple(differs)
 
 
 class TransferNotFound(LedgerError):

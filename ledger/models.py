@@ -2,8 +2,8 @@
 
 Modelled on TigerBeetle: an account keeps running counters so its balance is read in O(1);
 a transfer is one row that debits one account and credits another of the same currency, so
-the book balances by construction. Transfers are append-only; only a pending transfer's
-status (and the time it was resolved) may change.
+the book balances by construction. Transfers are append-only; only a pending transfer may
+change, once: its status, the times it was resolved and posted, and its balances after.
 """
 
 from __future__ import annotations
@@ -125,6 +125,16 @@ class Journal(Base):
 
 
 class Transfer(Base):
+    """One movement of ``amount`` from the debit account to the credit account.
+
+    ``debit_balance_after`` and ``credit_balance_after`` are the posted balances (debits minus
+    credits) of the two accounts right after the last write of this row, the counters of the
+    accounts at that moment: after it was recorded (a later transfer of the same journal may
+    move them again), and for a two-phase transfer after it was posted (its amount included)
+    or voided. A pending transfer's balances after leave out its own amount, which is only
+    reserved. They are the moment of the write, not of ``effective_at`` or ``posted_at``.
+    """
+
     __tablename__ = "ledger_transfers"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -38,11 +37,20 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import TextClause
 
 from ledger.base import UTCDateTime, utcnow
+from ledger.checks import (
+    account_rules,
+    check_code,
+    check_journal,
+    check_reversed_exist,
+    check_shape,
+    is_id,
+    utc,
+)
+from ledger.constraints import refusals
 from ledger.errors import (
     AccountConflict,
     AccountNotFound,
@@ -50,8 +58,6 @@ from ledger.errors import (
     EmptyJournal,
     IdempotencyConflict,
     InsufficientFunds,
-    InvalidAccount,
-    InvalidTransfer,
     NotPending,
     NotReversible,
     TransferNotFound,
@@ -62,9 +68,6 @@ accounts = Account.__table__
 journals = Journal.__table__
 transfers = Transfer.__table__
 
-ACCOUNT_CODE = re.compile(r"^[a-z]+(:[A-Za-z0-9_.\-]+)+$")
-CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
-MAX_AMOUNT = 2**63 - 1
 #: Accounts per statement when opening or locking many (one or more parameters each).
 _PER_STATEMENT = 1_000
 
@@ -110,33 +113,6 @@ def _insert_or_ignore(session: Session, table: Table, index_elements: list[str])
     raise NotImplementedError(f"ledger does not support {dialect}")
 
 
-def _wanted(
-    type: AccountType | str,
-    currency: str,
-    debits_must_not_exceed_credits: bool,
-    credits_must_not_exceed_debits: bool,
-) -> dict[str, object]:
-    """The checked type, currency and overdraft rule of accounts to open."""
-    type = AccountType(type) if type in AccountType._value2member_map_ else type
-    if not isinstance(type, AccountType):
-        raise InvalidAccount(f"unknown account type {type!r}")
-    if not CURRENCY_CODE.match(currency):
-        raise InvalidAccount(f"currency {currency!r} must be an ISO 4217 code like 'USD'")
-    if debits_must_not_exceed_credits and credits_must_not_exceed_debits:
-        raise InvalidAccount("an account can carry only one overdraft rule")
-    return {
-        "type": type.value,
-        "currency": currency,
-        "debits_must_not_exceed_credits": debits_must_not_exceed_credits,
-        "credits_must_not_exceed_debits": credits_must_not_exceed_debits,
-    }
-
-
-def _check_code(code: str, type: str) -> None:
-    if not isinstance(code, str) or not ACCOUNT_CODE.match(code) or not code.startswith(f"{type}:"):
-        raise InvalidAccount(f"account code {code!r} must look like '{type}:part:part'")
-
-
 def _new_account(code: str, name: str, wanted: dict[str, object], now: datetime) -> dict:
     return {
         "code": code,
@@ -165,8 +141,10 @@ def open_account(
 
     An existing account must match the type, currency and overdraft rule asked for.
     """
-    wanted = _wanted(type, currency, debits_must_not_exceed_credits, credits_must_not_exceed_debits)
-    _check_code(code, wanted["type"])
+    wanted = account_rules(
+        type, currency, debits_must_not_exceed_credits, credits_must_not_exceed_debits
+    )
+    check_code(code, wanted["type"], name)
     statement = _insert_or_ignore(session, accounts, ["code"]).values(
         _new_account(code, name, wanted, utcnow())
     )
@@ -208,10 +186,12 @@ def open_accounts(
     accounts are kept (they must match, as in ``open_account``); the others are created in the
     order given, many per statement instead of two round trips per account.
     """
-    wanted = _wanted(type, currency, debits_must_not_exceed_credits, credits_must_not_exceed_debits)
+    wanted = account_rules(
+        type, currency, debits_must_not_exceed_credits, credits_must_not_exceed_debits
+    )
     codes = list(names)
     for code in codes:
-        _check_code(code, wanted["type"])
+        check_code(code, wanted["type"], names[code])
     now = utcnow()
     columns = select(accounts.c.id, accounts.c.code, *(accounts.c[key] for key in wanted))
     if session.get_bind().dialect.name == "postgresql":
@@ -241,18 +221,6 @@ def find_account(session: Session, code: str) -> Account:
     if account is None:
         raise AccountNotFound(code)
     return account
-
-
-def _check_shape(transfer: NewTransfer) -> None:
-    amount = transfer.amount
-    if isinstance(amount, bool) or not isinstance(amount, int):
-        raise InvalidTransfer(f"amount must be an integer number of minor units, not {amount!r}")
-    if not 0 < amount <= MAX_AMOUNT:
-        raise InvalidTransfer(f"amount must be positive, not {amount}")
-    if transfer.debit == transfer.credit:
-        raise InvalidTransfer("a transfer needs two different accounts")
-    if not transfer.code:
-        raise InvalidTransfer("a transfer needs a code such as AWARD")
 
 
 def _fingerprint(batch: Sequence[NewTransfer]) -> str:
@@ -501,18 +469,41 @@ def _write_generic(
     return journal_id, ids
 
 
-def _replay(session: Session, key: str, fingerprint: str) -> PostedJournal | None:
-    journal = session.execute(
-        select(journals.c.id, journals.c.payload_sha256).where(journals.c.key == key)
+#: The journal columns a replay must repeat, and how IdempotencyConflict names each one.
+_REPEATED = {
+    "payload_sha256": "transfers",
+    "description": "description",
+    "recorded_by": "recorded_by",
+}
+
+
+def _replay(session: Session, journal: dict, effective_at: datetime | None) -> PostedJournal | None:
+    """The journal first posted under ``journal["key"]``, or None if the key is new.
+
+    A replay must repeat the first request: the same transfers, description and recorded_by,
+    and the same effective_at when the caller gives one (left out, it is the time of posting,
+    which no retry can repeat). Otherwise IdempotencyConflict says what differs.
+    """
+    earlier = session.execute(
+        select(journals.c.id, *(journals.c[column] for column in _REPEATED)).where(
+            journals.c.key == journal["key"]
+        )
     ).one_or_none()
-    if journal is None:
+    if earlier is None:
         return None
-    if journal.payload_sha256 != fingerprint:
-        raise IdempotencyConflict(key)
-    ids = session.scalars(
-        select(transfers.c.id).where(transfers.c.journal_id == journal.id).order_by(transfers.c.id)
+    written = session.execute(
+        select(transfers.c.id, transfers.c.effective_at)
+        .where(transfers.c.journal_id == earlier.id)
+        .order_by(transfers.c.id)
     ).all()
-    return PostedJournal(journal.id, tuple(ids), replayed=True)
+    differs = [
+        name for column, name in _REPEATED.items() if getattr(earlier, column) != journal[column]
+    ]
+    if effective_at is not None and written[0].effective_at != effective_at:
+        differs.append("effective_at")
+    if differs:
+        raise IdempotencyConflict(journal["key"], differs)
+    return PostedJournal(earlier.id, tuple(row.id for row in written), replayed=True)
 
 
 def post_journal(
@@ -526,19 +517,27 @@ def post_journal(
 ) -> PostedJournal:
     """Post the transfers of one business event, all or none.
 
-    Posting the same ``key`` again with the same transfers returns the first result and writes
-    nothing (``replayed=True``); the same key with other transfers raises IdempotencyConflict.
+    Posting the same ``key`` again with the same request returns the first result and writes
+    nothing (``replayed=True``). The same key with other transfers, another description or
+    recorded_by, or another effective_at (when one is given) raises IdempotencyConflict.
     """
     if not batch:
         raise EmptyJournal("a journal must hold at least one transfer")
-    if not key:
-        raise InvalidTransfer("a journal needs an idempotency key")
+    check_journal(key, recorded_by, description)
     batch = [t if t.key else replace(t, key=f"{key}/{index}") for index, t in enumerate(batch)]
     for transfer in batch:
-        _check_shape(transfer)
-    fingerprint = _fingerprint(batch)
+        check_shape(transfer)
+    check_reversed_exist(session, batch)
+    given_effective_at = utc(effective_at)
     now = utcnow()
-    effective_at = effective_at or now
+    effective_at = given_effective_at or now
+    journal = {
+        "key": key,
+        "payload_sha256": _fingerprint(batch),
+        "description": description,
+        "recorded_by": recorded_by,
+        "recorded_at": now,
+    }
 
     locked = _lock_accounts(session, {t.debit for t in batch} | {t.credit for t in batch})
     rows = []
@@ -578,31 +577,17 @@ def post_journal(
     for counters in locked.values():
         available = counters.breaks_rule()
         if available is not None:
-            earlier = _replay(session, key, fingerprint)
+            earlier = _replay(session, journal, given_effective_at)
             if earlier is not None:
                 return earlier
             raise InsufficientFunds(counters.row.code, available, counters.row.currency)
 
     connection = session.connection()
-    journal = {
-        "key": key,
-        "payload_sha256": fingerprint,
-        "description": description,
-        "recorded_by": recorded_by,
-        "recorded_at": now,
-    }
     write = _write_postgresql if connection.dialect.name == "postgresql" else _write_generic
-    try:
+    with refusals(key):
         written = write(connection, journal, rows, locked)
-    except IntegrityError as error:
-        message = str(error.orig)
-        if "reverses_id" in message:
-            raise NotReversible("that transfer was already reversed") from error
-        if "key" in message:
-            raise IdempotencyConflict(next(r["key"] for r in rows)) from error
-        raise
     if written is None:
-        earlier = _replay(session, key, fingerprint)
+        earlier = _replay(session, journal, given_effective_at)
         if earlier is None:  # only a concurrent rollback of the same key could get here
             raise IdempotencyConflict(key)
         return earlier
@@ -639,6 +624,9 @@ def post_transfer(
 def _resolve(
     session: Session, transfer_id: int, outcome: TransferStatus, at: datetime | None
 ) -> None:
+    if not is_id(transfer_id):
+        raise TransferNotFound(transfer_id)
+    when = utc(at) or utcnow()
     first = session.execute(
         select(transfers.c.debit_account_id, transfers.c.credit_account_id).where(
             transfers.c.id == transfer_id
@@ -657,32 +645,41 @@ def _resolve(
     debit, credit = locked[row.debit_account_id], locked[row.credit_account_id]
     debit.dpend -= row.amount
     credit.cpend -= row.amount
-    when = at or utcnow()
     if outcome == TransferStatus.POSTED:
         debit.dp += row.amount
         credit.cp += row.amount
-    session.execute(
-        update(transfers)
-        .where(transfers.c.id == transfer_id)
-        .values(
-            status=outcome,
-            resolved_at=when,
-            posted_at=when if outcome == TransferStatus.POSTED else None,
+    with refusals(f"transfer {transfer_id}"):
+        session.execute(
+            update(transfers)
+            .where(transfers.c.id == transfer_id)
+            .values(
+                status=outcome,
+                resolved_at=when,
+                posted_at=when if outcome == TransferStatus.POSTED else None,
+                debit_balance_after=debit.dp - debit.cp,
+                credit_balance_after=credit.dp - credit.cp,
+            )
         )
-    )
-    _write_counters(session, locked)
+        _write_counters(session, locked)
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Transfer) and obj.id == transfer_id:
             session.expire(obj)
 
 
 def post_pending(session: Session, transfer_id: int, *, at: datetime | None = None) -> None:
-    """Post a pending transfer in full. Posting it again does nothing."""
+    """Post a pending transfer in full. Posting it again does nothing.
+
+    The row's balances after become the accounts' posted balances once it is posted: they
+    now include its amount (see Transfer.debit_balance_after).
+    """
     _resolve(session, transfer_id, TransferStatus.POSTED, at)
 
 
 def void_pending(session: Session, transfer_id: int, *, at: datetime | None = None) -> None:
-    """Release a pending transfer's reservation. Voiding it again does nothing."""
+    """Release a pending transfer's reservation. Voiding it again does nothing.
+
+    The row's balances after become the accounts' posted balances at the moment it is voided.
+    """
     _resolve(session, transfer_id, TransferStatus.VOIDED, at)
 
 
@@ -699,7 +696,7 @@ def reverse_transfer(
     A transfer is reversed at most once; a reversal is itself not reversible (post a new
     transfer instead). The overdraft rules apply to the reversal like to any transfer.
     """
-    original = session.get(Transfer, transfer_id)
+    original = session.get(Transfer, transfer_id) if is_id(transfer_id) else None
     if original is None:
         raise TransferNotFound(transfer_id)
     if original.status != TransferStatus.POSTED:

@@ -40,13 +40,9 @@ class Book:
     def move(self, debit: Account, credit: Account, amount: int, **options) -> ledger.PostedJournal:
         options.setdefault("key", self.key())
         options.setdefault("code", "TEST")
+        options.setdefault("recorded_by", "tests")
         return ledger.post_transfer(
-            self.session,
-            debit=debit.id,
-            credit=credit.id,
-            amount=amount,
-            recorded_by="tests",
-            **options,
+            self.session, debit=debit.id, credit=credit.id, amount=amount, **options
         )
 
     def fund(self, amount: int) -> ledger.PostedJournal:

@@ -47,6 +47,15 @@ REFUSED = {
     "delete a pending transfer": (
         "DELETE FROM ledger_transfers WHERE id = :pending", IntegrityError, "never deleted",
     ),
+    "rewrite a posted transfer's balances after": (
+        "UPDATE ledger_transfers SET debit_balance_after = debit_balance_after + 1"
+        " WHERE id = :posted",
+        IntegrityError, "immutable",
+    ),
+    "rewrite a pending transfer's balances after and leave it pending": (
+        "UPDATE ledger_transfers SET credit_balance_after = 0 WHERE id = :pending",
+        IntegrityError, "immutable",
+    ),
     "update a pending transfer's amount": (
         "UPDATE ledger_transfers SET amount = 1 WHERE id = :pending", IntegrityError, "immutable",
     ),
@@ -155,7 +164,8 @@ def test_a_pending_transfer_may_still_be_posted_then_never_changed(posted: Poste
 
 
 def test_a_pending_transfer_may_be_voided_with_raw_sql(posted: Posted) -> None:
-    """The trigger allows exactly the status change (and its timestamp) and nothing else."""
+    """The trigger allows exactly the status change (with its timestamps and the balances
+    after, migration 0007) and nothing else."""
     session = posted.book.session
     run_in_savepoint(
         session,
