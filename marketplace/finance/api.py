@@ -27,6 +27,7 @@ from marketplace.finance.schemas import (
     ExportSchema,
     JournalPageSchema,
     JournalQuerySchema,
+    ReconciliationQuerySchema,
     ReconciliationSchema,
     StatementQuerySchema,
     StatementSchema,
@@ -123,12 +124,15 @@ class Balance(MethodView):
 @blp.route("/finance/reconciliation")
 class Reconciliation(MethodView):
     @blp.doc(security=READ_AUTH)
+    @blp.arguments(ReconciliationQuerySchema, location="query")
     @blp.response(200, ReconciliationSchema)
-    @problems(401, 403, _403=STAFF_ONLY)
-    def get(self) -> Any:
-        """The payment provider's totals against the ledger's cash account, per currency,
-        with every difference (platform finance staff)."""
-        return reconciliation.reconcile(api_user())
+    @problems(401, 403, 422, _403=STAFF_ONLY)
+    def get(self, query: dict) -> Any:
+        """The payment provider's totals against the ledger's cash account, per currency, and
+        the provider's own payout transfers of a period (default: the last 30 days) against
+        the payout lines, with every difference; and the webhooks recorded but not applied
+        (platform finance staff)."""
+        return reconciliation.reconcile(api_user(), query["start"], query["end"])
 
 
 @blp.route("/finance/charts")

@@ -7,11 +7,17 @@ matched by key: a payment's transfer has the idempotency key ``payment:<payment 
 line names its transfer (``PayoutLine.transfer_id``). A posted transfer that was later reversed
 counts as not posted (its reversal undoes it on the cash account). Pending PAYOUT transfers are
 money in flight: listed, not a difference.
+
+Then the provider itself is asked (``provider_check``): its payout transfers of a period against
+the payout lines; what it disagrees on is a difference of its currency too. What webhooks said
+that did not match what we sent (``ProviderDiscrepancy`` rows, recorded and not applied) is
+listed alongside for finance.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from sqlalchemy import select
 
@@ -20,7 +26,9 @@ from ledger import TransferStatus
 from marketplace.accounts.models import User
 from marketplace.accounts.services import require_platform_finance
 from marketplace.extensions import db
-from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
+from marketplace.finance.provider_check import ProviderCheck, check_provider, period
+from marketplace.payments.discrepancies import recent_discrepancies
+from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, ProviderDiscrepancy
 from marketplace.payouts.models import LineStatus, PayoutLine
 
 CASH = "asset:cash:stripe:"
@@ -54,6 +62,7 @@ class Difference:
     payment_id: int | None = None
     payout_line_id: int | None = None
     transfer_id: int | None = None
+    provider_transfer_id: str | None = None
 
 
 @dataclass
@@ -90,10 +99,15 @@ class CurrencyReconciliation:
 @dataclass(frozen=True)
 class Reconciliation:
     currencies: list[CurrencyReconciliation]
+    provider: ProviderCheck | None = None
+    provider_discrepancies: list[ProviderDiscrepancy] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
-        return all(c.clean for c in self.currencies)
+        """Every currency matches, and the provider could be asked (not knowing is not
+        clean). Recorded discrepancies are listed for finance, apart: they were not applied."""
+        asked = self.provider is None or self.provider.error is None
+        return asked and all(c.clean for c in self.currencies)
 
 
 class _Book:
@@ -141,9 +155,12 @@ class _Book:
         return f"ledger transfer {transfer.id} is {transfer.status}"
 
 
-def reconcile(actor: User) -> Reconciliation:
-    """The provider's totals against the ledger's cash account, and every difference."""
+def reconcile(actor: User, start: date | None = None, end: date | None = None) -> Reconciliation:
+    """The provider's totals against the ledger's cash account, the provider's own payout
+    transfers of the period (default: the last 30 days) against the payout lines, and every
+    difference."""
     require_platform_finance(actor)
+    start, end = period(start, end)
     book = _Book()
     report: dict[str, CurrencyReconciliation] = {}
 
@@ -180,7 +197,18 @@ def reconcile(actor: User) -> Reconciliation:
                         flow.difference,
                     )
                 )
-    return Reconciliation([report[c] for c in sorted(report)])
+    provider = check_provider(start, end)
+    for found in provider.differences:
+        of(found.currency).differences.append(
+            Difference(
+                found.kind,
+                found.message,
+                found.amount,
+                payout_line_id=found.payout_line_id,
+                provider_transfer_id=found.provider_transfer_id,
+            )
+        )
+    return Reconciliation([report[c] for c in sorted(report)], provider, recent_discrepancies())
 
 
 def _money(amount: int, currency: str) -> str:

@@ -145,6 +145,9 @@ class DifferenceSchema(ma.Schema):
     payment_id = ma.fields.Integer(allow_none=True)
     payout_line_id = ma.fields.Integer(allow_none=True)
     transfer_id = ma.fields.Integer(allow_none=True)
+    provider_transfer_id = ma.fields.String(
+        allow_none=True, metadata={"description": "the provider's transfer, when it is about one"}
+    )
 
 
 class CurrencyReconciliationSchema(ma.Schema):
@@ -160,9 +163,46 @@ class CurrencyReconciliationSchema(ma.Schema):
     clean = ma.fields.Boolean()
 
 
+class ReconciliationQuerySchema(ma.Schema):
+    start = ma.fields.Date(
+        load_default=None,
+        metadata={"description": "first day (UTC) of the provider's transfers checked"},
+    )
+    end = ma.fields.Date(load_default=None, metadata={"description": "last day (UTC)"})
+
+
+class ProviderCheckSchema(ma.Schema):
+    provider = ma.fields.String()
+    start = ma.fields.Date()
+    end = ma.fields.Date()
+    transfers = ma.fields.Integer(metadata={"description": "transfers the provider listed"})
+    error = ma.fields.String(
+        allow_none=True, metadata={"description": "why the provider could not be asked"}
+    )
+
+
+class ProviderDiscrepancySchema(ma.Schema):
+    id = ma.fields.Integer()
+    provider = ma.fields.String()
+    kind = ma.fields.String()
+    message = ma.fields.String()
+    event_id = ma.fields.String(allow_none=True)
+    event_type = ma.fields.String()
+    object_id = ma.fields.String(allow_none=True)
+    payout_line_id = ma.fields.Integer(allow_none=True)
+    amount = ma.fields.Integer(allow_none=True)
+    currency = ma.fields.String(allow_none=True)
+    recorded_at = ma.fields.DateTime()
+
+
 class ReconciliationSchema(ma.Schema):
     clean = ma.fields.Boolean()
     currencies = ma.fields.List(ma.fields.Nested(CurrencyReconciliationSchema))
+    provider = ma.fields.Nested(ProviderCheckSchema, allow_none=True)
+    provider_discrepancies = ma.fields.List(
+        ma.fields.Nested(ProviderDiscrepancySchema),
+        metadata={"description": "webhooks that did not match what was sent: not applied"},
+    )
 
 
 class PointSchema(ma.Schema):

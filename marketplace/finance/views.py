@@ -22,6 +22,7 @@ from marketplace.finance import exports, journal, reconciliation, services, stat
 from marketplace.finance.schemas import (
     BalanceQuerySchema,
     JournalQuerySchema,
+    ReconciliationQuerySchema,
     StatementQuerySchema,
     TrialBalanceQuerySchema,
 )
@@ -89,7 +90,8 @@ def balance() -> ResponseReturnValue:
 @bp.route("/reconciliation")
 @login_required
 def reconciliation_page() -> ResponseReturnValue:
-    result = reconciliation.reconcile(current_user)
+    query = _query(ReconciliationQuerySchema(), DATES)
+    result = reconciliation.reconcile(current_user, query["start"], query["end"])
     return render_template("finance/reconciliation.html", result=result)
 
 

@@ -7,10 +7,14 @@ happened. Choosing one: Stripe when STRIPE_SECRET_KEY is set, the sandbox otherw
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from flask import current_app
+from sqlalchemy import column, func, select, table
 
+from ledger import UTCDateTime, as_utc
+from marketplace.extensions import db
 from marketplace.payments.models import Payment
 
 
@@ -69,6 +73,22 @@ class PayoutRequest:
     group: str  # the same for every try of one payout, whatever its key: how to find it
 
 
+@dataclass(frozen=True)
+class ProviderTransfer:
+    """A payout transfer as the provider holds it, for the reconciliation."""
+
+    id: str
+    amount: int
+    currency: str  # upper case, like ours
+    amount_reversed: int
+    created: datetime
+    payout_line_id: int | None  # what its metadata names
+
+    @property
+    def reversed_in_full(self) -> bool:
+        return self.amount_reversed >= self.amount
+
+
 class PaymentProvider(Protocol):
     name: str
     is_sandbox: bool
@@ -93,6 +113,10 @@ class PaymentProvider(Protocol):
     def find_payout(self, request: PayoutRequest) -> str | None:
         """The id of the transfer made for this payout under any of its keys, or None when
         the provider has none. ProviderUnavailable: the provider could not be asked."""
+
+    def list_transfers(self, start: datetime, end: datetime) -> list[ProviderTransfer]:
+        """The payout transfers created from ``start`` to ``end``, with what was reversed of
+        them. ProviderUnavailable: the provider could not be asked."""
 
 
 class SandboxProvider:
@@ -124,6 +148,39 @@ class SandboxProvider:
         """The sandbox answers every payout at once and keeps no transfers: there is never
         one whose answer was lost."""
         return None
+
+    def list_transfers(self, start: datetime, end: datetime) -> list[ProviderTransfer]:
+        """The sandbox keeps no transfers of its own: it answers from our records (every
+        sandbox payout line that was paid), so its reconciliation checks the book's side.
+        Read through the bare table: the payouts area sits above this module."""
+        lines = table(
+            "payout_lines", column("id"), column("amount"), column("currency"),
+            column("status"), column("provider_transfer_id"), column("sent_at", UTCDateTime),
+            column("resolved_at", UTCDateTime), column("payout_account_id"),
+        )  # fmt: skip
+        accounts = table("payout_accounts", column("id"), column("provider"))
+        when = func.coalesce(lines.c.sent_at, lines.c.resolved_at)
+        rows = db.session.execute(
+            select(lines, when.label("created"))
+            .join(accounts, accounts.c.id == lines.c.payout_account_id)
+            .where(
+                accounts.c.provider == self.name,
+                lines.c.status.in_(("paid", "reversed")),
+                when.between(start, end),
+            )
+            .order_by(lines.c.id)
+        )
+        return [
+            ProviderTransfer(
+                id=row.provider_transfer_id or f"sandbox_tr_payout-line-{row.id}",
+                amount=row.amount,
+                currency=row.currency,
+                amount_reversed=row.amount if row.status == "reversed" else 0,
+                created=as_utc(row.created),
+                payout_line_id=row.id,
+            )
+            for row in rows
+        ]
 
 
 def current_provider() -> PaymentProvider:

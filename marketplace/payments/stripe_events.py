@@ -1,10 +1,11 @@
 """What a verified Stripe webhook event does. Each event id is handled once.
 
-The event's id is inserted into ``stripe_events`` (insert-or-ignore) in the same transaction
-as its effect: a replay, even one racing the first delivery, finds the row and writes nothing
-(on PostgreSQL the racing insert waits for the first transaction and then does nothing; if
-that one rolled back, it goes ahead). An event that fails is rolled back with its row, so
-Stripe's retry handles it again.
+The event's id is inserted into ``stripe_events`` (insert-or-ignore, in a savepoint) in the
+same transaction as its effect: a replay, even one racing the first delivery, finds the row and
+writes nothing (on PostgreSQL the racing insert waits for the first transaction and then does
+nothing; if that one rolled back, it goes ahead). An event that fails is rolled back with its
+row, so Stripe's retry handles it again. Each handler gets the event's object and the event
+itself (its id, ``created`` and request, to check it and to order it).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ledger import utcnow
+from marketplace.db import transaction
 from marketplace.extensions import db
 from marketplace.payments import services
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, StripeEvent
@@ -51,7 +53,7 @@ def _funding_payment(session: Mapping[str, Any]) -> Payment | None:
     except (TypeError, ValueError):
         log.warning("Stripe checkout session %s names no payment", session.get("id"))
         return None
-    payment = db.session.get(Payment, payment_id)
+    payment = db.session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
     takes_money = (PaymentKind.FUNDING, PaymentKind.VALUE_SHARE)
     if payment is None or payment.kind not in takes_money or payment.provider != "stripe":
         log.warning("Stripe checkout session %s names unknown payment %s", session.get("id"), raw)
@@ -59,7 +61,7 @@ def _funding_payment(session: Mapping[str, Any]) -> Payment | None:
     return payment
 
 
-def _settle(session: Mapping[str, Any]) -> None:
+def _settle(session: Mapping[str, Any], event: Event) -> None:
     payment = _funding_payment(session)
     if payment is None:
         return
@@ -78,20 +80,20 @@ def _settle(session: Mapping[str, Any]) -> None:
     services.settle_funding(payment.id, payment_intent)
 
 
-def checkout_completed(session: Mapping[str, Any]) -> None:
+def checkout_completed(session: Mapping[str, Any], event: Event) -> None:
     """Paid at once (cards): settle. Delayed methods settle on async_payment_succeeded."""
     if session.get("payment_status") in ("paid", "no_payment_required"):
-        _settle(session)
+        _settle(session, event)
 
 
-def checkout_failed(session: Mapping[str, Any]) -> None:
+def checkout_failed(session: Mapping[str, Any], event: Event) -> None:
     """The session expired unpaid, or a delayed payment failed: the payment failed."""
     payment = _funding_payment(session)
     if payment is not None and payment.status == PaymentStatus.PENDING:
         payment.status = PaymentStatus.FAILED
 
 
-HANDLERS: dict[str, Callable[[Mapping[str, Any]], None]] = {
+HANDLERS: dict[str, Callable[[Mapping[str, Any], Event], None]] = {
     "account.updated": account_updated,
     "transfer.created": transfer_created,
     "transfer.reversed": transfer_reversed,
@@ -108,20 +110,17 @@ def handle_stripe_event(event: Event) -> bool:
     Event types without a handler are recorded and otherwise ignored.
     """
     event_id, event_type = event["id"], event["type"]
-    try:
-        if not _record(event_id, event_type):
-            db.session.rollback()
+    with transaction():
+        try:
+            with db.session.begin_nested():
+                inserted = _record(event_id, event_type)
+        except IntegrityError:  # a concurrent delivery of the same event won the insert
+            if db.session.scalar(select(exists().where(StripeEvent.id == event_id))):
+                return False
+            raise
+        if not inserted:
             return False
         handler = HANDLERS.get(event_type)
         if handler is not None:
-            handler(event.get("data", {}).get("object") or {})
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        if db.session.scalar(select(exists().where(StripeEvent.id == event_id))):
-            return False  # a concurrent delivery of the same event won
-        raise
-    except BaseException:
-        db.session.rollback()
-        raise
+            handler(event.get("data", {}).get("object") or {}, event)
     return True

@@ -13,6 +13,7 @@ retrying after a failure) never takes or gives back money twice:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
@@ -25,6 +26,7 @@ from marketplace.payments.provider import (
     PayoutAccountOpened,
     PayoutRequest,
     ProviderError,
+    ProviderTransfer,
     ProviderUnavailable,
     RateLimited,
     RefundDone,
@@ -301,6 +303,34 @@ class StripeProvider:
         except stripe.StripeError as error:
             raise _unanswered(error) from error
         return None
+
+    def list_transfers(self, start: datetime, end: datetime) -> list[ProviderTransfer]:
+        """Every transfer created from ``start`` to ``end`` (GET /v1/transfers, a page of 100
+        at a time), with ``amount_reversed`` as it stands now."""
+        params = {
+            "created": {"gte": int(start.timestamp()), "lte": int(end.timestamp())},
+            "limit": 100,
+        }
+        try:
+            return [
+                _provider_transfer(transfer)
+                for transfer in self.client.v1.transfers.list(params=params).auto_paging_iter()
+            ]
+        except stripe.StripeError as error:
+            raise ProviderUnavailable(_reason(error)) from error
+
+
+def _provider_transfer(transfer: Any) -> ProviderTransfer:
+    metadata = getattr(transfer, "metadata", None)
+    named = (metadata.to_dict() if metadata is not None else {}).get("payout_line_id")
+    return ProviderTransfer(
+        id=transfer.id,
+        amount=int(transfer.amount),
+        currency=str(transfer.currency).upper(),
+        amount_reversed=int(getattr(transfer, "amount_reversed", 0) or 0),
+        created=datetime.fromtimestamp(int(transfer.created), UTC),
+        payout_line_id=int(named) if isinstance(named, str) and named.isdigit() else None,
+    )
 
 
 def _same_payout(transfer: Any, request: PayoutRequest) -> bool:

@@ -1,5 +1,6 @@
 """Reconciliation: the provider's settled payments and paid payout lines against the cash
-account; clean on a consistent book, every difference listed otherwise."""
+account; clean on a consistent book, every difference listed otherwise. (The provider's own
+transfers against the payout lines: tests/payouts/test_provider_reconciliation.py.)"""
 
 from __future__ import annotations
 

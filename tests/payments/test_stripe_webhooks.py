@@ -122,6 +122,27 @@ def test_a_stale_signature_is_refused(stripe_app, client, seeker, stripe_server)
     assert_nothing_written(stripe_app, seeker)
 
 
+@pytest.mark.parametrize("ahead", [301, 3600])
+def test_a_signature_from_the_future_is_refused(stripe_app, client, seeker, stripe_server, ahead):
+    """Stripe's SDK checks only that a signature is not too old; one made for later (a clock
+    far off, or a signature held back to be replayed) is refused too."""
+    _, session_id = start(stripe_app, seeker)
+    event = stripe_server.event("checkout.session.completed", stripe_server.complete(session_id))
+    answer = post_event(client, event, timestamp=int(time.time()) + ahead)
+    assert_bad_request(answer, "in the future")
+    assert_nothing_written(stripe_app, seeker)
+
+
+def test_a_signature_a_little_ahead_of_our_clock_is_accepted(
+    stripe_app, client, seeker, stripe_server
+):
+    _, session_id = start(stripe_app, seeker)
+    event = stripe_server.event("checkout.session.completed", stripe_server.complete(session_id))
+    assert post_event(client, event, timestamp=int(time.time()) + 60).status_code == 200
+    with stripe_app.app_context():
+        assert len(transfers("FUND_ESCROW")) == 1
+
+
 def test_a_signature_within_five_minutes_is_accepted(stripe_app, client, seeker, stripe_server):
     _, session_id = start(stripe_app, seeker)
     event = stripe_server.event("checkout.session.completed", stripe_server.complete(session_id))
