@@ -101,6 +101,15 @@ def send_payout_batch(batch_id: int) -> dict[str, int]:
     return send_batch(batch_id)
 
 
+def refund_unspent_escrow(challenge_id: int) -> int | None:
+    """Give back a cancelled or closed need's escrow (money paid on a checkout page after the
+    need closed); returns the refund payment's id, None when escrow was empty."""
+    from marketplace.payments.services import refund_closed_escrow
+
+    refund = refund_closed_escrow(challenge_id)
+    return refund.id if refund is not None else None
+
+
 def export_book_job(export_id: int) -> dict[str, Any]:
     """Write a requested book export to EXPORT_FOLDER, reporting the rows written as it goes."""
     return run_export(export_id)

@@ -4,23 +4,38 @@ Money promised is money held: a need opens only when its escrow account holds th
 the fee. Funding posts FUND_ESCROW (cash -> escrow) when the provider confirms it; a refund
 posts REFUND (escrow -> cash). Each posting's idempotency key is the payment's id, so a
 replayed confirmation writes nothing.
+
+Starting a payment is three steps: a transaction commits the pending Payment (its id is the
+provider's idempotency key), the provider is asked outside any transaction or lock, and a
+second transaction records its answer. Funding starts are serialised per need (the need's row
+is locked while the payment is opened): of parallel requests one opens the payment, the others
+get it back (or a 409 while its checkout is still being made).
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 import ledger
-from ledger import Account, utcnow
+from ledger import Account, as_utc, utcnow
 from marketplace.accounts.models import User
 from marketplace.challenges.access import FUNDERS, get_visible, require, role_for
 from marketplace.challenges.models import Challenge, Status
+from marketplace.db import command
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.finance import chart
+from marketplace.outbox import JobQueue
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from marketplace.payments.provider import ProviderError, current_provider
+from marketplace.queue import enqueue
 from marketplace.urls import external_url
+
+#: A pending payment with no checkout yet this long after it was opened never got one (its
+#: request died between the commit and the provider's answer): it is failed, not waited for.
+CHECKOUT_DEADLINE = timedelta(minutes=2)
 
 
 def escrow_available(challenge: Challenge) -> int:
@@ -71,6 +86,12 @@ def value_share_due(report_id: int) -> int:
 
 def pay_value_share(actor: User, report_id: int) -> Payment:
     """The seeker pays what a value report made it owe, through the payment provider."""
+    payment, description = _open_value_share(actor, report_id)
+    return _ask_provider(payment.id, description)
+
+
+@command
+def _open_value_share(actor: User, report_id: int) -> tuple[Payment, str]:
     from marketplace.value.models import ValueReport
     from marketplace.value.reports import seeker_award
 
@@ -84,7 +105,7 @@ def pay_value_share(actor: User, report_id: int) -> Payment:
     amount = value_share_due(report.id)
     if amount <= 0:
         raise Conflict("Nothing is due on this report (paid, on its way, or reversed).")
-    return _start_payment(
+    payment = _add_payment(
         actor,
         Payment(
             kind=PaymentKind.VALUE_SHARE,
@@ -93,41 +114,92 @@ def pay_value_share(actor: User, report_id: int) -> Payment:
             amount=amount,
             currency=report.currency,
         ),
-        description=f"Value share for “{challenge.title}”, {report.period_start.isoformat()} "
-        f"to {report.period_end.isoformat()}",
+    )
+    return payment, (
+        f"Value share for “{challenge.title}”, {report.period_start.isoformat()} "
+        f"to {report.period_end.isoformat()}"
     )
 
 
 def start_funding(actor: User, challenge: Challenge, amount: int | None = None) -> Payment:
-    """Ask the provider to take ``amount`` (default: what escrow still lacks) into escrow."""
+    """Ask the provider to take ``amount`` (default: what escrow still lacks) into escrow.
+
+    A payment already on its way for the same amount is handed back rather than a second one
+    opened (parallel clicks, a retried request): the seeker pays on its checkout page."""
+    payment, fresh = _open_funding(actor, challenge.id, amount)
+    if not fresh:
+        return payment
+    return _ask_provider(payment.id, f"Prize pool of “{challenge.title}”")
+
+
+@command
+def _open_funding(actor: User, challenge_id: int, amount: int | None) -> tuple[Payment, bool]:
+    """Under the need's row lock: the pending payment to hand back (False), or a new one
+    committed for the provider to start (True)."""
+    challenge = db.session.get(
+        Challenge, challenge_id, with_for_update=True, populate_existing=True
+    )
+    if challenge is None:
+        raise NotFound("No such need.")
     require(actor, challenge, FUNDERS, "fund this need")
     if challenge.status not in (Status.DRAFT, Status.OPEN):
         raise Conflict(f"A {challenge.status} need takes no more funding.")
+    if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
+        raise Invalid("Nothing to fund.", {"amount": ["Enter a positive amount."]})
+    pending = _pending_funding(challenge, amount)
+    if pending is not None:
+        return pending, False
     if amount is None:
         amount = funding_shortfall(challenge)
         if amount == 0:
             raise Conflict("Escrow holds what the terms need (counting payments on their way).")
-    if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+    if amount <= 0:
         raise Invalid("Nothing to fund.", {"amount": ["Enter a positive amount."]})
-    return _start_payment(
-        actor,
-        Payment(
-            kind=PaymentKind.FUNDING,
-            challenge_id=challenge.id,
-            amount=amount,
-            currency=challenge.currency,
-        ),
-        description=f"Prize pool of “{challenge.title}”",
-    )
+    payment = Payment(
+        kind=PaymentKind.FUNDING, challenge_id=challenge.id, amount=amount,
+        currency=challenge.currency,
+    )  # fmt: skip
+    return _add_payment(actor, payment), True
 
 
-def _start_payment(actor: User, payment: Payment, description: str) -> Payment:
-    """Commit the payment, then ask the provider to take it (a checkout, or at once)."""
-    provider = current_provider()
-    payment.provider = provider.name
+def _pending_funding(challenge: Challenge, amount: int | None) -> Payment | None:
+    """The funding payment on its way that a request for ``amount`` (None: the shortfall)
+    gets back. One whose checkout is still being made is a 409; one that never got a
+    checkout (its request died) is failed, so a new one opens."""
+    for payment in db.session.scalars(
+        select(Payment)
+        .where(
+            Payment.challenge_id == challenge.id,
+            Payment.kind == PaymentKind.FUNDING,
+            Payment.status == PaymentStatus.PENDING,
+        )
+        .order_by(Payment.id.desc())
+    ):
+        if payment.checkout_url is None and payment.external_id is None:
+            if utcnow() - as_utc(payment.created_at) > CHECKOUT_DEADLINE:
+                payment.status = PaymentStatus.FAILED
+                continue
+            if amount is None or amount == payment.amount:
+                raise Conflict("A payment for this need is being started; try again in a moment.")
+            continue
+        if amount is None or amount == payment.amount:
+            return payment
+    return None
+
+
+def _add_payment(actor: User, payment: Payment) -> Payment:
+    payment.provider = current_provider().name
     payment.created_by_id = actor.id
     db.session.add(payment)
-    db.session.commit()
+    db.session.flush()
+    return payment
+
+
+def _ask_provider(payment_id: int, description: str) -> Payment:
+    """Ask the provider to take a committed payment (a checkout, or at once in the sandbox),
+    outside any transaction; its id is the idempotency key, so asking again is safe."""
+    payment = db.session.get(Payment, payment_id)
+    provider = current_provider()
     try:
         started = provider.start_funding(
             payment,
@@ -136,23 +208,39 @@ def _start_payment(actor: User, payment: Payment, description: str) -> Payment:
             cancel_url=external_url("challenges.detail", challenge_id=payment.challenge_id),
         )
     except ProviderError as error:
-        payment.status = PaymentStatus.FAILED
-        db.session.commit()
+        _record_refusal(payment_id)
         raise Conflict(f"The payment provider refused: {error}") from error
-    payment.external_id = started.external_id
-    payment.checkout_url = started.checkout_url
-    payment.payment_intent = started.payment_intent
-    db.session.commit()
+    _record_start(payment_id, started.external_id, started.checkout_url, started.payment_intent)
     if started.settled:
-        settle_funding(payment.id, started.payment_intent)
-    return payment
+        settle_funding(payment_id, started.payment_intent)
+    return db.session.get(Payment, payment_id)
 
 
+@command
+def _record_refusal(payment_id: int) -> None:
+    payment = db.session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
+    if payment.status == PaymentStatus.PENDING:
+        payment.status = PaymentStatus.FAILED
+
+
+@command
+def _record_start(
+    payment_id: int, external_id: str, checkout_url: str | None, payment_intent: str | None
+) -> None:
+    payment = db.session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
+    payment.external_id = external_id
+    payment.checkout_url = checkout_url
+    payment.payment_intent = payment.payment_intent or payment_intent
+
+
+@command
 def settle_funding(payment_id: int, payment_intent: str | None = None) -> Payment:
     """The provider confirmed the money: post it once (replays write nothing). Funding goes
     into the need's escrow (FUND_ESCROW); a value share payment settles the organization's
-    receivable (VALUE_SHARE_PAID)."""
-    payment = db.session.get(Payment, payment_id, with_for_update=True)
+    receivable (VALUE_SHARE_PAID). Funding paid after its need closed goes straight back,
+    by a job after the commit (the refund asks the provider: never under this transaction's
+    ledger locks)."""
+    payment = db.session.get(Payment, payment_id, with_for_update=True, populate_existing=True)
     if payment is None or payment.kind not in (PaymentKind.FUNDING, PaymentKind.VALUE_SHARE):
         raise Invalid(f"No funding payment {payment_id}.")
     if payment.status == PaymentStatus.SETTLED:
@@ -182,13 +270,23 @@ def settle_funding(payment_id: int, payment_intent: str | None = None) -> Paymen
     payment.settled_at = utcnow()
     if payment_intent:
         payment.payment_intent = payment_intent
-    db.session.commit()
     if payment.kind == PaymentKind.FUNDING and challenge.status not in (Status.DRAFT, Status.OPEN):
         # Paid on a checkout page after the need was cancelled or closed: the money was
         # promised to nothing, so it goes straight back.
-        refund_escrow(None, challenge)
-        db.session.commit()
+        enqueue("refund_unspent_escrow", challenge.id, queue=JobQueue.DEFAULT)
     return payment
+
+
+@command
+def refund_closed_escrow(challenge_id: int) -> Payment | None:
+    """Give back what a cancelled or closed need's escrow still holds (safe to run again:
+    an empty escrow refunds nothing)."""
+    challenge = db.session.get(
+        Challenge, challenge_id, with_for_update=True, populate_existing=True
+    )
+    if challenge is None or challenge.status in (Status.DRAFT, Status.OPEN):
+        return None
+    return refund_escrow(None, challenge)
 
 
 def refund_escrow(actor: User | None, challenge: Challenge) -> Payment | None:
