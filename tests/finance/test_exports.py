@@ -3,15 +3,13 @@ in a real `rq worker` with it), followed by their progress, downloaded once done
 
 from __future__ import annotations
 
+import errno
 import io
 import os
-import subprocess
-import sys
+import uuid
 from pathlib import Path
 
 import pytest
-import redis
-from rq import Queue
 from sqlalchemy import func, select
 
 import ledger
@@ -19,12 +17,11 @@ from marketplace import create_app
 from marketplace.extensions import db
 from marketplace.finance import exports
 from marketplace.finance.models import BookExport
-from marketplace.jobs import QUEUE_NAME
 from tests.challenges.conftest import user
 from tests.challenges.test_api import bearer, token_for
 from tests.conftest import migrated_database, need_service, test_config
 from tests.factories import UserFactory
-from tests.test_jobs import fund_escrow
+from tests.test_jobs import fund_escrow, run_worker
 
 PAGE = "/finance/exports"
 API = "/api/v1/finance/exports"
@@ -218,10 +215,12 @@ def test_anonymous_is_sent_to_sign_in_or_gets_401(client, book) -> None:
 
 def test_a_real_rq_worker_writes_the_export(database, tmp_path) -> None:
     redis_url = need_service("TEST_REDIS_URL", "the rq worker test")
-    Queue(QUEUE_NAME, connection=redis.Redis.from_url(redis_url)).empty()
+    prefix = f"test-{uuid.uuid4().hex[:8]}-"
     folder = tmp_path / "exports"
     with migrated_database(database.kind, tmp_path) as fresh:
-        config = test_config(fresh.url, REDIS_URL=redis_url, EXPORT_FOLDER=str(folder))
+        config = test_config(
+            fresh.url, REDIS_URL=redis_url, QUEUE_PREFIX=prefix, EXPORT_FOLDER=str(folder)
+        )
         app = create_app(config)
         with app.app_context():
             fund_escrow(7, 1234, "EUR")
@@ -230,21 +229,10 @@ def test_a_real_rq_worker_writes_the_export(database, tmp_path) -> None:
             export_id = export.id
             assert (export.status, export.rows, export.total) == ("queued", 0, 1)
             db.engine.dispose()
-        worker = Path(sys.executable).with_name("rq")
-        env = {
-            **os.environ,
-            "DATABASE_URL": fresh.url,
-            "REDIS_URL": redis_url,
-            "SECRET_KEY": "worker-test",
-            "EXPORT_FOLDER": str(folder),
-        }
-        done = subprocess.run(
-            [str(worker), "worker", "--burst", "--url", redis_url, QUEUE_NAME],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        env = {**os.environ, "DATABASE_URL": fresh.url, "REDIS_URL": redis_url,
+               "QUEUE_PREFIX": prefix, "SECRET_KEY": "worker-test",
+               "EXPORT_FOLDER": str(folder)}  # fmt: skip
+        done = run_worker(env)
         assert done.returncode == 0, done.stderr
         with app.app_context():
             export = db.session.get(BookExport, export_id)
@@ -254,3 +242,24 @@ def test_a_real_rq_worker_writes_the_export(database, tmp_path) -> None:
             ledger.export_csv(db.session, out)
             assert written == out.getvalue()
             db.engine.dispose()
+
+
+def test_a_full_export_folder_fails_the_export_with_a_clear_reason_and_no_file(
+    app, client, auth, book, folder, monkeypatch
+) -> None:
+    """The disk fills up while the file is written: the export says so in words, and no
+    half-written file is left behind."""
+
+    def write_until_full(session, out, progress=None):  # noqa: ANN001, ANN202
+        out.write("id,amount\n")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setitem(exports.FORMATS, "csv", (write_until_full, "text/csv", "csv"))
+    auth.login(book.staff)
+    assert client.post(PAGE, data={"format": "csv"}).status_code == 302
+    with app.app_context():
+        export = db.session.scalar(select(BookExport).order_by(BookExport.id.desc()))
+        assert export.status == "failed"
+        assert export.error.startswith("The export folder is full")
+    assert list(folder.iterdir()) == []
+    assert "The export folder is full" in client.get(PAGE).get_data(as_text=True)
