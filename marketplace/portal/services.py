@@ -1,4 +1,4 @@
-"""Branding and email domains of an organization's portal. Owners only."""
+"""Branding, email domains and logo of an organization's portal. Owners only."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from flask import current_app
 
 from marketplace.accounts.models import Organization, OrganizationDomain, OrgRole, User
 from marketplace.accounts.services import require_role
+from marketplace.db import command
 from marketplace.errors import Invalid
-from marketplace.extensions import db
+from marketplace.files import remove_after_commit, write_new_file
 
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 DOMAIN = re.compile(r"^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -21,11 +22,41 @@ LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpg", b"RIFF": "web
 MAX_LOGO_BYTES = 512 * 1024
 
 
-def update_branding(
+@command
+def save_portal(
     actor: User, organization: Organization, *, tagline: str, about: str,
     primary_color: str, accent_color: str, email_domains: list[str],
+    logo: IO[bytes] | None = None,
 ) -> Organization:  # fmt: skip
+    """Save the settings page in one go: branding, email domains and (optionally) a new logo.
+    Every field is checked first; any refusal saves nothing."""
     require_role(actor, organization, OrgRole.OWNER)
+    errors = _branding_errors(tagline, about, primary_color, accent_color)
+    domains = sorted({d.strip().lower() for d in email_domains if d.strip()})
+    bad = [d for d in domains if not DOMAIN.match(d) or d in PUBLIC_MAIL_DOMAINS]
+    if bad:
+        errors["email_domains"] = [f"Not a domain your organization owns: {', '.join(bad)}."]
+    image = None
+    if logo is not None:
+        try:
+            image = _read_logo(logo)
+        except Invalid as error:
+            errors.update(error.errors)
+    if errors:
+        raise Invalid("Please correct the highlighted fields.", errors)
+    organization.tagline = tagline.strip()
+    organization.about = about.strip()
+    organization.primary_color = primary_color.lower()
+    organization.accent_color = accent_color.lower()
+    _set_domains(organization, domains)
+    if image is not None:
+        _store_logo(organization, *image)
+    return organization
+
+
+def _branding_errors(
+    tagline: str, about: str, primary_color: str, accent_color: str
+) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if len(tagline or "") > 200:
         errors["tagline"] = ["At most 200 characters."]
@@ -34,19 +65,18 @@ def update_branding(
     for name, value in (("primary_color", primary_color), ("accent_color", accent_color)):
         if not COLOR.match(value or ""):
             errors[name] = ["Use a colour like #2456d6."]
-    domains = sorted({d.strip().lower() for d in email_domains if d.strip()})
-    bad = [d for d in domains if not DOMAIN.match(d) or d in PUBLIC_MAIL_DOMAINS]
-    if bad:
-        errors["email_domains"] = [f"Not a domain your organization owns: {', '.join(bad)}."]
-    if errors:
-        raise Invalid("Please correct the highlighted fields.", errors)
-    organization.tagline = tagline.strip()
-    organization.about = about.strip()
-    organization.primary_color = primary_color.lower()
-    organization.accent_color = accent_color.lower()
-    organization.domains = [OrganizationDomain(domain=d) for d in domains]
-    db.session.commit()
-    return organization
+    return errors
+
+
+def _set_domains(organization: Organization, domains: list[str]) -> None:
+    """Keep the rows of domains that stay: replacing them all would insert a domain again
+    before its old row is deleted, and break the one-row-per-domain rule."""
+    wanted = set(domains)
+    for row in list(organization.domains):
+        if row.domain not in wanted:
+            organization.domains.remove(row)
+    kept = {row.domain for row in organization.domains}
+    organization.domains.extend(OrganizationDomain(domain=d) for d in domains if d not in kept)
 
 
 def _logo_type(head: bytes) -> str | None:
@@ -56,20 +86,26 @@ def _logo_type(head: bytes) -> str | None:
     return None
 
 
-def store_logo(actor: User, organization: Organization, stream: IO[bytes]) -> str:
-    """Keep an uploaded PNG, JPEG or WebP logo (checked by content, not by name)."""
-    require_role(actor, organization, OrgRole.OWNER)
+def _read_logo(stream: IO[bytes]) -> tuple[bytes, str]:
+    """The logo's bytes and extension: a PNG, JPEG or WebP image (checked by content)."""
     data = stream.read(MAX_LOGO_BYTES + 1)
     if len(data) > MAX_LOGO_BYTES:
         raise Invalid("Logo too large.", {"logo": ["At most 512 KB."]})
     extension = _logo_type(data[:12])
     if extension is None:
         raise Invalid("Not an image.", {"logo": ["Upload a PNG, JPEG or WebP image."]})
-    folder = os.path.join(current_app.config["UPLOAD_FOLDER"], "logos")
-    os.makedirs(folder, exist_ok=True)
+    return data, extension
+
+
+def logo_folder() -> str:
+    return os.path.join(current_app.config["UPLOAD_FOLDER"], "logos")
+
+
+def _store_logo(organization: Organization, data: bytes, extension: str) -> None:
+    """Write the new logo (removed again if the command fails); the old one goes once the
+    change is committed."""
     filename = f"{organization.id}-{secrets.token_hex(8)}.{extension}"
-    with open(os.path.join(folder, filename), "wb") as out:
-        out.write(data)
+    write_new_file(logo_folder(), filename, data, field="logo")
+    if organization.logo_filename:
+        remove_after_commit(os.path.join(logo_folder(), organization.logo_filename))
     organization.logo_filename = filename
-    db.session.commit()
-    return filename

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -45,8 +42,7 @@ def logo(slug: str) -> ResponseReturnValue:
     organization = get_organization(slug)
     if not organization.logo_filename:
         abort(404)
-    folder = os.path.join(current_app.config["UPLOAD_FOLDER"], "logos")
-    return send_from_directory(folder, organization.logo_filename, max_age=3600)
+    return send_from_directory(services.logo_folder(), organization.logo_filename, max_age=3600)
 
 
 @bp.route("/o/<slug>/settings", methods=["GET", "POST"])
@@ -56,17 +52,16 @@ def settings(slug: str) -> ResponseReturnValue:
     require_role(current_user, organization, OrgRole.OWNER)
     errors: dict = {}
     if request.method == "POST":
+        upload = request.files.get("logo")
         try:
-            services.update_branding(
+            services.save_portal(
                 current_user, organization,
                 tagline=request.form.get("tagline", ""), about=request.form.get("about", ""),
                 primary_color=request.form.get("primary_color", ""),
                 accent_color=request.form.get("accent_color", ""),
                 email_domains=items(request.form.get("email_domains", "")),
+                logo=upload.stream if upload and upload.filename else None,
             )  # fmt: skip
-            upload = request.files.get("logo")
-            if upload and upload.filename:
-                services.store_logo(current_user, organization, upload.stream)
         except Invalid as error:
             errors = error.errors
         else:
