@@ -292,7 +292,7 @@ class Attachments(MethodView):
         422,
         _409="The proposal holds 10 files already, or can no longer change",
         _422="No file, a name or type not accepted, content that is not what its name says, "
-        "or a file that is empty or too large",
+        "a file that is empty or too large, or storage that is full or read-only",
     )
     def post(self, files: dict, proposal_id: int) -> Any:
         """Add a file (team members, until the deadline): PDF, PNG, JPEG, docx, xlsx, pptx,

@@ -12,8 +12,10 @@ from typing import IO
 from flask import current_app
 
 from marketplace.accounts.models import User
+from marketplace.db import command
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.extensions import db
+from marketplace.files import remove_after_commit, write_new_file
 from marketplace.proposals.access import get_proposal, require_changeable, require_team
 from marketplace.proposals.models import Attachment
 
@@ -81,13 +83,13 @@ def _check_content(extension: str, data: bytes) -> None:
 
 
 def _folder() -> str:
-    folder = os.path.join(current_app.config["UPLOAD_FOLDER"], "proposals")
-    os.makedirs(folder, exist_ok=True)
-    return folder
+    return os.path.join(current_app.config["UPLOAD_FOLDER"], "proposals")
 
 
+@command
 def add_attachment(user: User, proposal_id: int, filename: str, stream: IO[bytes]) -> Attachment:
-    """A team member adds a file before the deadline."""
+    """A team member adds a file before the deadline. The file is written once everything is
+    checked, and removed again if the command fails after all."""
     proposal = get_proposal(user, proposal_id)
     require_team(user, proposal)
     require_changeable(proposal)
@@ -102,9 +104,6 @@ def add_attachment(user: User, proposal_id: int, filename: str, stream: IO[bytes
         raise _refuse("The file is empty.")
     _check_content(extension, data)
     storage_name = f"{secrets.token_hex(16)}.bin"
-    path = os.path.join(_folder(), storage_name)
-    with open(path, "xb") as out:
-        out.write(data)
     attachment = Attachment(
         proposal_id=proposal.id,
         filename=filename,
@@ -115,12 +114,8 @@ def add_attachment(user: User, proposal_id: int, filename: str, stream: IO[bytes
         uploaded_by_id=user.id,
     )
     db.session.add(attachment)
-    try:
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        os.remove(path)
-        raise
+    db.session.flush()
+    write_new_file(_folder(), storage_name, data, field="file")
     return attachment
 
 
@@ -148,12 +143,10 @@ def download(user: User | None, proposal_id: int, attachment_id: int) -> Downloa
     return Download(path, attachment.filename, attachment.content_type)
 
 
+@command
 def remove_attachment(user: User, proposal_id: int, attachment_id: int) -> None:
     attachment = _attachment_of(user, proposal_id, attachment_id)
     require_team(user, attachment.proposal)
     require_changeable(attachment.proposal)
-    path = os.path.join(_folder(), attachment.storage_name)
     db.session.delete(attachment)
-    db.session.commit()
-    if os.path.isfile(path):
-        os.remove(path)
+    remove_after_commit(os.path.join(_folder(), attachment.storage_name))
