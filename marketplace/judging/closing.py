@@ -1,7 +1,7 @@
 """Closing a need out. Every input gets an answer: a need closes only when every submitted
 proposal has a decision with feedback. Then its unspent escrow goes back to the seeker (REFUND)
 and everyone who took part hears the outcome. A need being judged closes by itself when its
-last proposal is decided."""
+last proposal is decided, in the transaction of that decision."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ledger import as_utc, utcnow
 from marketplace.accounts.models import User
 from marketplace.challenges.access import EDITORS, get_visible, require
 from marketplace.challenges.models import Challenge, Status
+from marketplace.db import command
 from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.judging.models import Award, Decision
@@ -32,6 +33,7 @@ def undecided_count(challenge: Challenge) -> int:
     )
 
 
+@command
 def close_challenge(actor: User, challenge_id: int) -> Challenge:
     """The seeker closes a need whose deadline has passed and whose proposals all have
     answers."""
@@ -52,18 +54,19 @@ def close_challenge(actor: User, challenge_id: int) -> Challenge:
 
 
 def close_when_answered(challenge: Challenge) -> bool:
-    """After a decision: close a need being judged once nothing waits for an answer.
-
-    The decision is committed already; if the close-out fails (the provider refuses the
-    refund), the need stays in judging for a manager to close, and the decision stands.
-    """
+    """After a decision, in its transaction: close a need being judged once nothing waits for
+    an answer. If the close-out fails (the provider refuses the refund), the decision fails
+    with it: nothing is saved, and the manager can decide again later."""
     if challenge.status != Status.JUDGING or undecided_count(challenge):
         return False
     try:
         _close_out(None, challenge)
     except Conflict as error:
         log.warning("challenge %s not closed after its last decision: %s", challenge.id, error)
-        return False
+        raise Conflict(
+            "This was the need's last answer, so the need closes with it, and closing failed: "
+            f"{error.message} Nothing was saved; please try again later."
+        ) from error
     return True
 
 
@@ -73,13 +76,8 @@ def _close_out(actor: User | None, challenge: Challenge) -> None:
 
     challenge.status = Status.CLOSED
     challenge.closed_at = utcnow()
-    try:
-        db.session.flush()
-        refund = refund_escrow(actor, challenge)
-    except Exception:
-        db.session.rollback()
-        raise
-    db.session.commit()
+    db.session.flush()
+    refund = refund_escrow(actor, challenge)
     awards = db.session.scalar(
         select(func.count(Award.id)).where(Award.challenge_id == challenge.id)
     )

@@ -6,6 +6,9 @@ An award posts one journal: escrow -> each co-creator's payable, split by the lo
 makes awarding more than was funded impossible. Awards are idempotent: the journal's key is the
 proposal's, and the need's row is locked while a decision is made, so a double click, a retried
 request or a concurrent second award of the same prize writes nothing twice.
+
+A decision, its notifications and (for a need being judged, after its last answer) the need's
+close-out are one transaction: if closing out fails, the decision is not saved either.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from marketplace.accounts.models import User
 from marketplace.challenges.access import EDITORS, require
 from marketplace.challenges.models import Challenge, Status
 from marketplace.challenges.terms import BASIS_POINTS
+from marketplace.db import command
 from marketplace.errors import Conflict, Invalid
 from marketplace.extensions import db
 from marketplace.finance import chart
+from marketplace.judging.closing import close_when_answered
 from marketplace.judging.models import Award, Decision, IpStatus, Outcome
 from marketplace.notifications.services import notify
 from marketplace.proposals.access import get_proposal
@@ -81,8 +86,6 @@ def _record(actor: User, proposal: Proposal, outcome: Outcome, feedback: str) ->
 
 
 def _after(proposal: Proposal, title: str, body: str) -> None:
-    from marketplace.judging.closing import close_when_answered
-
     notify(
         [m.user_id for m in proposal.joined],
         kind="decision",
@@ -93,6 +96,7 @@ def _after(proposal: Proposal, title: str, body: str) -> None:
     close_when_answered(proposal.challenge)
 
 
+@command
 def decline_proposal(actor: User, proposal_id: int, feedback: str) -> Decision:
     proposal = get_proposal(actor, proposal_id)
     challenge = proposal.challenge
@@ -101,12 +105,10 @@ def decline_proposal(actor: User, proposal_id: int, feedback: str) -> Decision:
     existing = _lock(challenge, proposal)
     if existing is not None:
         if existing.outcome == Outcome.DECLINE:
-            db.session.rollback()
-            return existing
+            return existing  # a double click or a retry: nothing written
         raise Conflict("This proposal has a decision already.")
     _check_decidable(challenge, proposal)
     decision = _record(actor, proposal, Outcome.DECLINE, feedback)
-    db.session.commit()
     _after(proposal, f"Decision on “{proposal.title}”: not selected", feedback)
     return decision
 
@@ -154,6 +156,7 @@ def _ip_status(ip_terms: str) -> IpStatus:
     return IpStatus.RETAINED if ip_terms == "solver_keeps" else IpStatus.PENDING_TRANSFER
 
 
+@command
 def award_prize(
     actor: User, proposal_id: int, prize_rank: int, feedback: str, amount: int | None = None
 ) -> Award:
@@ -167,7 +170,6 @@ def award_prize(
     if existing is not None:
         award = existing.award
         if award and award.prize_rank == prize_rank and amount in (None, award.amount):
-            db.session.rollback()
             return award  # a double click or a retry: the first award stands, nothing written
         raise Conflict("This proposal has a decision already.")
     _check_decidable(challenge, proposal)
@@ -199,7 +201,6 @@ def award_prize(
             f"{proposal.id}",
         )
     except InsufficientFunds as error:
-        db.session.rollback()
         held = format_minor(max(error.available, 0), terms.currency, grouped=True)
         needed = format_minor(amount + fee, terms.currency, grouped=True)
         raise Conflict(
@@ -225,7 +226,6 @@ def award_prize(
     proposal.split_locked_at = utcnow()
     db.session.flush()
     record_split(award, proposal)
-    db.session.commit()
     shown = format_minor(amount, terms.currency, grouped=True)
     _after(proposal, f"“{proposal.title}” won prize {prize_rank}: {shown} {terms.currency}",
            feedback)  # fmt: skip

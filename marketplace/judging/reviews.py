@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts.models import Membership, User
 from marketplace.challenges.access import EDITORS, require
+from marketplace.db import command
 from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.extensions import db
 from marketplace.judging.models import Decision, Review, ReviewAssignment
@@ -29,6 +31,7 @@ def _require_undecided(proposal: Proposal) -> None:
         raise Conflict(f"A {proposal.status} proposal is not being judged.")
 
 
+@command
 def assign_reviewer(actor: User, proposal_id: int, reviewer_id: int) -> ReviewAssignment:
     """A manager asks a member of the organization to review; a team member is refused."""
     proposal = get_proposal(actor, proposal_id)
@@ -53,19 +56,20 @@ def assign_reviewer(actor: User, proposal_id: int, reviewer_id: int) -> ReviewAs
         )
     if on_team(db.session.get(User, reviewer_id), proposal):
         raise Conflict("A member of the proposal's team cannot review it.")
-    existing = db.session.scalar(
-        select(ReviewAssignment).where(
-            ReviewAssignment.proposal_id == proposal.id,
-            ReviewAssignment.reviewer_id == reviewer_id,
-        )
+    assigned = select(ReviewAssignment).where(
+        ReviewAssignment.proposal_id == proposal.id, ReviewAssignment.reviewer_id == reviewer_id
     )
+    existing = db.session.scalar(assigned)
     if existing:
         return existing
     assignment = ReviewAssignment(
         proposal_id=proposal.id, reviewer_id=reviewer_id, assigned_by_id=actor.id
     )
-    db.session.add(assignment)
-    db.session.commit()
+    try:
+        with db.session.begin_nested():
+            db.session.add(assignment)
+    except IntegrityError:  # the same assignment made twice at once: the first one stands
+        return db.session.scalars(assigned).one()
     notify(
         [reviewer_id],
         kind="review_assigned",
@@ -110,6 +114,7 @@ def _scores(proposal: Proposal, entries: list[dict[str, Any]]) -> tuple[list[dic
     return stored, weighted
 
 
+@command
 def submit_review(actor: User, proposal_id: int, entries: list[dict[str, Any]]) -> Review:
     """An assigned reviewer scores the proposal (again, until it is decided)."""
     proposal = get_proposal(actor, proposal_id)
@@ -128,7 +133,6 @@ def submit_review(actor: User, proposal_id: int, entries: list[dict[str, Any]]) 
         db.session.add(review)
     review.scores = stored
     review.weighted_centi = weighted
-    db.session.commit()
     return review
 
 
@@ -176,10 +180,10 @@ def scoreboard(actor: User, challenge_id: int) -> list[Standing]:
     )
 
 
+@command
 def set_shortlisted(actor: User, proposal_id: int, shortlisted: bool) -> Proposal:
     proposal = get_proposal(actor, proposal_id)
     require(actor, proposal.challenge, EDITORS, "shortlist proposals")
     _require_undecided(proposal)
     proposal.shortlisted = bool(shortlisted)
-    db.session.commit()
     return proposal

@@ -414,6 +414,28 @@ def test_a_manager_closes_once_every_proposal_has_an_answer(app, client, auth, p
     assert "A closed need cannot be closed." in flashed(client, "error")
 
 
+def test_a_last_answer_whose_close_out_fails_saves_nothing_and_says_why(
+    app, client, auth, people, submitted, stripe_app
+):
+    """The escrow was funded in the sandbox, so Stripe cannot refund it: the award that would
+    close the need is refused with the reason, and nothing of it is kept."""
+    cid = submitted.challenge_id
+    with app.app_context():
+        needs.advance_deadlines(now=db.session.get(Challenge, cid).deadline)
+    auth.login(people.manager)
+    client.post(
+        f"/proposals/{submitted.proposal_id}/judging/award",
+        data={"prize_rank": "1", "feedback": "Brilliant"},
+    )
+    message = flashed(client, "error")
+    assert "refused the refund" in message and "Nothing was saved" in message
+    assert (count(app, Decision), count(app, Award)) == (0, 0)
+    assert refunds(app, cid) == []
+    assert balance(app, f"liability:escrow:challenge:{cid}") == 1_650_000
+    with app.app_context():
+        assert db.session.get(Challenge, cid).status == Status.JUDGING
+
+
 # --- the panel on the proposal page ---------------------------------------------------------
 
 

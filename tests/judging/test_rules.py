@@ -15,8 +15,10 @@ from marketplace.extensions import db
 from marketplace.finance import chart
 from marketplace.judging import closing, decisions, reviews
 from marketplace.judging.models import Award, Decision
+from marketplace.notifications.models import Notification
 from marketplace.payments.services import escrow_available
 from marketplace.proposals.models import Proposal
+from marketplace.value.models import Contribution
 from tests.challenges.conftest import user
 from tests.factories import UserFactory
 from tests.proposals.conftest import accept, need_with, submit
@@ -275,15 +277,40 @@ def test_a_reviewer_id_out_of_range_is_a_field_error(app, people, submitted, rev
         assert "reviewer_id" in refused.value.errors
 
 
-def test_a_failed_close_out_leaves_the_decision_standing(app, people, submitted, stripe_app):
-    """Funded in the sandbox, the escrow cannot be refunded through Stripe: the last decision
-    is kept and the need stays in judging for a manager to close."""
+def _decide(manager, proposal_id: int, outcome: str) -> None:
+    if outcome == "award":
+        decisions.award_prize(manager, proposal_id, 1, "Brilliant, thank you.")
+    else:
+        decisions.decline_proposal(manager, proposal_id, "Not for us, thank you.")
+
+
+def _count(model) -> int:
+    return db.session.scalar(select(func.count(model.id)))
+
+
+@pytest.mark.parametrize("outcome", ["award", "decline"])
+def test_a_decision_whose_close_out_fails_leaves_nothing_behind(
+    app, people, submitted, stripe_app, outcome
+):
+    """Funded in the sandbox, the escrow cannot be refunded through Stripe, so closing the
+    need after its last answer fails. Decision, notifications and close-out are one
+    transaction: the decision fails with the close-out and leaves no row, no ledger transfer
+    and no notification behind; the need stays in judging, its escrow whole."""
     with app.app_context():
         challenge = db.session.get(Challenge, submitted.challenge_id)
         needs.advance_deadlines(now=challenge.deadline)
-        decision = decisions.decline_proposal(
-            user(people.manager), submitted.proposal_id, "Not for us, thank you."
-        )
+        before = (_count(Transfer), _count(Journal), _count(Notification))
+        with pytest.raises(Conflict, match="last answer.*refused the refund.*Nothing was saved"):
+            _decide(user(people.manager), submitted.proposal_id, outcome)
         db.session.expire_all()
-        assert db.session.get(Decision, decision.id).outcome == "decline"
-        assert db.session.get(Challenge, submitted.challenge_id).status == Status.JUDGING
+        assert (_count(Decision), _count(Award), _count(Contribution)) == (0, 0, 0)
+        assert (_count(Transfer), _count(Journal), _count(Notification)) == before
+        assert journals(f"award:proposal:{submitted.proposal_id}") == 0
+        assert payable(app, people.solver) == 0
+        proposal = db.session.get(Proposal, submitted.proposal_id)
+        assert (proposal.status, proposal.split_locked_at) == ("submitted", None)
+        challenge = db.session.get(Challenge, submitted.challenge_id)
+        assert (challenge.status, challenge.closed_at) == (Status.JUDGING, None)
+        assert escrow_available(challenge) == 1_650_000
+        assert ledger.verify(db.session) == []
+
