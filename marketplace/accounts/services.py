@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from ledger import utcnow
 from marketplace.accounts.models import Membership, Organization, OrgRole, User
 from marketplace.accounts.passwords import check_password, hash_password, needs_rehash
+from marketplace.db import command
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.outbox import JobQueue
@@ -38,6 +39,7 @@ def _check_new_user(email: str, name: str, password: str) -> dict[str, list[str]
     return errors
 
 
+@command
 def register_user(
     email: str,
     name: str,
@@ -46,7 +48,8 @@ def register_user(
     platform_finance: bool = False,
     admin: bool = False,
 ) -> User:
-    """Create a user. The email is unique whatever its case."""
+    """Create a user and send them a link that confirms their email address (by a job,
+    after the commit). The email is unique whatever its case."""
     email = normalise_email(email)
     errors = _check_new_user(email, name or "", password or "")
     if errors:
@@ -63,18 +66,19 @@ def register_user(
         is_platform_finance=platform_finance,
         is_admin=admin,
     )
-    db.session.add(user)
     try:
-        db.session.commit()
+        with db.session.begin_nested():
+            db.session.add(user)
     except IntegrityError as error:  # a concurrent registration of the same email
-        db.session.rollback()
         raise Invalid(
             "Please correct the highlighted fields.",
             {"email": ["An account with this email already exists."]},
         ) from error
+    send_verification_email(user)
     return user
 
 
+@command
 def authenticate(email: str, password: str) -> User:
     """Return the user these credentials belong to, or raise Invalid (same message either way)."""
     user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
@@ -84,7 +88,6 @@ def authenticate(email: str, password: str) -> User:
         raise Invalid("Wrong email or password.")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-        db.session.commit()
     return user
 
 
@@ -131,6 +134,7 @@ def organizations_of(user: User) -> list[tuple[Organization, OrgRole]]:
     return [(organization, OrgRole(role)) for organization, role in rows]
 
 
+@command
 def create_organization(actor: User, name: str, slug: str) -> Organization:
     """Create an organization; its creator becomes its owner."""
     name, slug = (name or "").strip(), (slug or "").strip().lower()
@@ -144,12 +148,11 @@ def create_organization(actor: User, name: str, slug: str) -> Organization:
     if errors:
         raise Invalid("Please correct the highlighted fields.", errors)
     organization = Organization(name=name, slug=slug)
-    db.session.add(organization)
-    db.session.add(Membership(organization=organization, user=actor, role=OrgRole.OWNER))
     try:
-        db.session.commit()
-    except IntegrityError as error:
-        db.session.rollback()
+        with db.session.begin_nested():
+            db.session.add(organization)
+            db.session.add(Membership(organization=organization, user=actor, role=OrgRole.OWNER))
+    except IntegrityError as error:  # a concurrent creation with the same address
         raise Invalid(
             "Please correct the highlighted fields.", {"slug": ["This address is taken."]}
         ) from error
@@ -166,6 +169,7 @@ def _role(value: str) -> OrgRole:
         ) from None
 
 
+@command
 def set_member(actor: User, organization: Organization, email: str, role: str) -> Membership:
     """Add a user to the organization, or change their role. Owners only."""
     require_role(actor, organization, OrgRole.OWNER)
@@ -188,10 +192,10 @@ def set_member(actor: User, organization: Organization, email: str, role: str) -
         if membership.role == OrgRole.OWNER and new_role != OrgRole.OWNER:
             _keep_an_owner(organization, leaving=membership)
         membership.role = new_role
-    db.session.commit()
     return membership
 
 
+@command
 def remove_member(actor: User, organization: Organization, user_id: int) -> None:
     require_role(actor, organization, OrgRole.OWNER)
     membership = db.session.scalar(
@@ -204,7 +208,6 @@ def remove_member(actor: User, organization: Organization, user_id: int) -> None
     if membership.role == OrgRole.OWNER:
         _keep_an_owner(organization, leaving=membership)
     db.session.delete(membership)
-    db.session.commit()
 
 
 def _keep_an_owner(organization: Organization, leaving: Membership) -> None:
@@ -236,10 +239,12 @@ def email_verification_token(user: User) -> str:
     return _verification_serializer().dumps({"user": user.id, "email": user.email})
 
 
+@command
 def send_verification_email(user: User) -> None:
     enqueue("send_verification", user.id, queue=JobQueue.EMAILS)
 
 
+@command
 def verify_email(token: str) -> User:
     try:
         data = _verification_serializer().loads(token, max_age=VERIFY_MAX_AGE)
@@ -252,10 +257,10 @@ def verify_email(token: str) -> User:
         raise Invalid("This verification link is not valid.")
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
-        db.session.commit()
     return user
 
 
+@command
 def update_profile(user: User, *, name: str, country: str, timezone: str) -> User:
     from marketplace.time import known_timezone
 
@@ -270,5 +275,4 @@ def update_profile(user: User, *, name: str, country: str, timezone: str) -> Use
     if errors:
         raise Invalid("Please correct the highlighted fields.", errors)
     user.name, user.country, user.timezone = name.strip(), country, timezone
-    db.session.commit()
     return user

@@ -51,7 +51,6 @@ def register() -> ResponseReturnValue:
             show_errors(form, error)
         else:
             login_user(user)
-            services.send_verification_email(user)
             flash("Welcome! We sent you a link to confirm your email address.", "success")
             return redirect(url_for("main.home"))
     status = 422 if form.is_submitted() else 200

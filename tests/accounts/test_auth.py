@@ -9,8 +9,10 @@ import redis
 from sqlalchemy import func, select
 
 from marketplace import create_app
+from marketplace.accounts import services as account_services
 from marketplace.accounts.models import User
 from marketplace.extensions import db
+from marketplace.outbox import OutboxJob
 from tests.conftest import PASSWORD, need_service, test_config
 from tests.factories import UserFactory
 
@@ -49,6 +51,44 @@ def test_email_is_unique_whatever_its_case(app, client) -> None:
     assert response.status_code == 422
     assert "already exists" in response.get_data(as_text=True)
     assert count_users(app) == 1
+
+
+def verification_jobs(app) -> list[list]:
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                select(OutboxJob.args).where(OutboxJob.function == "send_verification")
+            )
+        )
+
+
+def test_registering_writes_the_user_and_its_confirmation_email_in_one_commit(
+    app, client
+) -> None:
+    """One command: the user row and the job that mails the confirmation link are committed
+    together; a refused registration writes neither."""
+    assert register(client).status_code == 302
+    with app.app_context():
+        user_id = db.session.scalar(select(User.id))
+    assert verification_jobs(app) == [[user_id]]
+    client.post("/logout")
+    assert register(client, email="GRACE@example.com").status_code == 422
+    assert register(client, email="second@example.com", password="short").status_code == 422
+    assert (count_users(app), verification_jobs(app)) == (1, [[user_id]])
+
+
+def test_a_registration_whose_email_job_cannot_be_written_saves_no_user(
+    app, client, monkeypatch
+) -> None:
+    """The job is part of the command: when it cannot be recorded, the user is not kept."""
+
+    def no_outbox(*args, **kwargs):
+        raise RuntimeError("the outbox table is gone")
+
+    monkeypatch.setattr(account_services, "enqueue", no_outbox)
+    with pytest.raises(RuntimeError):
+        register(client)
+    assert (count_users(app), verification_jobs(app)) == (0, [])
 
 
 @pytest.mark.parametrize(
