@@ -36,6 +36,7 @@ from marketplace.accounts.passwords import hash_password
 from marketplace.challenges import services as needs
 from marketplace.challenges.models import Challenge
 from marketplace.challenges.terms import Criterion, Terms
+from marketplace.db import transaction
 from marketplace.dialogue import services as dialogue
 from marketplace.extensions import db
 from marketplace.judging import closing, decisions, reviews
@@ -191,7 +192,6 @@ def _people() -> dict[str, User]:
         db.session.add(organization)
         for email, role in members:
             db.session.add(Membership(organization=organization, user=users[email], role=role))
-    db.session.commit()
     return users
 
 
@@ -338,9 +338,9 @@ def _reviews(users: dict[str, User], written: list[Proposal], need: Challenge) -
 
 
 def _pass_deadline(need: Challenge) -> None:
-    db.session.execute(update(Challenge).where(Challenge.id == need.id)
-                       .values(deadline=utcnow() - timedelta(days=1)))  # fmt: skip
-    db.session.commit()
+    with transaction():
+        db.session.execute(update(Challenge).where(Challenge.id == need.id)
+                           .values(deadline=utcnow() - timedelta(days=1)))  # fmt: skip
     db.session.refresh(need)
 
 
@@ -419,12 +419,14 @@ def _date_back(award: Award) -> None:
     so that whole quarters of its value share term have ended and can be reported."""
     today = utcnow().date()
     shift = today - add_months(today, -AWARD_MONTHS_AGO)
-    award.awarded_at -= shift
-    for record in db.session.scalars(select(Contribution).where(Contribution.award_id == award.id)):
-        record.recorded_at -= shift
-        if record.confirmed_at is not None:
-            record.confirmed_at -= shift
-    db.session.commit()
+    with transaction():
+        award.awarded_at -= shift
+        for record in db.session.scalars(
+            select(Contribution).where(Contribution.award_id == award.id)
+        ):
+            record.recorded_at -= shift
+            if record.confirmed_at is not None:
+                record.confirmed_at -= shift
 
 
 def _value(users: dict[str, User], pouch: Challenge) -> None:
@@ -472,8 +474,10 @@ def _usd(amount: int) -> str:
 
 
 def load_demo() -> str:
-    """Load everything; returns a one-line summary."""
-    users = _people()
+    """Load everything through the services (each call its own command); returns a one-line
+    summary."""
+    with transaction():
+        users = _people()
     made = _needs(users)
     _activity(users, made)
     written = _proposals(users, made)

@@ -1,6 +1,6 @@
 """The rules of a need's life: drafting, terms versions, opening, deadlines, cancelling,
-accepting terms and invitations. Each public function takes the acting user, checks who may
-do it, and commits (or changes nothing)."""
+accepting terms and invitations. Each public command takes the acting user, checks who may
+do it, and runs in one transaction (its caller's, or its own): all of it, or nothing."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ledger import as_utc, utcnow
 from marketplace.accounts.models import Organization, User
@@ -26,6 +27,7 @@ from marketplace.challenges.models import (
     Visibility,
 )
 from marketplace.challenges.terms import Terms, terms_diff, worsened_fields
+from marketplace.db import command
 from marketplace.errors import Conflict, Invalid
 from marketplace.extensions import db
 from marketplace.notifications.services import notify
@@ -75,6 +77,7 @@ def _add_version(actor: User, challenge: Challenge, terms: Terms, note: str) -> 
     return version
 
 
+@command
 def create_challenge(
     actor: User, organization: Organization, need: dict[str, Any], terms: Terms
 ) -> Challenge:
@@ -87,10 +90,11 @@ def create_challenge(
     _apply_need(challenge, need)
     db.session.add(challenge)
     _add_version(actor, challenge, terms, "First version")
-    db.session.commit()
+    db.session.flush()  # a caller in the same transaction gets its id
     return challenge
 
 
+@command
 def update_need(actor: User, challenge: Challenge, need: dict[str, Any]) -> Challenge:
     """Edit the need statement. Only while it is a draft: published text is a promise too."""
     require(actor, challenge, EDITORS, "edit this need")
@@ -99,7 +103,6 @@ def update_need(actor: User, challenge: Challenge, need: dict[str, Any]) -> Chal
             "A published need cannot be rewritten; post a clarification or an update instead."
         )
     _apply_need(challenge, need)
-    db.session.commit()
     return challenge
 
 
@@ -109,6 +112,7 @@ class Amendment:
     diff: list[tuple[str, object, object]]
 
 
+@command
 def amend_terms(actor: User, challenge: Challenge, terms: Terms, note: str = "") -> Amendment:
     """Publish a new terms version.
 
@@ -143,7 +147,6 @@ def amend_terms(actor: User, challenge: Challenge, terms: Terms, note: str = "")
                 "currency", "The escrow already holds money in the first currency; keep it."
             )
     version = _add_version(actor, challenge, terms, note or "Amended")
-    db.session.commit()
     if challenge.status == Status.OPEN:
         notify_participants(
             challenge,
@@ -155,6 +158,7 @@ def amend_terms(actor: User, challenge: Challenge, terms: Terms, note: str = "")
     return Amendment(version, terms_diff(old, terms))
 
 
+@command
 def open_challenge(actor: User, challenge: Challenge) -> Challenge:
     """Publish a draft. Money promised is money held: escrow must cover prizes and fee."""
     from marketplace.payments.services import escrow_available
@@ -172,10 +176,10 @@ def open_challenge(actor: User, challenge: Challenge) -> Challenge:
         )
     challenge.status = Status.OPEN
     challenge.opened_at = utcnow()
-    db.session.commit()
     return challenge
 
 
+@command
 def advance_deadlines(now: datetime | None = None) -> int:
     """Move every open need whose deadline has passed to judging; returns how many."""
     now = now or utcnow()
@@ -185,10 +189,10 @@ def advance_deadlines(now: datetime | None = None) -> int:
         .values(status=Status.JUDGING)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
     return result.rowcount
 
 
+@command
 def cancel_challenge(actor: User, challenge: Challenge) -> Challenge:
     """Cancel a draft or open need; whatever escrow holds goes back to the seeker."""
     from marketplace.payments.services import refund_escrow
@@ -198,13 +202,8 @@ def cancel_challenge(actor: User, challenge: Challenge) -> Challenge:
         raise Conflict(f"A {challenge.status} need cannot be cancelled.")
     challenge.status = Status.CANCELLED
     challenge.closed_at = utcnow()
-    try:
-        db.session.flush()
-        refund_escrow(actor, challenge)
-    except Exception:
-        db.session.rollback()
-        raise
-    db.session.commit()
+    db.session.flush()
+    refund_escrow(actor, challenge)
     return challenge
 
 
@@ -216,6 +215,7 @@ def eligibility_problem(user: User, challenge: Challenge, terms: Terms) -> str |
     return None
 
 
+@command
 def accept_terms(user: User, challenge_id: int) -> TermsAcceptance:
     """Record that ``user`` accepts the current terms version (idempotent)."""
     challenge = get_visible(user, challenge_id)
@@ -225,18 +225,20 @@ def accept_terms(user: User, challenge_id: int) -> TermsAcceptance:
     problem = eligibility_problem(user, challenge, version.terms)
     if problem:
         raise Conflict(problem)
-    existing = db.session.scalar(
-        select(TermsAcceptance).where(
-            TermsAcceptance.user_id == user.id, TermsAcceptance.terms_version_id == version.id
-        )
+    accepted = select(TermsAcceptance).where(
+        TermsAcceptance.user_id == user.id, TermsAcceptance.terms_version_id == version.id
     )
+    existing = db.session.scalar(accepted)
     if existing:
         return existing
     acceptance = TermsAcceptance(
         user_id=user.id, challenge_id=challenge.id, terms_version=version, sha256=version.sha256
     )
-    db.session.add(acceptance)
-    db.session.commit()
+    try:
+        with db.session.begin_nested():
+            db.session.add(acceptance)
+    except IntegrityError:  # the same acceptance sent twice at once: the first one stands
+        return db.session.scalars(accepted).one()
     return acceptance
 
 
@@ -276,6 +278,7 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@command
 def invite_partner(
     actor: User, challenge: Challenge, email: str, partner_name: str = ""
 ) -> tuple[Invitation, str]:
@@ -296,10 +299,11 @@ def invite_partner(
         expires_at=utcnow() + timedelta(days=INVITATION_DAYS),
     )
     db.session.add(invitation)
-    db.session.commit()
+    db.session.flush()
     return invitation, token
 
 
+@command
 def redeem_invitation(user: User, token: str) -> Challenge:
     """Let the invited partner in. The link works once, before it expires, for its email."""
     invitation = db.session.scalar(
@@ -327,7 +331,6 @@ def redeem_invitation(user: User, token: str) -> Challenge:
                 challenge_id=invitation.challenge_id, user_id=user.id, invitation_id=invitation.id
             )
         )
-    db.session.commit()
     return db.session.get(Challenge, invitation.challenge_id)
 
 

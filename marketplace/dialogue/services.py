@@ -9,6 +9,7 @@ from marketplace.accounts.models import User
 from marketplace.challenges.access import EDITORS, get_visible, is_staff, require
 from marketplace.challenges.models import Challenge, Status
 from marketplace.challenges.services import notify_participants
+from marketplace.db import command
 from marketplace.dialogue.models import Clarification, ProgressUpdate
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.extensions import db
@@ -26,6 +27,7 @@ def _text(value: str, field: str, maximum: int) -> str:
     return value
 
 
+@command
 def ask(user: User, challenge_id: int, question: str) -> Clarification:
     """A solver asks in public; the seeker's staff are told."""
     challenge = get_visible(user, challenge_id)
@@ -37,7 +39,7 @@ def ask(user: User, challenge_id: int, question: str) -> Clarification:
         challenge_id=challenge.id, asked_by_id=user.id, question=_text(question, "question", 4000)
     )
     db.session.add(clarification)
-    db.session.commit()
+    db.session.flush()
     staff = [m.user_id for m in challenge.organization.memberships if m.role in EDITORS]
     notify(
         staff,
@@ -49,6 +51,7 @@ def ask(user: User, challenge_id: int, question: str) -> Clarification:
     return clarification
 
 
+@command
 def answer(user: User, clarification_id: int, text: str) -> Clarification:
     """The seeker answers; question and answer are published to every participant."""
     clarification = db.session.get(Clarification, clarification_id)
@@ -61,7 +64,6 @@ def answer(user: User, clarification_id: int, text: str) -> Clarification:
     clarification.answer = _text(text, "answer", 8000)
     clarification.answered_by_id = user.id
     clarification.answered_at = utcnow()
-    db.session.commit()
     notify_participants(
         challenge,
         kind="clarification",
@@ -72,6 +74,7 @@ def answer(user: User, clarification_id: int, text: str) -> Clarification:
     return clarification
 
 
+@command
 def post_update(user: User, challenge_id: int, title: str, body: str) -> ProgressUpdate:
     challenge = get_visible(user, challenge_id)
     require(user, challenge, EDITORS, "post updates")
@@ -84,7 +87,7 @@ def post_update(user: User, challenge_id: int, title: str, body: str) -> Progres
         body=_text(body, "body", 10000),
     )
     db.session.add(update)
-    db.session.commit()
+    db.session.flush()
     notify_participants(
         challenge,
         kind="update",

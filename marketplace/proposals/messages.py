@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from marketplace.accounts.models import User
 from marketplace.challenges.access import EDITORS
+from marketplace.db import command
 from marketplace.errors import Conflict, Invalid
 from marketplace.extensions import db
 from marketplace.notifications.services import notify
@@ -36,6 +37,7 @@ def _seeker_audience(proposal: Proposal) -> list[int]:
     return [*staff, *reviewers]
 
 
+@command
 def post_message(user: User, proposal_id: int, body: str) -> Message:
     proposal = get_proposal(user, proposal_id)
     side = side_of(user, proposal)
@@ -51,7 +53,7 @@ def post_message(user: User, proposal_id: int, body: str) -> Message:
         )
     message = Message(proposal_id=proposal.id, author_id=user.id, side=side.value, body=body)
     db.session.add(message)
-    db.session.commit()
+    db.session.flush()
     if side == Side.TEAM:
         recipients = _seeker_audience(proposal)
         title = f"Message from the team of “{proposal.title}”"

@@ -1,8 +1,9 @@
 """The rules of a proposal's life: draft, edit until the deadline, submit, withdraw.
 
-Every public function takes the acting user, checks who may do it, and commits (or changes
-nothing). Team and split rules are in ``team``, files in ``attachments``, the private thread
-in ``messages``; decisions belong to ``marketplace.judging``.
+Every public command takes the acting user, checks who may do it, and runs in one
+transaction (its caller's, or its own): all of it, or nothing. Team and split rules are in
+``team``, files in ``attachments``, the private thread in ``messages``; decisions belong to
+``marketplace.judging``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from marketplace.accounts.models import User
 from marketplace.challenges.access import EDITORS, get_visible, require, role_for
 from marketplace.challenges.models import Challenge, Status
 from marketplace.challenges.services import accepted_version, eligibility_problem
+from marketplace.db import command
 from marketplace.errors import Conflict, Invalid
 from marketplace.extensions import db
 from marketplace.notifications.services import notify
@@ -52,6 +54,7 @@ def why_not_propose(user: User, challenge: Challenge) -> str | None:
     return None
 
 
+@command
 def create_proposal(user: User, challenge_id: int, data: dict[str, Any]) -> Proposal:
     """A draft proposal led by ``user``, who must have accepted the terms and be eligible."""
     challenge = get_visible(user, challenge_id)
@@ -75,10 +78,11 @@ def create_proposal(user: User, challenge_id: int, data: dict[str, Any]) -> Prop
         )
     )
     db.session.add(proposal)
-    db.session.commit()
+    db.session.flush()  # a caller in the same transaction gets its id
     return proposal
 
 
+@command
 def update_proposal(user: User, proposal_id: int, data: dict[str, Any]) -> Proposal:
     """Any member edits the text until the deadline (a submitted proposal stays submitted)."""
     proposal = get_proposal(user, proposal_id)
@@ -87,7 +91,6 @@ def update_proposal(user: User, proposal_id: int, data: dict[str, Any]) -> Propo
     if "title" in data and not (data["title"] or "").strip():
         raise Invalid("Please correct the highlighted fields.", {"title": ["Give a title."]})
     _apply(proposal, data)
-    db.session.commit()
     return proposal
 
 
@@ -123,6 +126,7 @@ def submission_problems(proposal: Proposal) -> dict[str, list[str]]:
     return problems
 
 
+@command
 def submit_proposal(user: User, proposal_id: int) -> Proposal:
     """The lead sends the proposal to the seeker, under the current terms version."""
     proposal = get_proposal(user, proposal_id)
@@ -137,7 +141,6 @@ def submit_proposal(user: User, proposal_id: int) -> Proposal:
     proposal.status = ProposalStatus.SUBMITTED
     proposal.submitted_at = utcnow()
     proposal.terms_version_id = challenge.current_terms.id
-    db.session.commit()
     notify(
         _seeker_editors(challenge),
         kind="proposal_submitted",
@@ -147,6 +150,7 @@ def submit_proposal(user: User, proposal_id: int) -> Proposal:
     return proposal
 
 
+@command
 def withdraw_proposal(user: User, proposal_id: int) -> Proposal:
     """The lead takes the proposal back, until the seeker has decided on it."""
     proposal = get_proposal(user, proposal_id)
@@ -156,7 +160,6 @@ def withdraw_proposal(user: User, proposal_id: int) -> Proposal:
     was_sent = proposal.status == ProposalStatus.SUBMITTED
     proposal.status = ProposalStatus.WITHDRAWN
     proposal.withdrawn_at = utcnow()
-    db.session.commit()
     if was_sent:
         notify(
             _seeker_editors(proposal.challenge),

@@ -14,12 +14,14 @@ import secrets
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ledger import utcnow
 from marketplace.accounts.models import User
 from marketplace.accounts.services import normalise_email
 from marketplace.challenges.access import get_visible
 from marketplace.challenges.services import eligibility_problem
+from marketplace.db import command
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.notifications.services import notify
@@ -64,6 +66,7 @@ def _tell_team(proposal: Proposal, except_user: int, title: str) -> None:
     )
 
 
+@command
 def invite_member(
     user: User, proposal_id: int, email: str, share_bp: int = 0
 ) -> tuple[TeamMember, str]:
@@ -95,9 +98,14 @@ def invite_member(
         invitation_sha256=_token_hash(token),
         invited_at=utcnow(),
     )
-    proposal.members.append(member)
-    _new_split_version(proposal, lead)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            proposal.members.append(member)
+            _new_split_version(proposal, lead)
+    except IntegrityError as error:  # the same address invited twice at once
+        raise Invalid(
+            "Please correct the highlighted fields.", {"email": [f"{email} is on the team."]}
+        ) from error
     # The link goes to the address itself; an account holding that address hears of it in
     # the app too, but only once it proved it owns the address (no squatting on invitations).
     enqueue("send_team_invitation", member.id, token, queue=JobQueue.EMAILS)
@@ -127,6 +135,7 @@ def invitation(token: str) -> TeamMember:
     return member
 
 
+@command
 def join_team(user: User, token: str) -> Proposal:
     """The invited person joins, signed in with the invited address, if eligible."""
     member = invitation(token)
@@ -148,11 +157,11 @@ def join_team(user: User, token: str) -> Proposal:
     member.status = MemberStatus.JOINED
     member.joined_at = utcnow()
     member.invitation_sha256 = None
-    db.session.commit()
     _tell_team(proposal, user.id, f"{user.name} joined the team of “{proposal.title}”")
     return proposal
 
 
+@command
 def set_split(user: User, proposal_id: int, shares: dict[int, int]) -> Proposal:
     """The lead proposes the shares: {member id: basis points}, every member, adding to 100 %."""
     proposal = get_proposal(user, proposal_id)
@@ -177,11 +186,11 @@ def set_split(user: User, proposal_id: int, shares: dict[int, int]) -> Proposal:
     for member in proposal.members:
         member.share_bp = shares[member.id]
     _new_split_version(proposal, lead)
-    db.session.commit()
     _tell_team(proposal, user.id, f"Confirm the new split of “{proposal.title}”")
     return proposal
 
 
+@command
 def confirm_split(user: User, proposal_id: int, version: int) -> Proposal:
     """A member agrees to split ``version``; a confirmation of an older version is refused."""
     proposal = get_proposal(user, proposal_id)
@@ -193,10 +202,10 @@ def confirm_split(user: User, proposal_id: int, version: int) -> Proposal:
         raise Conflict("The shares do not add up to 100 % yet; the lead must set them first.")
     member.confirmed_version = version
     member.confirmed_at = utcnow()
-    db.session.commit()
     return proposal
 
 
+@command
 def remove_member(user: User, proposal_id: int, member_id: int) -> Proposal:
     """The lead removes a co-creator or an invitation, or a member leaves; shares are then
     set again by the lead."""
@@ -221,6 +230,5 @@ def remove_member(user: User, proposal_id: int, member_id: int) -> Proposal:
     lead.share_bp = min(FULL, lead.share_bp + member.share_bp)
     proposal.members.remove(member)
     _new_split_version(proposal, lead)
-    db.session.commit()
     _tell_team(proposal, user.id, f"The team of “{proposal.title}” changed; confirm the split")
     return proposal

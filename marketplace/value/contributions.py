@@ -15,6 +15,7 @@ from ledger import utcnow
 from marketplace.accounts.models import User
 from marketplace.accounts.services import normalise_email
 from marketplace.challenges.access import EDITORS, is_staff, require
+from marketplace.db import command
 from marketplace.errors import Forbidden, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.judging.models import Award
@@ -64,6 +65,7 @@ def contributions_of(actor: User, award_id: int) -> list[Contribution]:
     )
 
 
+@command
 def record_contribution(
     actor: User, award_id: int, email: str, weight: int, description: str
 ) -> Contribution:
@@ -99,7 +101,7 @@ def record_contribution(
         recorded_by_id=actor.id,
     )
     db.session.add(contribution)
-    db.session.commit()
+    db.session.flush()
     notify(
         [person.id],
         kind="contribution",
@@ -110,6 +112,7 @@ def record_contribution(
     return contribution
 
 
+@command
 def confirm_contribution(actor: User, contribution_id: int) -> Contribution:
     """Each person confirms their own contribution record, and no one else's."""
     contribution = db.session.get(Contribution, contribution_id)
@@ -119,7 +122,6 @@ def confirm_contribution(actor: User, contribution_id: int) -> Contribution:
         raise NotFound("No such contribution.")
     if contribution.confirmed_at is None:
         contribution.confirmed_at = utcnow()
-        db.session.commit()
     return contribution
 
 

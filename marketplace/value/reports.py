@@ -20,6 +20,7 @@ from marketplace.accounts.models import User
 from marketplace.challenges.access import FUNDERS, get_visible, require, role_for
 from marketplace.challenges.models import Challenge
 from marketplace.challenges.terms import BASIS_POINTS
+from marketplace.db import command
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.finance import chart
@@ -156,16 +157,13 @@ def seeker_award(actor: User, award_id: int, doing: str) -> Award:
     return award
 
 
+@command
 def report_value(actor: User, award_id: int, data: dict[str, Any]) -> ValueReport:
     """The seeker (owner, manager or finance member) reports realised value for a period."""
     award = seeker_award(actor, award_id, "report value")
     _lock_award(award)
-    try:
-        report = _file(actor, award, data, None)
-    except Exception:
-        db.session.rollback()
-        raise
-    db.session.commit()
+    report = _file(actor, award, data, None)
+    db.session.flush()
     _tell(report, "A value share was reported for your solution")
     return report
 
@@ -206,34 +204,27 @@ def _report_for(actor: User, report_id: int) -> tuple[ValueReport, Award]:
     return report, seeker_award(actor, report.award_id, "correct value reports")
 
 
+@command
 def reverse_report(actor: User, report_id: int, reason: str) -> ValueReport:
     """Withdraw a report: its journal is reversed (REVERSAL per transfer), nothing edited."""
     report, award = _report_for(actor, report_id)
     _lock_award(award)
-    try:
-        _reverse(actor, report, reason)
-    except Exception:
-        db.session.rollback()
-        raise
-    db.session.commit()
+    _reverse(actor, report, reason)
     _tell(report, "A value share report was withdrawn")
     return report
 
 
+@command
 def correct_report(
     actor: User, report_id: int, reason: str, data: dict[str, Any]
 ) -> ValueReport:
     """Reverse a report and file its replacement, in one transaction: both or neither."""
     report, award = _report_for(actor, report_id)
     _lock_award(award)
-    try:
-        _reverse(actor, report, reason)
-        db.session.flush()
-        replacement = _file(actor, award, data, report.id)
-    except Exception:
-        db.session.rollback()
-        raise
-    db.session.commit()
+    _reverse(actor, report, reason)
+    db.session.flush()
+    replacement = _file(actor, award, data, report.id)
+    db.session.flush()
     _tell(replacement, "A value share report was corrected")
     return replacement
 
