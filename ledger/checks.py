@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
@@ -17,9 +17,6 @@ from sqlalchemy.orm import Session
 from ledger.base import as_utc
 from ledger.errors import AccountNotFound, InvalidAccount, InvalidTransfer, TransferNotFound
 from ledger.models import Account, AccountType, Journal, Transfer
-
-if TYPE_CHECKING:
-    from ledger.posting import NewTransfer
 
 accounts = Account.__table__
 journals = Journal.__table__
@@ -30,6 +27,24 @@ CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 MAX_AMOUNT = 2**63 - 1
 #: Ids are positive 64-bit integers; a larger Python int cannot even be sent to the database.
 MAX_ID = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class NewTransfer:
+    """A transfer to post: ``amount`` minor units from ``debit`` to ``credit`` (account ids).
+
+    ``key`` is the transfer's idempotency key; left empty it becomes ``<journal key>/<index>``.
+    ``pending`` reserves the amount until the transfer is posted or voided.
+    """
+
+    debit: int
+    credit: int
+    amount: int
+    code: str
+    reference: str = ""
+    pending: bool = False
+    key: str | None = None
+    reverses: int | None = None
 
 
 def _lengths(table: Table, *names: str) -> dict[str, int]:

@@ -42,6 +42,7 @@ from sqlalchemy.sql.elements import TextClause
 
 from ledger.base import UTCDateTime, utcnow
 from ledger.checks import (
+    NewTransfer,
     account_rules,
     check_code,
     check_journal,
@@ -70,24 +71,6 @@ transfers = Transfer.__table__
 
 #: Accounts per statement when opening or locking many (one or more parameters each).
 _PER_STATEMENT = 1_000
-
-
-@dataclass(frozen=True)
-class NewTransfer:
-    """A transfer to post: ``amount`` minor units from ``debit`` to ``credit`` (account ids).
-
-    ``key`` is the transfer's idempotency key; left empty it becomes ``<journal key>/<index>``.
-    ``pending`` reserves the amount until the transfer is posted or voided.
-    """
-
-    debit: int
-    credit: int
-    amount: int
-    code: str
-    reference: str = ""
-    pending: bool = False
-    key: str | None = None
-    reverses: int | None = None
 
 
 @dataclass(frozen=True)
