@@ -44,6 +44,19 @@ def verify_book() -> dict[str, Any]:
     return {"accounts": len(ledger.trial_balance(db.session)), "discrepancies": problems}
 
 
+def reconcile_with_provider() -> dict[str, Any]:
+    """Ask the payment provider for the last two days' payout transfers and set them against
+    the book (nightly); differences are logged at ERROR and the platform admins are told."""
+    from marketplace.finance.provider_check import check_recent_and_alert
+
+    check = check_recent_and_alert()
+    return {
+        "transfers": check.transfers,
+        "error": check.error,
+        "differences": [difference.message for difference in check.differences],
+    }
+
+
 def relay_outbox() -> int:
     """Hand rq the jobs that Redis never got or lost (every 30 seconds)."""
     return relay()

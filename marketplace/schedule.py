@@ -6,6 +6,7 @@
 | advance_deadlines | every 5 min | open needs past their deadline move to judging |
 | resume_payouts | every 5 min | approved batches with unanswered lines are sent again |
 | verify_book | 03:15 UTC daily | recompute the book; alert the admins when it is wrong |
+| reconcile_with_provider | 03:45 UTC daily | Stripe's payout transfers of two days vs the book |
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from marketplace.jobs import advance_deadlines, relay_outbox, resume_payouts, verify_book
+from marketplace.jobs import (
+    advance_deadlines,
+    reconcile_with_provider,
+    relay_outbox,
+    resume_payouts,
+    verify_book,
+)
 from marketplace.outbox import JobQueue
 
 
@@ -32,4 +39,5 @@ SCHEDULE = (
     Scheduled(advance_deadlines, JobQueue.DEFAULT, interval=300),
     Scheduled(resume_payouts, JobQueue.PAYOUTS, interval=300),
     Scheduled(verify_book, JobQueue.DEFAULT, cron="15 3 * * *", timeout=3600),
+    Scheduled(reconcile_with_provider, JobQueue.DEFAULT, cron="45 3 * * *", timeout=3600),
 )

@@ -27,6 +27,7 @@ def test_the_schedule_lists_the_periodic_work_the_design_names() -> None:
         "advance_deadlines": (JobQueue.DEFAULT, 300, None),
         "resume_payouts": (JobQueue.PAYOUTS, 300, None),
         "verify_book": (JobQueue.DEFAULT, None, "15 3 * * *"),
+        "reconcile_with_provider": (JobQueue.DEFAULT, None, "45 3 * * *"),
     }
 
 
@@ -40,7 +41,7 @@ def test_the_scheduler_enqueues_every_due_job_and_a_worker_runs_them(database, t
             f"{prefix}default",
             f"{prefix}payouts",
         }
-        # Interval jobs are due at once; the nightly one waits for 03:15 UTC.
+        # Interval jobs are due at once; the nightly ones wait for 03:15 and 03:45 UTC.
         enqueued = {job.func.__name__ for job in scheduler.enqueue_jobs()}
         assert enqueued == {"relay_outbox", "advance_deadlines", "resume_payouts"}
         connection = redis_connection(app)

@@ -16,6 +16,7 @@ id the book recorded, else by ``metadata.payout_line_id``. Listed:
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -27,11 +28,12 @@ from marketplace.extensions import db
 from marketplace.payments.provider import ProviderError, ProviderTransfer, current_provider
 from marketplace.payouts.models import LineStatus, PayoutAccount, PayoutLine
 
+log = logging.getLogger(__name__)
 MARGIN = timedelta(days=1)
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 IN_LIST = 1000  # ids per IN list: databases cap bound parameters
-SETTLED_OWED = (LineStatus.FAILED, LineStatus.VOIDED, "released")
+SETTLED_OWED = (LineStatus.FAILED, LineStatus.VOIDED, LineStatus.RELEASED)
 OPEN = (LineStatus.RESERVED, LineStatus.SENDING)
 
 
@@ -209,3 +211,23 @@ def _mismatches(transfer: ProviderTransfer, line: PayoutLine) -> list[tuple[str,
         )
         found.append(("paid_at_provider_not_in_book", message, None))
     return found
+
+
+def check_recent_and_alert(days: int = 2) -> ProviderCheck:
+    """The scheduler's nightly check of the last ``days`` days: differences, or a provider out
+    of reach, are logged at ERROR and every platform admin is told in the app."""
+    from marketplace.operations.alerts import alert_platform_admins
+
+    start, end = period(datetime.now(UTC).date() - timedelta(days=days - 1), None)
+    check = check_provider(start, end)
+    if check.error is None and not check.differences:
+        return check
+    problems = [check.error] if check.error else [d.message for d in check.differences]
+    log.error("provider reconciliation %s to %s: %s", start, end, "; ".join(problems[:20]))
+    alert_platform_admins(
+        kind="provider_differs",
+        title=f"The payment provider and the book disagree ({len(problems)})",
+        body="\n".join(problems[:50]),
+        link=f"/finance/reconciliation?start={start.isoformat()}&end={end.isoformat()}",
+    )
+    return check

@@ -22,6 +22,7 @@ from ledger import utcnow
 from marketplace.db import transaction
 from marketplace.extensions import db
 from marketplace.payments import services
+from marketplace.payments.discrepancies import record_discrepancy
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, StripeEvent
 from marketplace.payouts.accounts import account_updated
 from marketplace.payouts.settlement import transfer_created, transfer_reversed
@@ -69,10 +70,13 @@ def _settle(session: Mapping[str, Any], event: Event) -> None:
     if (amount is not None and amount != payment.amount) or (
         currency is not None and currency.upper() != payment.currency
     ):
-        log.error(
-            "Stripe checkout session %s took %s %s for payment %s of %s %s: not settled",
-            session.get("id"), amount, currency, payment.id, payment.amount, payment.currency,
-        )  # fmt: skip
+        record_discrepancy(
+            "not_as_sent",
+            f"Stripe checkout session {session.get('id')} took {amount} {currency} for payment "
+            f"{payment.id} of {payment.amount} {payment.currency}: not settled.",
+            event=event,
+            obj=session,
+        )
         return
     payment_intent = session.get("payment_intent")
     if isinstance(payment_intent, Mapping):

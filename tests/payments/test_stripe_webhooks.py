@@ -9,6 +9,7 @@ import pytest
 
 from marketplace.extensions import db
 from marketplace.payments import services
+from marketplace.payments.discrepancies import recent_discrepancies
 from marketplace.payments.models import Payment, PaymentStatus
 from tests.payments.conftest import (
     ESCROW_REQUIRED,
@@ -196,6 +197,10 @@ def test_a_session_for_another_amount_settles_nothing(stripe_app, client, seeker
     with stripe_app.app_context():
         assert transfers("FUND_ESCROW") == []
         assert [p.status for p in payments(seeker)] == [PaymentStatus.PENDING]
+        [kept] = recent_discrepancies()  # for finance, on the reconciliation page
+        assert (kept.kind, kept.event_id, kept.amount) == (
+            "not_as_sent", event["id"], ESCROW_REQUIRED - 1,
+        )  # fmt: skip
 
 
 def test_a_delayed_payment_settles_when_it_succeeds(stripe_app, client, seeker, stripe_server):

@@ -1,6 +1,7 @@
 """Reconciliation against the provider itself: the fake Stripe's transfers of the period,
 matched to the payout lines. A clean batch shows no difference; a reversal made only at Stripe,
-a transfer the book never recorded, and a provider out of reach all show."""
+a transfer the book never recorded, and a provider out of reach all show; the nightly job tells
+the admins."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import stripe
 from sqlalchemy import select
 
 from marketplace.extensions import db
+from marketplace.jobs import reconcile_with_provider
+from marketplace.notifications.models import Notification
 from marketplace.payouts import batches
 from marketplace.payouts.models import PayoutLine
 from tests.challenges.conftest import user
+from tests.factories import UserFactory
 from tests.payments.conftest import SECRET_KEY
 from tests.payouts.conftest import onboard
 from tests.payouts.test_stripe_payouts import onboard_with_stripe
@@ -122,3 +126,26 @@ def test_the_sandbox_answers_from_our_records(app, client, auth, finance, owed, 
     report, differences = provider_side(client, auth, finance)
     assert (report["provider"]["provider"], report["provider"]["transfers"]) == ("sandbox", 2)
     assert differences == [] and report["clean"] is True
+
+
+def test_the_nightly_check_tells_the_admins_of_a_reversal_made_only_at_stripe(
+    app, client, finance, owed, stripe_app, stripe_server
+):
+    first, _ = paid_batch(app, client, stripe_server, finance, owed)
+    with app.app_context():
+        admin = UserFactory(is_admin=True).id
+        assert reconcile_with_provider()["differences"] == []
+        assert notifications_of(admin) == []
+    stripe_server.reverse_here(first.provider_transfer_id)
+    with app.app_context():
+        found = reconcile_with_provider()
+        assert (found["transfers"], found["error"]) == (2, None)
+        [message] = found["differences"]
+        assert f"payout line {first.id}" in message
+        [alert] = notifications_of(admin)
+        assert alert.kind == "provider_differs" and message in alert.body
+        assert alert.link.startswith("/finance/reconciliation?start=")
+
+
+def notifications_of(user_id: int) -> list[Notification]:
+    return list(db.session.scalars(select(Notification).where(Notification.user_id == user_id)))
