@@ -16,6 +16,7 @@ from marketplace.finance import chart
 from marketplace.judging import closing, decisions, reviews
 from marketplace.judging.models import Award, Decision
 from marketplace.notifications.models import Notification
+from marketplace.outbox import OutboxJob
 from marketplace.payments.services import escrow_available
 from marketplace.proposals.models import Proposal
 from marketplace.value.models import Contribution
@@ -294,17 +295,18 @@ def test_a_decision_whose_close_out_fails_leaves_nothing_behind(
 ):
     """Funded in the sandbox, the escrow cannot be refunded through Stripe, so closing the
     need after its last answer fails. Decision, notifications and close-out are one
-    transaction: the decision fails with the close-out and leaves no row, no ledger transfer
-    and no notification behind; the need stays in judging, its escrow whole."""
+    transaction: the decision fails with the close-out and leaves no row, no ledger transfer,
+    no notification and no email job behind; the need stays in judging, its escrow whole."""
     with app.app_context():
         challenge = db.session.get(Challenge, submitted.challenge_id)
         needs.advance_deadlines(now=challenge.deadline)
-        before = (_count(Transfer), _count(Journal), _count(Notification))
+        written = (Transfer, Journal, Notification, OutboxJob)
+        before = [_count(model) for model in written]
         with pytest.raises(Conflict, match="last answer.*refused the refund.*Nothing was saved"):
             _decide(user(people.manager), submitted.proposal_id, outcome)
         db.session.expire_all()
         assert (_count(Decision), _count(Award), _count(Contribution)) == (0, 0, 0)
-        assert (_count(Transfer), _count(Journal), _count(Notification)) == before
+        assert [_count(model) for model in written] == before
         assert journals(f"award:proposal:{submitted.proposal_id}") == 0
         assert payable(app, people.solver) == 0
         proposal = db.session.get(Proposal, submitted.proposal_id)
