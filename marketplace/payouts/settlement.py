@@ -67,16 +67,15 @@ def mark_paid(line: PayoutLine | int, provider_transfer_id: str) -> bool:
     if locked.status not in PAID_AT_PROVIDER or (
         locked.provider_transfer_id not in (None, provider_transfer_id)
     ):
+        held = locked.provider_transfer_id
         _record(
             "paid_but_settled_otherwise",
             f"The provider paid transfer {provider_transfer_id} for payout line {locked.id}, "
-            f"which the book has {locked.status}"
-            + (f" with transfer {locked.provider_transfer_id}" if locked.provider_transfer_id
-               else "")
-            + ": check it at the provider.",
+            f"which the book has {locked.status}{f' with transfer {held}' if held else ''}: "
+            "check it at the provider.",
             line=locked,
             object_id=provider_transfer_id,
-        )  # fmt: skip
+        )
     return False
 
 
