@@ -1,6 +1,6 @@
 """Preparing and paying a batch of 10,000 payouts against the local fake Stripe server.
 
-    python bench/payout_bench.py [--payouts N] [--onboard K]
+    python bench/payout_bench.py [--payouts N] [--onboard K] [--rate-limit R]
 
 The database comes from BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test):
 a throw-away schema ``bench_<random>``, migrated to head and dropped at the end. Stripe is
@@ -21,10 +21,14 @@ Set-up (not the measured part, but its times are printed):
 Measured:
 - prepare: ``prepare_batch(finance, "USD", 1)``: one journal of N pending PAYOUT transfers;
 - send: ``approve_batch`` by the second finance user, whose job (run inline: no REDIS_URL)
-  sends every line through the stripe SDK (one HTTP request each), then posts its pending
-  transfer and commits the line, one line at a time. The time is split into the Stripe calls
-  (SDK + HTTP + fake server), ``mark_paid`` (the ledger's ``post_pending``) and the rest
-  (loading each line, the per-line commit).
+  sends every line through the stripe SDK (one HTTP request each): each line is claimed and
+  committed before its call, then settled in a second short transaction (``mark_paid``: the
+  ledger's ``post_pending``, and the batch row locked to see whether it is complete). The time
+  is split into the Stripe calls (SDK + HTTP + fake server), ``mark_paid`` and the rest (the
+  claim and its commit, the settling commit).
+- ``--rate-limit R``: the fake answers 429 (Retry-After: 1) beyond R requests a second per
+  endpoint, as Stripe does; the job pauses for the Retry-After and tries the line again, so
+  every line is still paid once. The number of 429s is printed.
 """
 
 from __future__ import annotations
@@ -116,8 +120,8 @@ def onboard(app, fake: FakeStripe, solver_ids: list[int]) -> None:
     with app.test_request_context():
         for uid in solver_ids:
             account, _ = payout_accounts.start_onboarding(db.session.get(User, uid))
-            payout_accounts.account_updated(fake.enable_payouts(account.external_id))
-            db.session.commit()
+            enabled = fake.enable_payouts(account.external_id)
+            payout_accounts.account_updated(enabled, fake.event("account.updated", enabled))
 
 
 def onboard_directly(fake: FakeStripe, solver_ids: list[int]) -> None:
@@ -175,6 +179,11 @@ def main() -> None:
         "--onboard", type=int, default=ONBOARD,
         help="solvers who onboard through the service (the others' accounts are inserted)",
     )  # fmt: skip
+    parser.add_argument(
+        "--rate-limit", type=float, default=None, metavar="R",
+        help="the fake answers 429 beyond R requests a second per endpoint (Stripe: 25 in test "
+        "mode)",
+    )  # fmt: skip
     options = parser.parse_args()
     count = options.payouts
     base_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
@@ -223,10 +232,12 @@ def main() -> None:
                     flush=True,
                 )
                 before = len(fake.transfers)
+                fake.rate_limit(options.rate_limit)
                 with timed(times, "send"), timed_sending() as parts:
                     approve_batch(approver, batch_id)
                 elapsed = times["send"]
                 made = len(fake.transfers) - before
+                limited = sum(1 for r in fake.requests if r.status == 429)
                 print(
                     f"send {lines:,} payouts: {elapsed:.1f} s ({lines / elapsed:,.0f} transfers/s)"
                     f"; Stripe calls {parts['stripe']:.1f} s, mark_paid (post_pending) "
@@ -234,6 +245,8 @@ def main() -> None:
                     f"{elapsed - parts['stripe'] - parts['mark_paid']:.1f} s",
                     flush=True,
                 )
+                if options.rate_limit:
+                    print(f"rate limit {options.rate_limit:g} requests/s: {limited:,} answers 429")
                 db.session.expire_all()
                 paid = db.session.scalar(
                     select(func.count(PayoutLine.id)).where(

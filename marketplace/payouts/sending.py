@@ -49,7 +49,13 @@ from marketplace.payments.provider import (
     RateLimited,
     current_provider,
 )
-from marketplace.payouts.models import BatchStatus, LineStatus, PayoutBatch, PayoutLine
+from marketplace.payouts.models import (
+    BatchStatus,
+    LineStatus,
+    PayoutAccount,
+    PayoutBatch,
+    PayoutLine,
+)
 from marketplace.payouts.settlement import (
     OPEN,
     complete_if_done,
@@ -84,16 +90,31 @@ def line_key(line: PayoutLine) -> str:
     return stem if line.key_version == 1 else f"{stem}-v{line.key_version}"
 
 
-def payout_request(line: PayoutLine) -> PayoutRequest:
+def payout_request(line: PayoutLine, destination: str | None = None) -> PayoutRequest:
+    """What the provider is asked for the line (or a row of its columns), under its current
+    key; ``destination`` is the line's payout account's external id (looked up if not given)."""
     return PayoutRequest(
         key=line_key(line),
         amount=line.amount,
         currency=line.currency,
-        destination=line.payout_account.external_id,
+        destination=destination or line.payout_account.external_id,
         description=f"Co-create payout batch {line.batch_id}",
         metadata={"payout_line_id": str(line.id), "payout_batch_id": str(line.batch_id)},
         group=line_group(line.id),
     )
+
+
+#: The columns a claim reads back from its UPDATE (one round trip, no line loaded).
+CLAIMED = (
+    PayoutLine.id,
+    PayoutLine.batch_id,
+    PayoutLine.amount,
+    PayoutLine.currency,
+    PayoutLine.key_version,
+    PayoutLine.attempts,
+    PayoutLine.sent_at,
+    PayoutLine.payout_account_id,
+)
 
 
 @dataclass(frozen=True)
@@ -128,11 +149,11 @@ def _due(now: datetime):  # noqa: ANN202  (a SQL condition)
     )
 
 
-def claim(line_id: int, now: datetime) -> Claim | None:
+def claim(line_id: int, now: datetime, destination: str | None = None) -> Claim | None:
     """Lease a due line for one try (committed at once); None when it is not due, or another
-    job has it."""
+    job has it. ``destination``: the line's payout account's external id, if known."""
     with transaction():
-        claimed = db.session.execute(
+        line = db.session.execute(
             update(PayoutLine)
             .where(PayoutLine.id == line_id, _due(now))
             .values(
@@ -141,20 +162,23 @@ def claim(line_id: int, now: datetime) -> Claim | None:
                 next_try_at=now + CLAIM,
                 sent_at=func.coalesce(PayoutLine.sent_at, now),
             )
-            .returning(PayoutLine.id)
+            .returning(*CLAIMED)
             .execution_options(synchronize_session=False)
         ).first()
-        if claimed is None:
+        if line is None:
             return None
-        line = db.session.get(PayoutLine, line_id, populate_existing=True)
-        return Claim(
-            line_id=line.id,
-            attempt=line.attempts,
-            request=payout_request(line),
-            tried_before=line.attempts > 1,
-            key_expired=now >= line.sent_at + KEY_LIFETIME,
-            last_version=line.key_version >= KEY_VERSIONS,
-        )
+        if destination is None:
+            destination = db.session.scalar(
+                select(PayoutAccount.external_id).where(PayoutAccount.id == line.payout_account_id)
+            )
+    return Claim(
+        line_id=line.id,
+        attempt=line.attempts,
+        request=payout_request(line, destination),
+        tried_before=line.attempts > 1,
+        key_expired=now >= line.sent_at + KEY_LIFETIME,
+        last_version=line.key_version >= KEY_VERSIONS,
+    )
 
 
 def _next_version(claimed: Claim) -> PayoutRequest | None:
@@ -205,18 +229,19 @@ def _retry_at(line: PayoutLine, answer: Answer, now: datetime) -> datetime:
 
 
 def settle(claimed: Claim, answer: Answer) -> str:
-    """Record the answer (line, then accounts, then batch); returns what became of the line."""
+    """Record the answer (line, then accounts, then batch); returns what became of the line:
+    "settled" when a webhook (or finance) settled it first."""
+    if answer.kind == "paid":
+        return "paid" if mark_paid(claimed.line_id, answer.transfer_id) else "settled"
     with transaction():
+        if answer.kind == "refused":
+            if not mark_failed(claimed.line_id, str(answer.error)):
+                return "settled"
+            tell_failed(db.session.get(PayoutLine, claimed.line_id))
+            return "failed"
         line = lock_line(claimed.line_id)
         if line is None or line.status not in OPEN:
-            return "settled"  # a webhook (or finance) got there first
-        if answer.kind == "paid":
-            mark_paid(line, answer.transfer_id)
-            return "paid"
-        if answer.kind == "refused":
-            if mark_failed(line, str(answer.error)):
-                tell_failed(line)
-            return "failed"
+            return "settled"
         if line.attempts != claimed.attempt:
             return "settled"  # our claim lapsed and another job tried it since
         now = utcnow()
@@ -235,23 +260,26 @@ def settle(claimed: Claim, answer: Answer) -> str:
         return answer.kind
 
 
-def send_line(provider: PaymentProvider, line_id: int) -> tuple[str, Answer | None]:
+def send_line(
+    provider: PaymentProvider, line_id: int, destination: str | None = None
+) -> tuple[str, Answer | None]:
     """One try of one line, if it is due and no other job has it."""
-    claimed = claim(line_id, utcnow())
+    claimed = claim(line_id, utcnow(), destination)
     if claimed is None:
         return "skipped", None
     answer = ask(provider, claimed)
     return settle(claimed, answer), answer
 
 
-def _due_line_ids(batch_id: int, now: datetime) -> list[int]:
-    return list(
-        db.session.scalars(
-            select(PayoutLine.id)
-            .where(PayoutLine.batch_id == batch_id, _due(now))
-            .order_by(PayoutLine.id)
-        )
+def _due_lines(batch_id: int, now: datetime) -> list[tuple[int, str]]:
+    """(line id, destination account) of the batch's due lines, in id order."""
+    rows = db.session.execute(
+        select(PayoutLine.id, PayoutAccount.external_id)
+        .join(PayoutAccount, PayoutAccount.id == PayoutLine.payout_account_id)
+        .where(PayoutLine.batch_id == batch_id, _due(now))
+        .order_by(PayoutLine.id)
     )
+    return [(line_id, destination) for line_id, destination in rows]
 
 
 def _next_due(batch_id: int) -> datetime | None:
@@ -274,11 +302,11 @@ def send_batch(batch_id: int) -> dict[str, int]:
     stop_at = time.monotonic() + JOB_BUDGET
     while time.monotonic() < stop_at:
         with transaction():  # ends the read: nothing is held open while sending
-            line_ids = _due_line_ids(batch_id, utcnow())
-        for line_id in line_ids:
+            due = _due_lines(batch_id, utcnow())
+        for line_id, destination in due:
             if time.monotonic() >= stop_at:
                 break
-            outcome, answer = send_line(provider, line_id)
+            outcome, answer = send_line(provider, line_id, destination)
             outcomes[outcome] += 1
             if answer is not None and isinstance(answer.error, RateLimited):
                 time.sleep(min(answer.error.retry_after, WAIT_IN_JOB.total_seconds()))
