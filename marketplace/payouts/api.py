@@ -161,8 +161,9 @@ class PayoutBatchResending(MethodView):
     @blp.response(200, BatchDetailSchema)
     @problems(401, 403, 404, 409, _409="The batch is not approved and still sending")
     def post(self, batch_id: int) -> Any:
-        """Send an approved batch's unanswered lines again; each keeps its idempotency key,
-        so nothing is paid twice."""
+        """Run the sending job for an approved batch now instead of at the scheduler's next
+        round: it sends the lines that are due (unanswered lines are retried by themselves,
+        with backoff); each line keeps its idempotency key, so nothing is paid twice."""
         user = api_user()
         services.resend_batch(user, batch_id)
         return _detail(user, services.get_batch(user, batch_id))

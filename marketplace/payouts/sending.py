@@ -196,26 +196,32 @@ def _next_version(claimed: Claim) -> PayoutRequest | None:
 
 
 def ask(provider: PaymentProvider, claimed: Claim) -> Answer:
-    """What the provider says about one claimed line, looking it up before sending again."""
+    """What the provider says about one claimed line, looking it up before sending again.
+    Only the answer to a transfer request can be a refusal; a failed look-up never is."""
     request = claimed.request
-    try:
-        if claimed.tried_before or claimed.key_expired:
+    if claimed.tried_before or claimed.key_expired:
+        try:
             found = provider.find_payout(request)
-            if found is not None:
-                return Answer("paid", found)
-            if claimed.key_expired:
-                if claimed.last_version:
-                    return Answer("given_up")
-                request = _next_version(claimed)
-                if request is None:
-                    return Answer("settled")
+        except ProviderError as error:
+            return _no_answer(error)
+        if found is not None:
+            return Answer("paid", found)
+        if claimed.key_expired:
+            if claimed.last_version:
+                return Answer("given_up")
+            request = _next_version(claimed)
+            if request is None:
+                return Answer("settled")
+    try:
         return Answer("paid", provider.send_payout(request))
-    except RateLimited as error:
-        return Answer("rate_limited", error=error)
     except ProviderUnavailable as error:
-        return Answer("unanswered", error=error)
+        return _no_answer(error)
     except ProviderError as error:
         return Answer("refused", error=error)
+
+
+def _no_answer(error: ProviderError) -> Answer:
+    return Answer("rate_limited" if isinstance(error, RateLimited) else "unanswered", error=error)
 
 
 def _retry_at(line: PayoutLine, answer: Answer, now: datetime) -> datetime:
