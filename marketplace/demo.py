@@ -41,7 +41,7 @@ from marketplace.dialogue import services as dialogue
 from marketplace.extensions import db
 from marketplace.judging import closing, decisions, reviews
 from marketplace.judging.models import Award, Decision, Review
-from marketplace.payments.services import pay_value_share, start_funding
+from marketplace.payments.services import start_funding
 from marketplace.payouts import batches
 from marketplace.payouts.accounts import start_onboarding
 from marketplace.payouts.models import PayoutAccount, PayoutBatch
@@ -51,6 +51,7 @@ from marketplace.proposals.models import Proposal
 from marketplace.value import contributions, reports
 from marketplace.value.models import Contribution, ValueReport
 from marketplace.value.periods import add_months
+from marketplace.value.share_payments import pay_value_share
 
 DEMO_PASSWORD = "demo-password"
 MINIMUM = 1_000  # a payout batch pays everyone owed 10.00 USD or more

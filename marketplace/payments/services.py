@@ -60,67 +60,6 @@ def funding_shortfall(challenge: Challenge) -> int:
     return max(0, required - escrow_available(challenge) - int(on_the_way))
 
 
-def value_share_due(report_id: int) -> int:
-    """What the seeker still owes for one value report: its share less what was paid (or is
-    on its way) for it and for the reports it corrects, so a correction never bills twice."""
-    from marketplace.value.models import ReportStatus, ValueReport
-
-    report = db.session.get(ValueReport, report_id)
-    if report is None or report.status != ReportStatus.POSTED:
-        return 0
-    chain, earlier = [report.id], report.corrects_id
-    while earlier is not None:
-        chain.append(earlier)
-        earlier = db.session.scalar(
-            select(ValueReport.corrects_id).where(ValueReport.id == earlier)
-        )
-    paid = db.session.scalar(
-        select(func.coalesce(func.sum(Payment.amount), 0)).where(
-            Payment.value_report_id.in_(chain),
-            Payment.kind == PaymentKind.VALUE_SHARE,
-            Payment.status.in_((PaymentStatus.PENDING, PaymentStatus.SETTLED)),
-        )
-    )
-    return max(0, report.share_amount - int(paid))
-
-
-def pay_value_share(actor: User, report_id: int) -> Payment:
-    """The seeker pays what a value report made it owe, through the payment provider."""
-    payment, description = _open_value_share(actor, report_id)
-    return _ask_provider(payment.id, description)
-
-
-@command
-def _open_value_share(actor: User, report_id: int) -> tuple[Payment, str]:
-    from marketplace.value.models import ValueReport
-    from marketplace.value.reports import seeker_award
-
-    report = db.session.get(ValueReport, report_id)
-    if report is None:
-        raise NotFound("No such value report.")
-    award = seeker_award(actor, report.award_id, "pay value shares")
-    challenge = db.session.get(Challenge, award.challenge_id)
-    # One payment at a time per report: a double click does not bill twice.
-    db.session.execute(select(ValueReport.id).where(ValueReport.id == report.id).with_for_update())
-    amount = value_share_due(report.id)
-    if amount <= 0:
-        raise Conflict("Nothing is due on this report (paid, on its way, or reversed).")
-    payment = _add_payment(
-        actor,
-        Payment(
-            kind=PaymentKind.VALUE_SHARE,
-            challenge_id=challenge.id,
-            value_report_id=report.id,
-            amount=amount,
-            currency=report.currency,
-        ),
-    )
-    return payment, (
-        f"Value share for “{challenge.title}”, {report.period_start.isoformat()} "
-        f"to {report.period_end.isoformat()}"
-    )
-
-
 def start_funding(actor: User, challenge: Challenge, amount: int | None = None) -> Payment:
     """Ask the provider to take ``amount`` (default: what escrow still lacks) into escrow.
 
@@ -129,7 +68,7 @@ def start_funding(actor: User, challenge: Challenge, amount: int | None = None) 
     payment, fresh = _open_funding(actor, challenge.id, amount)
     if not fresh:
         return payment
-    return _ask_provider(payment.id, f"Prize pool of “{challenge.title}”")
+    return ask_provider(payment.id, f"Prize pool of “{challenge.title}”")
 
 
 @command
@@ -159,7 +98,7 @@ def _open_funding(actor: User, challenge_id: int, amount: int | None) -> tuple[P
         kind=PaymentKind.FUNDING, challenge_id=challenge.id, amount=amount,
         currency=challenge.currency,
     )  # fmt: skip
-    return _add_payment(actor, payment), True
+    return add_payment(actor, payment), True
 
 
 def _pending_funding(challenge: Challenge, amount: int | None) -> Payment | None:
@@ -187,7 +126,7 @@ def _pending_funding(challenge: Challenge, amount: int | None) -> Payment | None
     return None
 
 
-def _add_payment(actor: User, payment: Payment) -> Payment:
+def add_payment(actor: User, payment: Payment) -> Payment:
     payment.provider = current_provider().name
     payment.created_by_id = actor.id
     db.session.add(payment)
@@ -195,7 +134,7 @@ def _add_payment(actor: User, payment: Payment) -> Payment:
     return payment
 
 
-def _ask_provider(payment_id: int, description: str) -> Payment:
+def ask_provider(payment_id: int, description: str) -> Payment:
     """Ask the provider to take a committed payment (a checkout, or at once in the sandbox),
     outside any transaction; its id is the idempotency key, so asking again is safe."""
     payment = db.session.get(Payment, payment_id)

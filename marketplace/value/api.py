@@ -17,8 +17,8 @@ from flask_smorest import Blueprint
 from marketplace.api import ID, problem_responses
 from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user
 from marketplace.challenges.schemas import PaymentSchema
-from marketplace.payments import services as payments
 from marketplace.value import contributions, earnings, reports
+from marketplace.value import share_payments as payments
 from marketplace.value.schemas import (
     AwardDetailSchema,
     ContributionInputSchema,

@@ -33,12 +33,11 @@ from marketplace.challenges.models import Challenge
 from marketplace.errors import NotFound
 from marketplace.extensions import db
 from marketplace.judging.models import Award
-from marketplace.payments.services import value_share_due
 from marketplace.payouts.models import LineStatus, PayoutBatch, PayoutLine
 from marketplace.proposals.models import Proposal
 from marketplace.value.contributions import get_award
 from marketplace.value.models import Contribution, ContributionKind, ReportStatus, ValueReport
-from marketplace.value.reports import value_term
+from marketplace.value.reports import value_share_due, value_term
 
 #: Line kinds, in the order a CSV reader meets them.
 AWARD, VALUE_SHARE, VALUE_SHARE_REVERSAL = "award", "value_share", "value_share_reversal"

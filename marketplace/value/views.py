@@ -19,10 +19,10 @@ from ledger.export import CURRENCY_EXPONENTS
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.forms import flash_error
-from marketplace.payments import services as payments
 from marketplace.payments.models import PaymentStatus
 from marketplace.payouts.accounts import payout_account_of
 from marketplace.value import contributions, earnings, forms, reports
+from marketplace.value import share_payments as payments
 from marketplace.value.models import ValueReport
 
 bp = Blueprint("value", __name__)

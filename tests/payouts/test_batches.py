@@ -115,8 +115,8 @@ def test_value_shares_are_paid_out_only_once_the_seeker_has_paid_them(
     from datetime import timedelta
 
     from marketplace.judging.models import Award
-    from marketplace.payments.services import pay_value_share
     from marketplace.value import reports
+    from marketplace.value.share_payments import pay_value_share
 
     onboard(app, owed.lead)
     with app.app_context(), app.test_request_context():

@@ -14,9 +14,10 @@ from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.finance import chart
 from marketplace.payments.models import Payment, PaymentStatus
-from marketplace.payments.services import pay_value_share, value_share_due
 from marketplace.value import contributions, reports
 from marketplace.value.models import ValueReport
+from marketplace.value.reports import value_share_due
+from marketplace.value.share_payments import pay_value_share
 from tests.challenges.conftest import user
 from tests.factories import UserFactory
 from tests.value.conftest import award
