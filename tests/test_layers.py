@@ -22,7 +22,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("marketplace.accounts", "marketplace.auth", "marketplace.notifications"),
     ("marketplace.challenges", "marketplace.dialogue", "marketplace.portal",
      "marketplace.payments.provider", "marketplace.payments.stripe_provider",
-     "marketplace.payments.services", "marketplace.payments.discrepancies"),
+     "marketplace.payments.services", "marketplace.payments.discrepancies",
+     "marketplace.payments.registry"),
     ("marketplace.proposals",),
     # An award records the team's split as the first contribution of the value it creates.
     ("marketplace.judging", "marketplace.value.contributions"),

@@ -25,7 +25,8 @@ from sqlalchemy import func, select
 from ledger import as_utc
 from marketplace.errors import Invalid
 from marketplace.extensions import db
-from marketplace.payments.provider import ProviderError, ProviderTransfer, current_provider
+from marketplace.payments.provider import ProviderError, ProviderTransfer
+from marketplace.payments.registry import current_provider
 from marketplace.payouts.models import LineStatus, PayoutAccount, PayoutLine
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from flask import current_app
 from sqlalchemy import column, func, select, table
 
 from ledger import UTCDateTime, as_utc
@@ -181,11 +180,3 @@ class SandboxProvider:
             )
             for row in rows
         ]
-
-
-def current_provider() -> PaymentProvider:
-    if current_app.config.get("STRIPE_SECRET_KEY"):
-        from marketplace.payments.stripe_provider import StripeProvider
-
-        return StripeProvider.from_config(current_app.config)
-    return SandboxProvider()

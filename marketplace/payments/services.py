@@ -29,7 +29,8 @@ from marketplace.extensions import db
 from marketplace.finance import chart
 from marketplace.outbox import JobQueue
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
-from marketplace.payments.provider import ProviderError, current_provider
+from marketplace.payments.provider import ProviderError
+from marketplace.payments.registry import current_provider
 from marketplace.queue import enqueue
 from marketplace.urls import external_url
 

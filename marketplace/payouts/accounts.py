@@ -20,8 +20,8 @@ from marketplace.payments.provider import (
     PaymentProvider,
     PayoutAccountOpened,
     ProviderError,
-    current_provider,
 )
+from marketplace.payments.registry import current_provider
 from marketplace.payouts.models import PayoutAccount
 from marketplace.urls import external_url
 

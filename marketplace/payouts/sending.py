@@ -47,8 +47,8 @@ from marketplace.payments.provider import (
     ProviderError,
     ProviderUnavailable,
     RateLimited,
-    current_provider,
 )
+from marketplace.payments.registry import current_provider
 from marketplace.payouts.models import (
     BatchStatus,
     LineStatus,

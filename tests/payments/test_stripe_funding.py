@@ -13,7 +13,7 @@ from marketplace.challenges.services import open_challenge
 from marketplace.errors import Conflict
 from marketplace.payments import services
 from marketplace.payments.models import PaymentStatus
-from marketplace.payments.provider import current_provider
+from marketplace.payments.registry import current_provider
 from marketplace.payments.stripe_provider import StripeProvider
 from tests.payments.conftest import (
     ESCROW_REQUIRED,
