@@ -29,6 +29,7 @@ R = TypeVar("R")
 
 _DEPTH = "unit_of_work_depth"
 _AFTER = "unit_of_work_after_commit"
+_COLLECTED = "unit_of_work_collected"
 
 
 @contextmanager
@@ -50,6 +51,7 @@ def transaction() -> Iterator[Session]:
     except BaseException:
         session.rollback()
         session.info.pop(_AFTER, None)
+        session.info.pop(_COLLECTED, None)
         raise
     finally:
         session.info[_DEPTH] = 0
@@ -77,6 +79,14 @@ def after_commit(key: str, callback: Callable[[], Any]) -> None:
     Outside a command the callback waits for the next commit that ``transaction()`` makes.
     """
     db.session().info.setdefault(_AFTER, {}).setdefault(key, callback)
+
+
+def collect_after_commit(key: str, item: Any, callback: Callable[[list[Any]], Any]) -> None:
+    """Add ``item`` to a list that ``callback`` receives once the current transaction
+    commits (one call per ``key`` and commit); a rollback drops the list."""
+    session = db.session()
+    session.info.setdefault(_COLLECTED, {}).setdefault(key, []).append(item)
+    after_commit(key, lambda: callback(session.info.get(_COLLECTED, {}).pop(key, [])))
 
 
 def _run_after_commit(session: Session) -> None:

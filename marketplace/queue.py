@@ -26,15 +26,16 @@ from rq.job import Job
 from sqlalchemy import or_, select, update
 
 from ledger import utcnow
-from marketplace.db import after_commit, transaction
+from marketplace.db import collect_after_commit, transaction
 from marketplace.extensions import db
 from marketplace.outbox import BACKOFF, JobQueue, JobStatus, OutboxJob, backoff
 
 log = logging.getLogger(__name__)
 JOBS_MODULE = "marketplace.jobs"
-_PENDING_IDS = "outbox_pending_ids"
 #: A row handed over or running this long past its timeout is handed over again.
 STALE_AFTER = timedelta(minutes=15)
+#: How early a retry may come (rq's scheduler and our backoff read the clock apart).
+CLOCK_SKEW = timedelta(seconds=5)
 #: A row handed over this long ago whose job Redis no longer has was lost (Redis restarted).
 HANDED_GRACE = timedelta(seconds=60)
 
@@ -47,15 +48,8 @@ def enqueue(
     row = OutboxJob(function=function, args=list(args), queue=queue, timeout=timeout)
     db.session.add(row)
     db.session.flush()
-    db.session.info.setdefault(_PENDING_IDS, []).append(row.id)
-    after_commit("outbox", _hand_over_committed)
+    collect_after_commit("outbox", row.id, hand_over)
     return row
-
-
-def _hand_over_committed() -> None:
-    ids = db.session.info.pop(_PENDING_IDS, [])
-    if ids:
-        hand_over(ids)
 
 
 def is_inline(app: Flask | None = None) -> bool:
@@ -150,6 +144,8 @@ def _claim(job_id: int) -> tuple[str, list[Any]] | None:
         busy_until = row.updated_at + timedelta(seconds=row.timeout)
         if row.status == JobStatus.RUNNING and busy_until > now:
             return None  # another worker has it
+        if row.status == JobStatus.RETRYING and row.available_at > now + CLOCK_SKEW:
+            return None  # a stale copy of the job came early: the relay hands it over when due
         row.status, row.attempts, row.updated_at = JobStatus.RUNNING, row.attempts + 1, now
         return row.function, list(row.args)
 
@@ -210,10 +206,14 @@ def relay(limit: int = 500) -> int:
             .order_by(OutboxJob.id)
             .limit(limit)
         ).all()
-        return hand_over(due)
+        return hand_over([*due, *_abandoned(now, limit)])
     pending = db.session.scalars(
         select(OutboxJob.id)
-        .where(OutboxJob.status == JobStatus.PENDING)
+        .where(
+            OutboxJob.status == JobStatus.PENDING,
+            # younger rows are being handed over by the request that committed them
+            OutboxJob.updated_at < now - HANDED_GRACE,
+        )
         .order_by(OutboxJob.id)
         .limit(limit)
     ).all()
@@ -236,6 +236,17 @@ def relay(limit: int = 500) -> int:
                 update(OutboxJob).where(OutboxJob.id.in_(lost)).values(status=JobStatus.PENDING)
             )
     return hand_over([*pending, *lost])
+
+
+def _abandoned(now: datetime, limit: int) -> list[int]:
+    """Inline rows left running by a process that died mid-job (a web worker's timeout)."""
+    running = db.session.scalars(
+        select(OutboxJob)
+        .where(OutboxJob.status == JobStatus.RUNNING, OutboxJob.updated_at < now - HANDED_GRACE)
+        .order_by(OutboxJob.id)
+        .limit(limit)
+    )
+    return [row.id for row in running if row.updated_at + timedelta(seconds=row.timeout) < now]
 
 
 def _lost_by_rq(row: OutboxJob, now: datetime) -> bool:
@@ -263,8 +274,7 @@ def retry(job_id: int) -> OutboxJob | None:
         return None
     row.status, row.attempts, row.available_at = JobStatus.PENDING, 0, utcnow()
     row.finished_at = None
-    db.session.info.setdefault(_PENDING_IDS, []).append(row.id)
-    after_commit("outbox", _hand_over_committed)
+    collect_after_commit("outbox", row.id, hand_over)
     return row
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 import ledger
 from ledger import utcnow
-from marketplace import create_app, jobs
+from marketplace import create_app, jobs, queue
 from marketplace.db import transaction
 from marketplace.errors import Invalid
 from marketplace.extensions import db
@@ -76,6 +76,12 @@ def test_a_failing_job_is_retried_with_backoff_then_shown_to_admins(app, client,
         assert (job.status, job.attempts) == (JobStatus.RETRYING, 1)
         assert job.available_at > utcnow() + timedelta(seconds=5)  # waits before the next try
         assert relay() == 0 and len(calls) == 1  # not due yet
+        UserFactory(email="ada@platform.example", is_admin=True)
+    auth.login("ada@platform.example")
+    assert client.post(f"/admin/jobs/{job_id}/retry").status_code == 409  # retrying by itself
+    auth.logout()
+    with app.app_context():
+        job = db.session.get(OutboxJob, job_id)
         for attempt in range(2, MAX_ATTEMPTS + 1):
             job.available_at = utcnow() - timedelta(seconds=1)
             db.session.commit()
@@ -85,7 +91,6 @@ def test_a_failing_job_is_retried_with_backoff_then_shown_to_admins(app, client,
         assert job.status == JobStatus.DEAD
         assert job.last_error == "RuntimeError: the disk is on fire"
         assert len(calls) == MAX_ATTEMPTS
-        UserFactory(email="ada@platform.example", is_admin=True)
         UserFactory(email="fiona@platform.example", is_platform_finance=True)
     # Only platform admins see the page and may retry.
     auth.login("fiona@platform.example")
@@ -95,6 +100,7 @@ def test_a_failing_job_is_retried_with_backoff_then_shown_to_admins(app, client,
     auth.login("ada@platform.example")
     page = client.get("/admin/jobs")
     assert page.status_code == 200
+    assert client.get("/admin/jobs?page=²").status_code == 200  # odd input: the first page
     assert b"the disk is on fire" in page.data and f"job-{job_id}".encode() in page.data
     monkeypatch.setattr(jobs, "verify_book", lambda: {"ok": True})
     assert client.post(f"/admin/jobs/{job_id}/retry").status_code == 302
@@ -136,3 +142,49 @@ def test_a_real_rq_worker_runs_the_job_once(database, tmp_path) -> None:
             assert (job.status, job.attempts) == (JobStatus.DONE, 1), done.stderr
             assert relay() == 0  # nothing is handed over twice
             db.engine.dispose()
+
+
+def test_a_job_of_a_rolled_back_command_is_never_handed_over_later(app, monkeypatch) -> None:
+    handed: list[list[int]] = []
+    monkeypatch.setattr(queue, "hand_over", lambda ids: handed.append(list(ids)))
+    with app.app_context():
+        with pytest.raises(Invalid), transaction():
+            enqueue("verify_book")
+            raise Invalid("refused")
+        with transaction():
+            kept = enqueue("verify_book").id
+    assert handed == [[kept]]
+
+
+def test_a_retry_that_comes_before_its_backoff_is_not_run(app, monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(jobs, "verify_book", lambda: calls.append(1))
+    with app.app_context():
+        with transaction():
+            row = enqueue("verify_book")
+            row.status, row.attempts = JobStatus.RETRYING, 1
+            row.available_at = utcnow() + timedelta(minutes=5)
+            job_id = row.id
+        monkeypatch.setattr(queue, "is_inline", lambda app=None: False)
+        assert queue.run_outbox_job(job_id) is None  # rq's stale copy, early
+        assert calls == []
+        assert db.session.get(OutboxJob, job_id).attempts == 1
+
+
+def test_the_inline_relay_runs_again_a_job_whose_process_died_mid_job(app, monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(jobs, "verify_book", lambda: calls.append(1))
+    with app.app_context():
+        with transaction():
+            row = enqueue("verify_book")
+            job_id = row.id
+        calls.clear()
+        job = db.session.get(OutboxJob, job_id)
+        job.status, job.updated_at = JobStatus.RUNNING, utcnow() - timedelta(minutes=2)
+        db.session.commit()
+        assert relay() == 0  # still inside its timeout: another process may be on it
+        job.status, job.updated_at = JobStatus.RUNNING, utcnow() - timedelta(minutes=11)
+        db.session.commit()
+        assert relay() == 1
+        assert calls == [1]
+        assert db.session.get(OutboxJob, job_id).status == JobStatus.DONE

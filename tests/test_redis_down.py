@@ -138,18 +138,20 @@ def test_with_redis_down_commands_answer_and_every_job_runs_once_it_is_back(
     assert waiting >= 5  # payout batch, export, answer emails, verification, invitation
     with app.app_context():
         assert db.session.get(PayoutBatch, batch_id).status == "approved"
+        # A minute and a half later, the scheduler's relay looks at what still waits.
+        db.session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.status.in_((JobStatus.PENDING, JobStatus.QUEUED)))
+            .values(updated_at=utcnow() - timedelta(seconds=90))
+        )
+        db.session.commit()
         assert relay() == 0  # Redis still away: the rows keep waiting
+    assert outbox(app).get(JobStatus.PENDING, 0) == waiting
 
     own_redis.start()  # back, and empty: the jobs handed over before it stopped are gone too
     with app.app_context():
-        a_minute_ago = utcnow() - timedelta(seconds=90)
-        db.session.execute(
-            update(OutboxJob)
-            .where(OutboxJob.status == JobStatus.QUEUED)
-            .values(updated_at=a_minute_ago)
-        )
-        db.session.commit()
         assert relay() == waiting + queued_before
+        assert relay() == 0  # each handed over once
     done = run_worker(app.worker_env)
     assert done.returncode == 0, done.stderr
 

@@ -7,7 +7,7 @@ import smtplib
 from email.message import EmailMessage
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ledger import utcnow
 from marketplace.accounts.models import User
@@ -39,19 +39,24 @@ def send_email(to: str, subject: str, body: str) -> None:
 def send_notification_email(notification_id: int) -> int:
     """Email one notification unless it went out already; 1 when it was sent now.
 
-    The row is locked while the email is sent, so two runs of a retried job never both send
-    it; a failed send leaves it unsent for the retry."""
+    No transaction is open while the mail server is talked to (it may take its 30 s
+    timeout): the row is read in one short transaction and marked sent in another. Two runs
+    of one job never overlap (the outbox claims a job before running it), so an email goes
+    out twice only if the process dies between sending and marking."""
     with transaction():
         row = db.session.execute(
-            select(Notification, User.email)
+            select(Notification.title, Notification.body, Notification.link, User.email)
             .join(User, User.id == Notification.user_id)
             .where(Notification.id == notification_id, Notification.emailed_at.is_(None))
-            .with_for_update(of=Notification)
         ).first()
-        if row is None:
-            return 0
-        notification, email = row
-        link = f"{current_app.config['BASE_URL'].rstrip('/')}{notification.link}"
-        send_email(email, notification.title, f"{notification.body}\n\n{link}".strip())
-        notification.emailed_at = utcnow()
+    if row is None:
+        return 0
+    link = f"{current_app.config['BASE_URL'].rstrip('/')}{row.link}"
+    send_email(row.email, row.title, f"{row.body}\n\n{link}".strip())
+    with transaction():
+        db.session.execute(
+            update(Notification)
+            .where(Notification.id == notification_id, Notification.emailed_at.is_(None))
+            .values(emailed_at=utcnow())
+        )
     return 1

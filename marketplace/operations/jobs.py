@@ -54,11 +54,15 @@ def troubled_jobs(actor: User, page: int = 1) -> JobsPage:
 
 @command
 def retry_job(actor: User, job_id: int) -> OutboxJob:
-    """Try a failed job again from its first attempt."""
+    """Try a job that gave up again from its first attempt. A job still retrying is left to
+    its own schedule: handing it over again would race the copy rq holds."""
     require_platform_admin(actor)
     job = db.session.get(OutboxJob, job_id)
     if job is None:
         raise NotFound("No such job.")
-    if job.status not in TROUBLED:
-        raise Conflict(f"Job {job.id} is {job.status}: only a failed job can be retried.")
+    if job.status != JobStatus.DEAD:
+        raise Conflict(
+            f"Job {job.id} is {job.status}: only a job that gave up can be retried "
+            "(one still retrying is tried again by itself)."
+        )
     return retry(job.id)

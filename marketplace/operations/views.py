@@ -23,8 +23,8 @@ def ready() -> ResponseReturnValue:
 @bp.route("/admin/jobs")
 @login_required
 def failed_jobs() -> ResponseReturnValue:
-    page = request.args.get("page", "1")
-    listing = jobs.troubled_jobs(current_user, int(page) if page.isdigit() else 1)
+    page = request.args.get("page", 1, type=int)
+    listing = jobs.troubled_jobs(current_user, page if page and page < 10**9 else 1)
     return render_template("operations/jobs.html", listing=listing)
 
 
