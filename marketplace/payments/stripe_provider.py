@@ -4,14 +4,14 @@ what escrow still holds. Stripe confirms a payment later, through the webhook (w
 Every request carries an idempotency key, so a retried request (by the SDK, or by a person
 retrying after a failure) never takes or gives back money twice:
 - funding: ``funding-<payment id>``, the Payment row being committed before Stripe is called;
-- refund: ``refund-<challenge id>-<n>-<payment intent>`` for the n-th refund of a challenge.
-  The refund's own Payment row only exists in the caller's transaction: a failed cancel rolls
-  it back, and its id would not survive to a retry (PostgreSQL never hands it out again), so
-  the key is built from what a retry of the same refund computes again.
+- refund: ``refund-<payment id>-<payment intent>``, one Refund per PaymentIntent a refund
+  draws on. The refund's Payment row (and its reservation in the ledger) is committed with
+  the cancel or close-out, and the ``send_refund`` job calls Stripe after that commit.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -176,22 +176,28 @@ class StripeProvider:
         )
 
     def refund(self, payment: Payment, fundings: list[Payment]) -> RefundDone:
+        """One Stripe Refund per PaymentIntent the refund draws on (``plan_refund``), each
+        under the key ``refund-<payment id>-<payment intent>``: a retry replays what was made.
+
+        A definite refusal is a ProviderError (naming the refunds already made for this
+        payment, if any); a 429, a 5xx, a timeout or a dropped connection is
+        ProviderUnavailable: try again later with the same keys."""
         earlier = list(
             db.session.scalars(
                 select(Payment.amount)
                 .where(
                     Payment.challenge_id == payment.challenge_id,
                     Payment.kind == PaymentKind.REFUND,
-                    Payment.status == PaymentStatus.SETTLED,
+                    Payment.status != PaymentStatus.FAILED,
                     Payment.provider == self.name,
-                    Payment.id != payment.id,
+                    Payment.currency == payment.currency,
+                    Payment.id < payment.id,
                 )
                 .order_by(Payment.id)
             )
         )
-        ordinal = len(earlier) + 1
         same_currency = [f for f in fundings if f.currency == payment.currency]
-        refund_ids = []
+        refund_ids: list[str] = []
         for payment_intent, amount in plan_refund(payment.amount, same_currency, earlier):
             try:
                 refund = self.client.v1.refunds.create(
@@ -200,17 +206,16 @@ class StripeProvider:
                         "amount": amount,
                         "metadata": {
                             "challenge_id": str(payment.challenge_id),
-                            "refund": str(ordinal),
+                            "payment_id": str(payment.id),
                         },
                     },
-                    options={
-                        "idempotency_key": (
-                            f"refund-{payment.challenge_id}-{ordinal}-{payment_intent}"
-                        )
-                    },
+                    options={"idempotency_key": f"refund-{payment.id}-{payment_intent}"},
                 )
+            except (stripe.RateLimitError, *INDETERMINATE) as error:
+                raise _unanswered(error) from error
             except stripe.StripeError as error:
-                raise ProviderError(_reason(error)) from error
+                made = f" (refunds already made for it: {', '.join(refund_ids)})"
+                raise ProviderError(_reason(error) + (made if refund_ids else "")) from error
             refund_ids.append(refund.id)
         joined = ",".join(refund_ids)
         return RefundDone(
@@ -329,8 +334,16 @@ def _provider_transfer(transfer: Any) -> ProviderTransfer:
         currency=str(transfer.currency).upper(),
         amount_reversed=int(getattr(transfer, "amount_reversed", 0) or 0),
         created=datetime.fromtimestamp(int(transfer.created), UTC),
-        payout_line_id=int(named) if isinstance(named, str) and named.isdigit() else None,
+        payout_line_id=_line_id(named),
     )
+
+
+def _line_id(named: Any) -> int | None:
+    """A payout line id from metadata, or None for anything that is not one of ours (a
+    unicode digit like "²", or a number beyond 64 bits, must not reach the database)."""
+    if not isinstance(named, str) or not re.fullmatch(r"[0-9]{1,18}", named):
+        return None
+    return int(named) or None
 
 
 def _same_payout(transfer: Any, request: PayoutRequest) -> bool:

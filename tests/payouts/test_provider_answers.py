@@ -13,7 +13,7 @@ from marketplace.payments.provider import (
     ProviderUnavailable,
     RateLimited,
 )
-from marketplace.payments.stripe_provider import StripeProvider
+from marketplace.payments.stripe_provider import StripeProvider, _line_id
 from tests.payments.stripe_server import FakeStripe
 
 TRANSFERS = "/v1/transfers"
@@ -164,3 +164,11 @@ def test_a_look_up_that_gets_no_answer_is_indeterminate(stripe_server):
     stripe_server.payout_fault("rate_limit", times=1, retry_after=2)
     with pytest.raises(RateLimited):
         provider(stripe_server).find_payout(request)
+
+
+@pytest.mark.parametrize(
+    ("named", "line_id"),
+    [("17", 17), ("²", None), ("0", None), ("9" * 19, None), ("-3", None), (None, None), (7, None)],
+)
+def test_only_a_plain_64_bit_line_id_in_metadata_names_a_line(named, line_id) -> None:
+    assert _line_id(named) == line_id
