@@ -20,6 +20,8 @@ from marketplace.extensions import db
 from marketplace.finance.exports import run_export
 from marketplace.notifications.mail import send_email, send_notification_email
 from marketplace.operations.alerts import alert_platform_admins
+from marketplace.payments.refunds import send_refund as send_reserved_refund
+from marketplace.payments.services import refund_closed_escrow
 from marketplace.payouts.sending import resume_stuck_batches, send_batch
 from marketplace.proposals.models import TeamMember
 from marketplace.queue import relay
@@ -115,12 +117,18 @@ def send_payout_batch(batch_id: int) -> dict[str, int]:
 
 
 def refund_unspent_escrow(challenge_id: int) -> int | None:
-    """Give back a cancelled or closed need's escrow (money paid on a checkout page after the
-    need closed); returns the refund payment's id, None when escrow was empty."""
-    from marketplace.payments.services import refund_closed_escrow
-
+    """Reserve the refund of a cancelled or closed need's escrow (money paid on a checkout
+    page after the need closed); its ``send_refund`` job asks the provider after the commit.
+    Returns the refund payment's id, None when escrow was empty."""
     refund = refund_closed_escrow(challenge_id)
     return refund.id if refund is not None else None
+
+
+def send_refund(payment_id: int) -> str:
+    """Ask the provider for a reserved refund and post or void its reservation (safe to run
+    again: a settled or failed refund is left alone). No answer from the provider raises, so
+    the job is tried again with backoff under the same idempotency key."""
+    return str(send_reserved_refund(payment_id))
 
 
 def export_book_job(export_id: int) -> dict[str, Any]:

@@ -227,6 +227,11 @@ def require_platform_finance(user: User) -> None:
         raise Forbidden("Only platform finance staff may see the ledger.")
 
 
+def require_platform_admin(user: User) -> None:
+    if not (getattr(user, "is_authenticated", False) and user.is_admin):
+        raise Forbidden("Only platform admins may see the background jobs.")
+
+
 VERIFY_MAX_AGE = 3 * 24 * 3600
 
 

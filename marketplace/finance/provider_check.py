@@ -28,6 +28,7 @@ from marketplace.extensions import db
 from marketplace.payments.provider import ProviderError, ProviderTransfer
 from marketplace.payments.registry import current_provider
 from marketplace.payouts.models import LineStatus, PayoutAccount, PayoutLine
+from marketplace.payouts.settlement import OPEN
 
 log = logging.getLogger(__name__)
 MARGIN = timedelta(days=1)
@@ -35,7 +36,6 @@ DEFAULT_DAYS = 30
 MAX_DAYS = 366
 IN_LIST = 1000  # ids per IN list: databases cap bound parameters
 SETTLED_OWED = (LineStatus.FAILED, LineStatus.VOIDED, LineStatus.RELEASED)
-OPEN = (LineStatus.RESERVED, LineStatus.SENDING)
 
 
 @dataclass(frozen=True)

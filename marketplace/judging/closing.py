@@ -1,7 +1,8 @@
 """Closing a need out. Every input gets an answer: a need closes only when every submitted
-proposal has a decision with feedback. Then its unspent escrow goes back to the seeker (REFUND)
-and everyone who took part hears the outcome. A need being judged closes by itself when its
-last proposal is decided, in the transaction of that decision."""
+proposal has a decision with feedback. Then its unspent escrow is reserved for the seeker (a
+pending REFUND, sent to the provider after the commit) and everyone who took part hears the
+outcome. A need being judged closes by itself when its last proposal is decided, in the
+transaction of that decision."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from ledger import as_utc, utcnow
+from ledger import LedgerError, as_utc, utcnow
 from marketplace.accounts.models import User
 from marketplace.challenges.access import EDITORS, get_visible, require
 from marketplace.challenges.models import Challenge, Status
@@ -55,17 +56,20 @@ def close_challenge(actor: User, challenge_id: int) -> Challenge:
 
 def close_when_answered(challenge: Challenge) -> bool:
     """After a decision, in its transaction: close a need being judged once nothing waits for
-    an answer. If the close-out fails (the provider refuses the refund), the decision fails
-    with it: nothing is saved, and the manager can decide again later."""
+    an answer. If the close-out fails (the ledger refuses its refund reservation), the
+    decision fails with it: nothing is saved, and the manager can decide again later. The
+    provider is asked for the refund only after the commit: its refusal leaves the decision
+    and the close-out standing and goes to the platform admins."""
     if challenge.status != Status.JUDGING or undecided_count(challenge):
         return False
     try:
         _close_out(None, challenge)
-    except Conflict as error:
+    except (Conflict, LedgerError) as error:
         log.warning("challenge %s not closed after its last decision: %s", challenge.id, error)
+        reason = error.message if isinstance(error, Conflict) else f"{error}."
         raise Conflict(
             "This was the need's last answer, so the need closes with it, and closing failed: "
-            f"{error.message} Nothing was saved; please try again later."
+            f"{reason} Nothing was saved; please try again later."
         ) from error
     return True
 
@@ -101,7 +105,7 @@ def _close_out(actor: User | None, challenge: Challenge) -> None:
         notify(
             staff,
             kind="escrow_refunded",
-            title=f"Unspent escrow of “{challenge.title}” returned",
+            title=f"Unspent escrow of “{challenge.title}” is being returned",
             link=f"/challenges/{challenge.id}",
         )
 

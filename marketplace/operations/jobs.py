@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import User
+from marketplace.accounts.services import require_platform_admin
 from marketplace.db import command
-from marketplace.errors import Conflict, Forbidden, NotFound
+from marketplace.errors import Conflict, NotFound
 from marketplace.extensions import db
 from marketplace.outbox import JobStatus, OutboxJob
 from marketplace.queue import retry
@@ -24,11 +25,6 @@ class JobsPage:
     page: int
     pages: int
     counts: dict[str, int]  # jobs per status, over the whole outbox
-
-
-def require_platform_admin(user: User) -> None:
-    if not (getattr(user, "is_authenticated", False) and user.is_admin):
-        raise Forbidden("Only platform admins may see the background jobs.")
 
 
 def troubled_jobs(actor: User, page: int = 1) -> JobsPage:

@@ -2,8 +2,9 @@
 
 Money promised is money held: a need opens only when its escrow account holds the prizes and
 the fee. Funding posts FUND_ESCROW (cash -> escrow) when the provider confirms it; a refund
-posts REFUND (escrow -> cash). Each posting's idempotency key is the payment's id, so a
-replayed confirmation writes nothing.
+reserves REFUND (escrow -> cash, pending) with its command and is posted or voided when the
+provider answers (``marketplace.payments.refunds``). Each posting's idempotency key is the
+payment's id, so a replayed confirmation writes nothing.
 
 Starting a payment is three steps: a transaction commits the pending Payment (its id is the
 provider's idempotency key), the provider is asked outside any transaction or lock, and a
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 import ledger
 from ledger import Account, as_utc, utcnow
@@ -230,53 +231,65 @@ def refund_closed_escrow(challenge_id: int) -> Payment | None:
 
 
 def refund_escrow(actor: User | None, challenge: Challenge) -> Payment | None:
-    """Return what escrow still holds to the seeker through the provider (REFUND).
+    """Reserve what escrow still holds for a refund to the seeker, in the caller's transaction.
 
-    Runs inside the caller's transaction; the caller commits.
+    The first of two phases: the pending REFUND Payment, a pending REFUND transfer (escrow ->
+    cash) that keeps the amount from being awarded or refunded twice, and the ``send_refund``
+    job, all committed with the cancel or close-out. The provider is asked by that job after
+    the commit (``marketplace.payments.refunds``), under the Payment's id as idempotency key;
+    its answer posts or voids the reservation.
     """
     amount = escrow_available(challenge)
     if amount <= 0:
         return None
-    provider = current_provider()
     payment = Payment(
         kind=PaymentKind.REFUND,
         challenge_id=challenge.id,
         amount=amount,
         currency=challenge.currency,
-        provider=provider.name,
+        provider=current_provider().name,
         created_by_id=actor.id if actor else None,
     )
     db.session.add(payment)
     db.session.flush()
-    fundings = list(
-        db.session.scalars(
-            select(Payment).where(
-                Payment.challenge_id == challenge.id,
-                Payment.kind == PaymentKind.FUNDING,
-                Payment.status == PaymentStatus.SETTLED,
-            )
-        )
-    )
-    try:
-        done = provider.refund(payment, fundings)
-    except ProviderError as error:
-        raise Conflict(f"The payment provider refused the refund: {error}") from error
-    escrow = chart.escrow(db.session, challenge.id, challenge.currency)
     ledger.post_transfer(
         db.session,
-        debit=escrow.id,
+        debit=chart.escrow(db.session, challenge.id, challenge.currency).id,
         credit=chart.cash(db.session, challenge.currency).id,
         amount=amount,
         code="REFUND",
-        key=f"payment:{payment.id}",
+        key=refund_key(payment),
         reference=f"challenge:{challenge.id}",
         recorded_by=f"user:{actor.id}" if actor else "system",
         description=f"Unspent escrow of challenge {challenge.id} returned",
+        pending=True,
     )
-    payment.external_id = done.external_id
-    payment.status = PaymentStatus.SETTLED
-    payment.settled_at = utcnow()
+    enqueue("send_refund", payment.id, queue=JobQueue.DEFAULT)
     return payment
+
+
+def refund_key(payment: Payment) -> str:
+    """The ledger key of a payment's transfer (the reconciliation matches payments by it)."""
+    return f"payment:{payment.id}"
+
+
+def refundable_fundings(refund: Payment) -> list[Payment]:
+    """The settled fundings a refund draws on: those of its need and currency settled by the
+    time it was reserved (escrow held only their money then), so every try of one refund
+    splits it over the same PaymentIntents."""
+    return list(
+        db.session.scalars(
+            select(Payment)
+            .where(
+                Payment.challenge_id == refund.challenge_id,
+                Payment.kind == PaymentKind.FUNDING,
+                Payment.status == PaymentStatus.SETTLED,
+                Payment.currency == refund.currency,
+                or_(Payment.settled_at.is_(None), Payment.settled_at <= refund.created_at),
+            )
+            .order_by(Payment.id)
+        )
+    )
 
 
 def payment_for(actor: User, payment_id: int) -> tuple[Payment, Challenge]:
