@@ -29,7 +29,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("marketplace.judging", "marketplace.value.contributions"),
     ("marketplace.value",),
     ("marketplace.payouts",),
-    # Stripe's webhook events settle payments and payouts alike.
+    # Stripe's webhook events settle payments and payouts alike; a refused refund (sent by
+    # marketplace.payments.refunds) is told to the admins through operations.
     ("marketplace.payments", "marketplace.finance", "marketplace.insight",
      "marketplace.operations"),
     ("marketplace.models",),

@@ -19,6 +19,7 @@ from typing import Any
 import stripe
 from sqlalchemy import select
 
+from ledger import as_utc
 from marketplace.extensions import db
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from marketplace.payments.provider import (
@@ -92,20 +93,34 @@ def _take(left: dict[str, int], amount: int) -> list[tuple[str, int]]:
 
 
 def plan_refund(
-    amount: int, fundings: Sequence[Payment], earlier: Sequence[int] = ()
+    amount: int,
+    fundings: Sequence[Payment],
+    earlier: Sequence[int | tuple[int, datetime]] = (),
 ) -> list[tuple[str, int]]:
     """Split ``amount`` over the fundings' PaymentIntents: (payment intent, amount) pairs.
 
     Greedy, newest funding first, each PaymentIntent giving at most what it paid minus what
-    earlier refunds took from it. ``earlier`` holds the amounts of the challenge's earlier
-    refunds, oldest first: replaying the same split tells what each of them took.
+    earlier refunds took from it. ``earlier`` holds the challenge's earlier refunds, oldest
+    first, each an amount or (amount, when it was reserved): replaying the same split tells
+    what each of them took. One reserved at a known time drew only on the fundings settled by
+    then (money paid after a need closed is refunded after the refund of what it held).
     """
     left: dict[str, int] = {}
+    settled_at: dict[str, datetime] = {}
     for funding in sorted(fundings, key=lambda f: f.id, reverse=True):
         if funding.payment_intent and funding.status == PaymentStatus.SETTLED:
             left[funding.payment_intent] = left.get(funding.payment_intent, 0) + funding.amount
-    for taken in earlier:
-        _take(left, taken)
+            if getattr(funding, "settled_at", None) is not None:
+                settled_at[funding.payment_intent] = as_utc(funding.settled_at)
+    for refund in earlier:
+        taken, reserved_at = refund if isinstance(refund, tuple) else (refund, None)
+        drawable = {
+            source: available
+            for source, available in left.items()
+            if reserved_at is None or settled_at.get(source, reserved_at) <= as_utc(reserved_at)
+        }
+        for source, part in _take(drawable, taken):
+            left[source] -= part
     plan = _take(left, amount)
     short = amount - sum(part for _, part in plan)
     if short:
@@ -183,8 +198,8 @@ class StripeProvider:
         payment, if any); a 429, a 5xx, a timeout or a dropped connection is
         ProviderUnavailable: try again later with the same keys."""
         earlier = list(
-            db.session.scalars(
-                select(Payment.amount)
+            db.session.execute(
+                select(Payment.amount, Payment.created_at)
                 .where(
                     Payment.challenge_id == payment.challenge_id,
                     Payment.kind == PaymentKind.REFUND,
@@ -198,7 +213,8 @@ class StripeProvider:
         )
         same_currency = [f for f in fundings if f.currency == payment.currency]
         refund_ids: list[str] = []
-        for payment_intent, amount in plan_refund(payment.amount, same_currency, earlier):
+        drawn = [(amount, reserved_at) for amount, reserved_at in earlier]
+        for payment_intent, amount in plan_refund(payment.amount, same_currency, drawn):
             try:
                 refund = self.client.v1.refunds.create(
                     params={

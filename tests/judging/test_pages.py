@@ -22,6 +22,7 @@ from marketplace.proposals import services as proposal_services
 from marketplace.proposals.models import Proposal
 from tests.challenges.conftest import create, fund_and_open, user
 from tests.factories import make_need, make_terms
+from tests.judging.test_rules import refuse_refund_reservations
 from tests.proposals.conftest import accept, draft_proposal
 
 SCORES = {
@@ -415,10 +416,11 @@ def test_a_manager_closes_once_every_proposal_has_an_answer(app, client, auth, p
 
 
 def test_a_last_answer_whose_close_out_fails_saves_nothing_and_says_why(
-    app, client, auth, people, submitted, stripe_app
+    app, client, auth, people, submitted, monkeypatch
 ):
-    """The escrow was funded in the sandbox, so Stripe cannot refund it: the award that would
-    close the need is refused with the reason, and nothing of it is kept."""
+    """The ledger refuses the close-out's refund reservation: the award that would close the
+    need is refused with the reason, and nothing of it is kept."""
+    refuse_refund_reservations(monkeypatch)
     cid = submitted.challenge_id
     with app.app_context():
         needs.advance_deadlines(now=db.session.get(Challenge, cid).deadline)
@@ -428,12 +430,36 @@ def test_a_last_answer_whose_close_out_fails_saves_nothing_and_says_why(
         data={"prize_rank": "1", "feedback": "Brilliant"},
     )
     message = flashed(client, "error")
-    assert "refused the refund" in message and "Nothing was saved" in message
+    assert "would be overdrawn" in message and "Nothing was saved" in message
     assert (count(app, Decision), count(app, Award)) == (0, 0)
     assert refunds(app, cid) == []
     assert balance(app, f"liability:escrow:challenge:{cid}") == 1_650_000
     with app.app_context():
         assert db.session.get(Challenge, cid).status == Status.JUDGING
+
+
+def test_a_last_answer_stands_when_the_provider_refuses_its_refund(
+    app, client, auth, people, submitted, stripe_app
+):
+    """The escrow was funded in the sandbox, so Stripe cannot refund it. The refund is asked
+    after the award's commit: the award and the close-out stand, and the reservation is
+    voided, so the unspent escrow is still held."""
+    cid = submitted.challenge_id
+    with app.app_context():
+        needs.advance_deadlines(now=db.session.get(Challenge, cid).deadline)
+    auth.login(people.manager)
+    client.post(
+        f"/proposals/{submitted.proposal_id}/judging/award",
+        data={"prize_rank": "1", "feedback": "Brilliant"},
+    )
+    assert "the need is closed" in flashed(client, "success")
+    assert (count(app, Decision), count(app, Award)) == (1, 1)
+    assert balance(app, f"liability:escrow:challenge:{cid}") == 550_000
+    with app.app_context():
+        assert db.session.get(Challenge, cid).status == Status.CLOSED
+        [reservation] = db.session.scalars(select(Transfer).where(Transfer.code == "REFUND"))
+        assert (reservation.amount, reservation.status) == (550_000, "voided")
+        assert ledger.verify(db.session) == []
 
 
 # --- the panel on the proposal page ---------------------------------------------------------

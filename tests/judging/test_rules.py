@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select
 
 import ledger
-from ledger import Journal, Transfer
+from ledger import InsufficientFunds, Journal, Transfer
 from marketplace.challenges import services as needs
 from marketplace.challenges.models import Challenge, Status
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
@@ -17,6 +17,7 @@ from marketplace.judging import closing, decisions, reviews
 from marketplace.judging.models import Award, Decision
 from marketplace.notifications.models import Notification
 from marketplace.outbox import OutboxJob
+from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
 from marketplace.payments.services import escrow_available
 from marketplace.proposals.models import Proposal
 from marketplace.value.models import Contribution
@@ -289,20 +290,34 @@ def _count(model) -> int:
     return db.session.scalar(select(func.count(model.id)))
 
 
+def refuse_refund_reservations(monkeypatch) -> None:
+    """The ledger refuses the close-out's refund reservation (as it would if escrow had been
+    drawn on behind the close-out's back); every other posting goes through."""
+    post_transfer = ledger.post_transfer
+
+    def refusing(session, **transfer):
+        if transfer["code"] == "REFUND":
+            raise InsufficientFunds("liability:escrow:challenge", 0, "USD")
+        return post_transfer(session, **transfer)
+
+    monkeypatch.setattr(ledger, "post_transfer", refusing)
+
+
 @pytest.mark.parametrize("outcome", ["award", "decline"])
 def test_a_decision_whose_close_out_fails_leaves_nothing_behind(
-    app, people, submitted, stripe_app, outcome
+    app, people, submitted, monkeypatch, outcome
 ):
-    """Funded in the sandbox, the escrow cannot be refunded through Stripe, so closing the
-    need after its last answer fails. Decision, notifications and close-out are one
-    transaction: the decision fails with the close-out and leaves no row, no ledger transfer,
-    no notification and no email job behind; the need stays in judging, its escrow whole."""
+    """The ledger refuses the refund reservation, so closing the need after its last answer
+    fails. Decision, notifications and close-out are one transaction: the decision fails with
+    the close-out and leaves no row, no ledger transfer, no payment, no notification and no
+    job behind; the need stays in judging, its escrow whole."""
+    refuse_refund_reservations(monkeypatch)
     with app.app_context():
         challenge = db.session.get(Challenge, submitted.challenge_id)
         needs.advance_deadlines(now=challenge.deadline)
-        written = (Transfer, Journal, Notification, OutboxJob)
+        written = (Transfer, Journal, Notification, OutboxJob, Payment)
         before = [_count(model) for model in written]
-        with pytest.raises(Conflict, match="last answer.*refused the refund.*Nothing was saved"):
+        with pytest.raises(Conflict, match="last answer.*would be overdrawn.*Nothing was saved"):
             _decide(user(people.manager), submitted.proposal_id, outcome)
         db.session.expire_all()
         assert (_count(Decision), _count(Award), _count(Contribution)) == (0, 0, 0)
@@ -316,3 +331,34 @@ def test_a_decision_whose_close_out_fails_leaves_nothing_behind(
         assert escrow_available(challenge) == 1_650_000
         assert ledger.verify(db.session) == []
 
+
+@pytest.mark.parametrize(("outcome", "unspent"), [("award", 550_000), ("decline", 1_650_000)])
+def test_a_refund_the_provider_refuses_leaves_the_decision_and_the_close_out_standing(
+    app, people, submitted, stripe_app, stripe_server, outcome, unspent
+):
+    """Funded in the sandbox, the escrow cannot be refunded through Stripe. The provider is
+    asked after the decision's commit, so its refusal no longer undoes anything: the decision
+    and the close-out stand, the reservation is voided (the money stays in escrow), the refund
+    payment is failed and the platform admins are told."""
+    with app.app_context():
+        admin = UserFactory(is_admin=True)
+        challenge = db.session.get(Challenge, submitted.challenge_id)
+        needs.advance_deadlines(now=challenge.deadline)
+        _decide(user(people.manager), submitted.proposal_id, outcome)
+        db.session.expire_all()
+        assert _count(Decision) == 1
+        challenge = db.session.get(Challenge, submitted.challenge_id)
+        assert challenge.status == Status.CLOSED
+        [refund] = db.session.scalars(select(Payment).where(Payment.kind == PaymentKind.REFUND))
+        assert (refund.amount, refund.status) == (unspent, PaymentStatus.FAILED)
+        [reservation] = db.session.scalars(select(Transfer).where(Transfer.code == "REFUND"))
+        assert (reservation.amount, reservation.status) == (unspent, "voided")
+        assert reservation.key == f"payment:{refund.id}"
+        assert escrow_available(challenge) == unspent
+        [alert] = db.session.scalars(
+            select(Notification).where(Notification.kind == "refund_failed")
+        )
+        assert alert.user_id == admin.id
+        assert "not paid through Stripe" in alert.body
+        assert ledger.verify(db.session) == []
+    assert stripe_server.posts("/v1/refunds") == []
