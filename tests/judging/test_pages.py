@@ -415,12 +415,9 @@ def test_a_manager_closes_once_every_proposal_has_an_answer(app, client, auth, p
     assert "A closed need cannot be closed." in flashed(client, "error")
 
 
-def test_a_last_answer_whose_close_out_fails_saves_nothing_and_says_why(
-    app, client, auth, people, submitted, monkeypatch
-):
-    """The ledger refuses the close-out's refund reservation: the award that would close the
-    need is refused with the reason, and nothing of it is kept."""
-    refuse_refund_reservations(monkeypatch)
+def award_the_last_answer(app, client, auth, people, submitted) -> int:
+    """The need reaches judging and its manager awards its only proposal through the page;
+    returns the need's id."""
     cid = submitted.challenge_id
     with app.app_context():
         needs.advance_deadlines(now=db.session.get(Challenge, cid).deadline)
@@ -429,6 +426,16 @@ def test_a_last_answer_whose_close_out_fails_saves_nothing_and_says_why(
         f"/proposals/{submitted.proposal_id}/judging/award",
         data={"prize_rank": "1", "feedback": "Brilliant"},
     )
+    return cid
+
+
+def test_a_last_answer_whose_close_out_fails_saves_nothing_and_says_why(
+    app, client, auth, people, submitted, monkeypatch
+):
+    """The ledger refuses the close-out's refund reservation: the award that would close the
+    need is refused with the reason, and nothing of it is kept."""
+    refuse_refund_reservations(monkeypatch)
+    cid = award_the_last_answer(app, client, auth, people, submitted)
     message = flashed(client, "error")
     assert "would be overdrawn" in message and "Nothing was saved" in message
     assert (count(app, Decision), count(app, Award)) == (0, 0)
@@ -444,14 +451,7 @@ def test_a_last_answer_stands_when_the_provider_refuses_its_refund(
     """The escrow was funded in the sandbox, so Stripe cannot refund it. The refund is asked
     after the award's commit: the award and the close-out stand, and the reservation is
     voided, so the unspent escrow is still held."""
-    cid = submitted.challenge_id
-    with app.app_context():
-        needs.advance_deadlines(now=db.session.get(Challenge, cid).deadline)
-    auth.login(people.manager)
-    client.post(
-        f"/proposals/{submitted.proposal_id}/judging/award",
-        data={"prize_rank": "1", "feedback": "Brilliant"},
-    )
+    cid = award_the_last_answer(app, client, auth, people, submitted)
     assert "the need is closed" in flashed(client, "success")
     assert (count(app, Decision), count(app, Award)) == (1, 1)
     assert balance(app, f"liability:escrow:challenge:{cid}") == 550_000
