@@ -32,6 +32,8 @@ from marketplace.payouts.settlement import OPEN
 
 log = logging.getLogger(__name__)
 MARGIN = timedelta(days=1)
+#: Days a period may name: no payout here is older, and the margin stays inside the calendar.
+EARLIEST, LATEST = date(2000, 1, 1), date(9999, 12, 30)
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 IN_LIST = 1000  # ids per IN list: databases cap bound parameters
@@ -61,7 +63,13 @@ class ProviderCheck:
 def period(start: date | None, end: date | None) -> tuple[date, date]:
     """The days to check (UTC, both included): by default the last 30."""
     end = end or datetime.now(UTC).date()
-    start = start or end - timedelta(days=DEFAULT_DAYS - 1)
+    for name, day in (("end", end), ("start", start)):
+        if day is not None and not EARLIEST <= day <= LATEST:
+            raise Invalid(
+                "Choose a period of one day to a year.",
+                {name: [f"A day from {EARLIEST.isoformat()} to {LATEST.isoformat()}."]},
+            )
+    start = start or max(EARLIEST, end - timedelta(days=DEFAULT_DAYS - 1))
     if start > end or (end - start).days >= MAX_DAYS:
         raise Invalid(
             "Choose a period of one day to a year.",

@@ -101,6 +101,11 @@ def test_the_period_is_chosen_and_checked(
     assert client.get(f"{API}?start=2020-01-01&end=2025-01-01").status_code == 422
     page = client.get("/finance/reconciliation?start=2025-02-01&end=2025-01-01")
     assert page.status_code == 422
+    # Days at the calendar's edges are refused in words, not a date overflow (a 500).
+    for query in ("end=0001-01-01", "start=0001-01-01&end=0001-01-02", "end=9999-12-31"):
+        answer = client.get(f"{API}?{query}")
+        assert answer.status_code == 422, query
+        assert "A day from 2000-01-01" in str(answer.json["errors"])
 
 
 def test_a_provider_out_of_reach_is_not_clean_and_no_error_page(
