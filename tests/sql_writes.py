@@ -30,3 +30,24 @@ def writes_during(app: Flask) -> Iterator[list[str]]:
         yield written
     finally:
         event.remove(engine, "before_cursor_execute", note)
+
+
+@contextlib.contextmanager
+def statements_during(app: Flask) -> Iterator[list[str]]:
+    """Yields a list that collects every SQL statement run inside the block (reads too).
+
+    A page whose count grows with the rows it shows loads something per row (N+1): tests
+    compare the count at 5 and at 50 rows.
+    """
+    with app.app_context():
+        engine = db.engine
+    seen: list[str] = []
+
+    def note(_conn, _cursor, statement, _params, _context, _many) -> None:  # noqa: ANN001
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)

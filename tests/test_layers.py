@@ -16,7 +16,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("marketplace.config", "marketplace.errors", "marketplace.api", "marketplace.extensions",
      "marketplace.time", "marketplace.markdown", "marketplace.urls", "marketplace.db",
      "marketplace.outbox", "marketplace.queue", "marketplace.input_guards", "marketplace.forms",
-     "marketplace.files", "marketplace.sqlite"),
+     "marketplace.files", "marketplace.sqlite", "marketplace.pagination"),
     ("*.models", "marketplace.challenges.terms", "marketplace.accounts.passwords",
      "marketplace.finance.chart"),
     ("marketplace.accounts", "marketplace.auth", "marketplace.notifications"),
