@@ -62,7 +62,7 @@ class Candidate:
 def payable_candidates(currency: str, minimum: int) -> list[Candidate]:
     """Solvers owed at least ``minimum`` (funded money only) whose payout account can receive
     money, by user id."""
-    from marketplace.value.reports import unfunded_shares
+    from marketplace.value.dues import unfunded_shares
 
     available = Account.credits_posted - Account.debits_posted - Account.debits_pending
     rows = db.session.execute(

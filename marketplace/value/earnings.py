@@ -36,8 +36,9 @@ from marketplace.judging.models import Award
 from marketplace.payouts.models import LineStatus, PayoutBatch, PayoutLine
 from marketplace.proposals.models import Proposal
 from marketplace.value.contributions import get_award
+from marketplace.value.dues import value_share_due
 from marketplace.value.models import Contribution, ContributionKind, ReportStatus, ValueReport
-from marketplace.value.reports import value_share_due, value_term
+from marketplace.value.reports import value_term
 
 #: Line kinds, in the order a CSV reader meets them.
 AWARD, VALUE_SHARE, VALUE_SHARE_REVERSAL = "award", "value_share", "value_share_reversal"

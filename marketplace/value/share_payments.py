@@ -16,8 +16,9 @@ from marketplace.errors import Conflict, NotFound
 from marketplace.extensions import db
 from marketplace.payments.models import Payment, PaymentKind
 from marketplace.payments.services import add_payment, ask_provider
+from marketplace.value.dues import value_share_due
 from marketplace.value.models import ValueReport
-from marketplace.value.reports import seeker_award, value_share_due
+from marketplace.value.reports import seeker_award
 
 
 def pay_value_share(actor: User, report_id: int) -> Payment:

@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 from marketplace.extensions import db
 from marketplace.value import reports
+from marketplace.value.dues import value_share_due
 from marketplace.value.models import Contribution, ValueReport
-from marketplace.value.reports import value_share_due
 from tests.challenges.conftest import user
 from tests.factories import UserFactory
 from tests.judging.test_pages import as_, flashed

@@ -15,8 +15,8 @@ from marketplace.extensions import db
 from marketplace.finance import chart
 from marketplace.payments.models import Payment, PaymentStatus
 from marketplace.value import contributions, reports
+from marketplace.value.dues import value_share_due
 from marketplace.value.models import ValueReport
-from marketplace.value.reports import value_share_due
 from marketplace.value.share_payments import pay_value_share
 from tests.challenges.conftest import user
 from tests.factories import UserFactory
