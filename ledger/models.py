@@ -177,6 +177,11 @@ class Transfer(Base):
         Index("ix_ledger_transfers_debit_account", "debit_account_id", "id"),
         Index("ix_ledger_transfers_credit_account", "credit_account_id", "id"),
         Index("ix_ledger_transfers_posted_at", "posted_at"),
+        # The finance desk's journal: newest first by (effective_at, id), keyset-paginated,
+        # filtered by code or reference (migration 0014, helper "finance").
+        Index("ix_ledger_transfers_effective_at", "effective_at", "id"),
+        Index("ix_ledger_transfers_code_effective_at", "code", "effective_at", "id"),
+        Index("ix_ledger_transfers_reference_effective_at", "reference", "effective_at", "id"),
     )
 
     def __repr__(self) -> str:
