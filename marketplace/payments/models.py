@@ -41,7 +41,7 @@ class Payment(db.Model):
     checkout_url: Mapped[str | None] = mapped_column(String(2000))
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     #: For a value share payment: the report whose share it pays.
-    value_report_id: Mapped[int | None] = mapped_column(ForeignKey("value_reports.id"))
+    value_report_id: Mapped[int | None] = mapped_column(ForeignKey("value_reports.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -3,7 +3,15 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ledger import BigId, UTCDateTime, utcnow
@@ -113,11 +121,14 @@ class PayoutLine(db.Model):
 
     __table_args__ = (
         UniqueConstraint("batch_id", "user_id"),
+        # A batch's open lines (is it complete?) and its counts per status, without a scan.
+        Index("ix_payout_lines_batch_id_status", "batch_id", "status"),
+        # A batch's lines a page at a time, in id order (keyset pagination).
+        Index("ix_payout_lines_batch_id_id", "batch_id", "id"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("key_version >= 1 AND attempts >= 0", name="tries_counted"),
         CheckConstraint(
-            "status IN ('reserved', 'sending', 'paid', 'failed', 'voided', 'reversed', "
-            "'released')",
+            "status IN ('reserved', 'sending', 'paid', 'failed', 'voided', 'reversed', 'released')",
             name="status_known",
         ),
     )
