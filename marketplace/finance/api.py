@@ -72,9 +72,11 @@ class Transfers(MethodView):
     @blp.response(200, JournalPageSchema)
     @problems(401, 403)
     def get(self, query: dict) -> Any:
-        """The journal, newest first, filtered and a page at a time."""
-        page, per_page = query.pop("page"), query.pop("per_page")
-        return journal.journal_page(api_user(), journal.JournalFilters(**query), page, per_page)
+        """The journal, newest first, filtered, a page at a time: pass `next_cursor` as
+        `cursor` for the next page (no total: the book is too long to count per request)."""
+        cursor, per_page = query.pop("cursor"), query.pop("per_page")
+        filters = journal.JournalFilters(**query)
+        return journal.journal_page(api_user(), filters, cursor, per_page)
 
 
 @blp.route(f"/finance/transfers/<{ID}:transfer_id>")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import aliased
 
 import ledger
@@ -13,6 +13,7 @@ from marketplace.accounts.models import User
 from marketplace.errors import NotFound
 from marketplace.extensions import db
 from marketplace.finance.access import Scope, finance_scope
+from marketplace.pagination import KeysetPage, keyset_page
 
 PER_PAGE = 50
 
@@ -47,18 +48,6 @@ class JournalRow:
     effective_at: datetime
     recorded_at: datetime
     posted_at: datetime | None
-
-
-@dataclass(frozen=True)
-class JournalPage:
-    items: list[JournalRow]
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def day_start(day: date) -> datetime:
@@ -125,19 +114,20 @@ def _conditions(scope: Scope, filters: JournalFilters) -> list:
 
 
 def journal_page(
-    actor: User, filters: JournalFilters, page: int = 1, per_page: int = PER_PAGE
-) -> JournalPage:
-    """One page of the transfers ``actor`` may see, newest first."""
+    actor: User, filters: JournalFilters, cursor: str | None = None, per_page: int = PER_PAGE
+) -> KeysetPage[JournalRow]:
+    """One page of the transfers ``actor`` may see, newest first by (effective_at, id), after
+    ``cursor``; no count (the index on (effective_at, id) answers a page in the same time
+    whatever the book's size)."""
     conditions = _conditions(finance_scope(actor), filters)
-    total = db.session.scalar(select(func.count(ledger.Transfer.id)).where(*conditions)) or 0
-    rows = db.session.execute(
-        _rows_query()
-        .where(*conditions)
-        .order_by(ledger.Transfer.effective_at.desc(), ledger.Transfer.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return JournalPage([_row(*row) for row in rows], page, per_page, total)
+    page = keyset_page(
+        _rows_query().where(*conditions),
+        [ledger.Transfer.effective_at, ledger.Transfer.id],
+        cursor=cursor,
+        per_page=per_page,
+        key=lambda row: (row[0].effective_at, row[0].id),
+    )
+    return replace(page, items=[_row(*row) for row in page.items])
 
 
 def transfer_detail(actor: User, transfer_id: int) -> JournalRow:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from marketplace.pagination import CursorQuerySchema, KeysetPageSchema
+
 
 class TrialBalanceQuerySchema(ma.Schema):
     as_of = ma.fields.AwareDateTime(
@@ -18,10 +20,7 @@ class TrialBalanceLineSchema(ma.Schema):
     balance = ma.fields.Integer(metadata={"description": "debits - credits, minor units"})
 
 
-MAX_PAGE = 1_000_000
-
-
-class JournalQuerySchema(ma.Schema):
+class JournalQuerySchema(CursorQuerySchema):
     code = ma.fields.String(
         load_default=None,
         validate=ma.validate.Length(max=40),
@@ -46,8 +45,6 @@ class JournalQuerySchema(ma.Schema):
     end = ma.fields.Date(
         load_default=None, metadata={"description": "effective on or before this day (UTC)"}
     )
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE))
-    per_page = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))
 
 
 class TransferSchema(ma.Schema):
@@ -70,12 +67,8 @@ class TransferSchema(ma.Schema):
     posted_at = ma.fields.DateTime(allow_none=True)
 
 
-class JournalPageSchema(ma.Schema):
+class JournalPageSchema(KeysetPageSchema):
     items = ma.fields.List(ma.fields.Nested(TransferSchema))
-    page = ma.fields.Integer()
-    per_page = ma.fields.Integer()
-    pages = ma.fields.Integer()
-    total = ma.fields.Integer()
 
 
 class AccountSchema(ma.Schema):

@@ -57,9 +57,9 @@ def chart(name: str) -> ResponseReturnValue:
 @login_required
 def journal_page() -> ResponseReturnValue:
     query = _query(JournalQuerySchema(), DATES)
-    page, per_page = query.pop("page"), query.pop("per_page")
+    cursor, per_page = query.pop("cursor"), query.pop("per_page")
     filters = journal.JournalFilters(**query)
-    result = journal.journal_page(current_user, filters, page, per_page)
+    result = journal.journal_page(current_user, filters, cursor, per_page)
     return render_template("finance/journal.html", result=result, filters=filters)
 
 
