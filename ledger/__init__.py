@@ -44,15 +44,16 @@ from ledger.reading import (
     verify,
 )
 from ledger.sqlite import configure_sqlite_engine
+from ledger.statements import StatementKey, StatementRow, statement_page
 
 __all__ = [
     "Account", "AccountConflict", "AccountNotFound", "AccountType", "Base", "BigId",
-    "CurrencyMismatch", "Discrepancy", "EmptyJournal", "IdempotencyConflict",
-    "InsufficientFunds", "InvalidAccount", "InvalidTransfer", "Journal", "LedgerError",
-    "NewTransfer", "NotPending", "NotReversible", "PostedJournal", "Statement", "Transfer",
+    "CurrencyMismatch", "Discrepancy", "EmptyJournal", "IdempotencyConflict", "InsufficientFunds",
+    "InvalidAccount", "InvalidTransfer", "Journal", "LedgerError", "NewTransfer", "NotPending",
+    "NotReversible", "PostedJournal", "Statement", "StatementKey", "StatementRow", "Transfer",
     "TransferNotFound", "TransferStatus", "TrialBalanceLine", "UTCDateTime", "allocate", "as_utc",
     "balance_as_of", "configure_sqlite_engine", "export_csv", "export_hledger", "find_account",
     "format_minor", "open_account", "open_accounts", "post_journal", "post_pending",
-    "post_transfer", "reverse_transfer", "statement", "trial_balance", "utcnow", "verify",
-    "void_pending",
+    "post_transfer", "reverse_transfer", "statement", "statement_page", "trial_balance", "utcnow",
+    "verify", "void_pending",
 ]  # fmt: skip

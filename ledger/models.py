@@ -133,6 +133,15 @@ class Transfer(Base):
     move them again), and for a two-phase transfer after it was posted (its amount included)
     or voided. A pending transfer's balances after leave out its own amount, which is only
     reserved. They are the moment of the write, not of ``effective_at`` or ``posted_at``.
+
+    ``debit_version`` and ``credit_version`` order those writes per account: each is the
+    account's ``version`` after the write (it goes up by one under the account's row lock on
+    every counter write), set when the row is recorded and again when a pending transfer is
+    posted or voided, together with the balances after. So, per account, ordering its transfers
+    by (version, id) is the order in which their balances after were written: the transfers of
+    one journal share the version and follow each other by id. ``written_at`` is the moment of
+    that last write, taken after the accounts were locked, so per account it rises with the
+    version (as long as the clock does not step back). See ledger.statements.
     """
 
     __tablename__ = "ledger_transfers"
@@ -156,6 +165,9 @@ class Transfer(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     debit_balance_after: Mapped[int] = mapped_column(BigInteger)
     credit_balance_after: Mapped[int] = mapped_column(BigInteger)
+    debit_version: Mapped[int] = mapped_column(BigInteger)
+    credit_version: Mapped[int] = mapped_column(BigInteger)
+    written_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         ForeignKeyConstraint(
@@ -174,8 +186,13 @@ class Transfer(Base):
         CheckConstraint(
             "(status = 'posted') = (posted_at IS NOT NULL)", name="posted_at_iff_posted"
         ),
-        Index("ix_ledger_transfers_debit_account", "debit_account_id", "id"),
-        Index("ix_ledger_transfers_credit_account", "credit_account_id", "id"),
+        # An account's transfers in write order (statements, keyset by (version, id)), and by
+        # write moment (balance as of a time): migration 0011. They also serve every lookup by
+        # account, which (account, id) indexes served before.
+        Index("ix_ledger_transfers_debit_version", "debit_account_id", "debit_version", "id"),
+        Index("ix_ledger_transfers_credit_version", "credit_account_id", "credit_version", "id"),
+        Index("ix_ledger_transfers_debit_written_at", "debit_account_id", "written_at"),
+        Index("ix_ledger_transfers_credit_written_at", "credit_account_id", "written_at"),
         Index("ix_ledger_transfers_posted_at", "posted_at"),
         # The finance desk's journal: newest first by (effective_at, id), keyset-paginated,
         # filtered by code or reference (migration 0014, helper "finance").

@@ -22,6 +22,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Connection,
     Insert,
     Select,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     cast,
+    func,
     insert,
     literal,
     select,
@@ -283,6 +285,7 @@ _TRANSFER_FIELDS = (
     ("reference", "varchar", "reference"), ("pending", "boolean", "two_phase"),
     ("reverses", "bigint", "reverses_id"), ("debit_after", "bigint", "debit_balance_after"),
     ("credit_after", "bigint", "credit_balance_after"),
+    ("debit_version", "bigint", "debit_version"), ("credit_version", "bigint", "credit_version"),
 )  # fmt: skip
 _COUNTER_FIELDS = ("id", "dp", "cp", "dpend", "cpend")  # the keys of _Counters.params()
 
@@ -299,11 +302,13 @@ WITH journal AS (
     INSERT INTO ledger_transfers (
         journal_id, key, debit_account_id, credit_account_id, currency, amount, code, reference,
         status, two_phase, reverses_id, recorded_by, effective_at, recorded_at, posted_at,
-        resolved_at, debit_balance_after, credit_balance_after)
+        resolved_at, debit_balance_after, credit_balance_after, debit_version, credit_version,
+        written_at)
     SELECT journal.id, t.key, t.debit, t.credit, t.currency, t.amount, t.code, t.reference,
         CASE WHEN t.pending THEN 'pending' ELSE 'posted' END, t.pending, t.reverses,
         :recorded_by, :effective_at, :recorded_at,
-        CASE WHEN t.pending THEN NULL ELSE :effective_at END, NULL, t.debit_after, t.credit_after
+        CASE WHEN t.pending THEN NULL ELSE :effective_at END, NULL, t.debit_after, t.credit_after,
+        t.debit_version, t.credit_version, clock_timestamp()
     FROM journal, {transfer_rows}
         AS t({", ".join(name for name, _, _ in _TRANSFER_FIELDS)}, n)
     ORDER BY t.n
@@ -555,6 +560,8 @@ def post_journal(
                 "resolved_at": None,
                 "debit_balance_after": debit.dp - debit.cp,
                 "credit_balance_after": credit.dp - credit.cp,
+                "debit_version": debit.row.version + 1,
+                "credit_version": credit.row.version + 1,
             }
         )
     for counters in locked.values():
@@ -566,7 +573,12 @@ def post_journal(
             raise InsufficientFunds(counters.row.code, available, counters.row.currency)
 
     connection = session.connection()
-    write = _write_postgresql if connection.dialect.name == "postgresql" else _write_generic
+    if connection.dialect.name == "postgresql":
+        write = _write_postgresql
+    else:  # the moment of the write, after the locks (PostgreSQL takes its own clock's)
+        write, written_at = _write_generic, utcnow()
+        for row in rows:
+            row["written_at"] = written_at
     with refusals(key):
         written = write(connection, journal, rows, locked)
     if written is None:
@@ -602,6 +614,13 @@ def post_transfer(
         description=description,
         effective_at=effective_at,
     )
+
+
+def _write_moment(session: Session) -> ColumnElement[datetime] | datetime:
+    """Now, once the accounts are locked: the database's clock on PostgreSQL, else ours."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.clock_timestamp()
+    return utcnow()
 
 
 def _resolve(
@@ -641,6 +660,9 @@ def _resolve(
                 posted_at=when if outcome == TransferStatus.POSTED else None,
                 debit_balance_after=debit.dp - debit.cp,
                 credit_balance_after=credit.dp - credit.cp,
+                debit_version=debit.row.version + 1,
+                credit_version=credit.row.version + 1,
+                written_at=_write_moment(session),
             )
         )
         _write_counters(session, locked)

@@ -48,7 +48,8 @@ class Rows:
             "credit_account_id": book.escrow.id, "currency": "USD", "amount": 5, "code": "RAW",
             "reference": "", "status": "posted", "two_phase": False, "recorded_by": "raw",
             "effective_at": now, "recorded_at": now, "posted_at": now,
-            "debit_balance_after": 0, "credit_balance_after": 0,
+            "debit_balance_after": 0, "credit_balance_after": 0, "debit_version": 1,
+            "credit_version": 1, "written_at": now,
         }  # fmt: skip
         return insert(transfers).values(values | changes)
 

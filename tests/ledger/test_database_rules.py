@@ -26,9 +26,9 @@ INSERT = """
 INSERT INTO ledger_transfers (
     journal_id, key, debit_account_id, credit_account_id, currency, amount, code, reference,
     status, two_phase, recorded_by, effective_at, recorded_at, posted_at,
-    debit_balance_after, credit_balance_after)
+    debit_balance_after, credit_balance_after, debit_version, credit_version, written_at)
 VALUES (:journal, 'raw-insert', {debit}, {credit}, 'USD', {amount}, 'RAW', '', 'posted', false,
-        'psql', now(), now(), now(), 0, 0)
+        'psql', now(), now(), now(), 0, 0, 1, 1, now())
 """
 
 # (statement, exception, what the database says or None) per rule.
