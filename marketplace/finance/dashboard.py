@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import aliased
 
 import ledger
 from ledger import TransferStatus, utcnow
@@ -24,6 +25,7 @@ from marketplace.extensions import db
 from marketplace.finance.access import ESCROW, RECEIVABLE, Scope, finance_scope
 from marketplace.finance.access import organization_names as names_of
 from marketplace.finance.charts import Datum, bar_chart, line_chart
+from marketplace.finance.sql import as_date, utc_day
 
 SPAN_DAYS = 365
 DAILY_UP_TO_DAYS = 92
@@ -69,43 +71,46 @@ def dashboard(actor: User, today: date | None = None) -> Dashboard:
     )
 
 
-def _posted(scope: Scope, *conditions) -> list[ledger.Transfer]:
-    return list(
-        db.session.scalars(
-            select(ledger.Transfer)
-            .where(
-                ledger.Transfer.status == TransferStatus.POSTED,
-                scope.transfer_condition(),
-                *conditions,
-            )
-            .order_by(ledger.Transfer.posted_at, ledger.Transfer.id)
+def _posted_sums(scope: Scope, group: list, *conditions) -> list:
+    """(group..., sum of amount, count) of the posted transfers in scope, grouped in SQL."""
+    return db.session.execute(
+        select(*group, func.sum(ledger.Transfer.amount), func.count())
+        .where(
+            ledger.Transfer.status == TransferStatus.POSTED,
+            scope.transfer_condition(),
+            *conditions,
         )
-    )
+        .group_by(*group)
+    ).all()
 
 
 def _not_reversed():
     """Transfers no reversal points at."""
-    reversed_ids = select(ledger.Transfer.reverses_id).where(
-        ledger.Transfer.reverses_id.is_not(None)
-    )
-    return ledger.Transfer.id.not_in(reversed_ids)
+    reversal = aliased(ledger.Transfer)
+    return ~exists().where(reversal.reverses_id == ledger.Transfer.id)
+
+
+def _escrow_changes(scope: Scope) -> dict[str, dict[date, int]]:
+    """Per currency and day (UTC) of posting, what escrow in scope gained (credits) net of
+    what it lost (debits): one grouped query per side."""
+    changes: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    day = utc_day(ledger.Transfer.posted_at)
+    for column, sign in (
+        (ledger.Transfer.credit_account_id, 1),
+        (ledger.Transfer.debit_account_id, -1),
+    ):
+        escrow = select(ledger.Account.id).where(
+            ledger.Account.code.startswith(ESCROW), scope.account_condition()
+        )
+        for currency, when, amount, _ in _posted_sums(
+            scope, [ledger.Transfer.currency, day], column.in_(escrow)
+        ):
+            changes[currency][as_date(when)] += sign * int(amount)
+    return changes
 
 
 def escrow_held(scope: Scope, today: date) -> list[Series]:
-    accounts = select(ledger.Account.id).where(
-        ledger.Account.code.startswith(ESCROW), scope.account_condition()
-    )
-    escrow_ids = set(db.session.scalars(accounts))
-    changes: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
-    for t in _posted(
-        scope,
-        ledger.Transfer.debit_account_id.in_(accounts)
-        | ledger.Transfer.credit_account_id.in_(accounts),
-    ):
-        held = (t.amount if t.credit_account_id in escrow_ids else 0) - (
-            t.amount if t.debit_account_id in escrow_ids else 0
-        )
-        changes[t.currency][t.posted_at.date()] += held
+    changes = _escrow_changes(scope)
     result = []
     for currency in sorted(changes):
         by_day = changes[currency]
@@ -136,10 +141,14 @@ def _months(first: date, last: date) -> list[date]:
 
 def payouts_per_month(scope: Scope, today: date) -> list[Bars]:
     totals: dict[str, dict[date, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    for t in _posted(scope, ledger.Transfer.code == "PAYOUT", _not_reversed()):
-        month = totals[t.currency][t.posted_at.date().replace(day=1)]
-        month[0] += t.amount
-        month[1] += 1
+    day = utc_day(ledger.Transfer.posted_at)
+    rows = _posted_sums(
+        scope, [ledger.Transfer.currency, day], ledger.Transfer.code == "PAYOUT", _not_reversed()
+    )
+    for currency, when, amount, count in rows:
+        month = totals[currency][as_date(when).replace(day=1)]
+        month[0] += int(amount)
+        month[1] += count
     result = []
     last = today.replace(day=1)
     for currency in sorted(totals):
@@ -163,16 +172,18 @@ def value_shared(scope: Scope) -> list[Bars]:
         ).all()
     )
     totals: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    for t in _posted(
+    rows = _posted_sums(
         scope,
+        [ledger.Transfer.currency, ledger.Transfer.debit_account_id],
         ledger.Transfer.code == "VALUE_SHARE",
         _not_reversed(),
         ledger.Transfer.debit_account_id.in_(list(receivables)),
-    ):
-        organization_id = int(receivables[t.debit_account_id].split(":")[3])
-        total = totals[t.currency][organization_id]
-        total[0] += t.amount
-        total[1] += 1
+    )
+    for currency, account_id, amount, count in rows:
+        organization_id = int(receivables[account_id].split(":")[3])
+        total = totals[currency][organization_id]
+        total[0] += int(amount)
+        total[1] += count
     names = names_of({org for by_org in totals.values() for org in by_org})
     result = []
     for currency in sorted(totals):
