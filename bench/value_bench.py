@@ -24,6 +24,7 @@ and ``ledger.verify`` finds the book clean.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -37,12 +38,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the working tree's ledger and marketplace
 
-from sqlalchemy import insert, select, update  # noqa: E402
+from sqlalchemy import event, insert, select, update  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
 
 import ledger  # noqa: E402
 from bench.ledger_bench import DEFAULT_URL, bench_schema, migrate_to_head  # noqa: E402
 from ledger import Account, Transfer, utcnow  # noqa: E402
-from marketplace import create_app, jobs  # noqa: E402
+from marketplace import create_app, queue  # noqa: E402
 from marketplace.accounts.models import Membership, OrgRole, User  # noqa: E402
 from marketplace.accounts.passwords import hash_password  # noqa: E402
 from marketplace.challenges.models import Challenge  # noqa: E402
@@ -51,6 +53,8 @@ from marketplace.demo import load_demo  # noqa: E402
 from marketplace.extensions import db  # noqa: E402
 from marketplace.finance import chart  # noqa: E402
 from marketplace.judging.models import Award  # noqa: E402
+from marketplace.notifications import bulk, services  # noqa: E402
+from marketplace.outbox import OutboxJob  # noqa: E402
 from marketplace.value import reports  # noqa: E402
 from marketplace.value.contributions import weights  # noqa: E402
 from marketplace.value.models import Contribution, ContributionKind  # noqa: E402
@@ -121,52 +125,102 @@ def move_award_back(award: Award) -> None:
     db.session.commit()
 
 
+#: (phase printed, module, attribute): what report_value calls, wrapped to time it. A phase
+#: that calls another (notifications enqueue their email job) is shown without the inner one.
+PHASES: list[tuple[str, Any, str]] = [
+    ("contributions read", reports, "weights"),
+    ("allocation", ledger, "allocate"),
+    ("accounts", chart, "payables"),
+    ("ledger posting", ledger, "post_journal"),
+    ("notifications", reports, "notify"),
+    ("notifications", reports, "notify_many"),
+    ("outbox", queue, "enqueue"),
+    ("outbox", services, "enqueue"),
+    ("outbox", bulk, "enqueue"),
+]
+
+
 @contextmanager
 def timed_parts() -> Iterator[dict[str, float]]:
-    """Add up the time report_value spends in its main steps (by wrapping what it calls)."""
+    """Add up the time report_value spends in its phases (by wrapping what it calls), the
+    commit included; the time of a phase spent inside another is counted once, in the inner."""
     parts: dict[str, float] = {}
-    wrapped: list[tuple[Any, str, Callable]] = [
-        (reports, "weights", reports.weights),
-        (ledger, "allocate", ledger.allocate),
-        (chart, "payables", chart.payables),
-        (ledger, "post_journal", ledger.post_journal),
-        (reports, "notify", reports.notify),
-    ]
+    stack: list[str] = []
+    wrapped = [(o, a, getattr(o, a)) for _, o, a in PHASES if hasattr(o, a)]
+    names = {(id(o), a): name for name, o, a in PHASES}
 
     def timing(name: str, function: Callable) -> Callable:
         def run(*args, **kwargs):
             start = time.perf_counter()
+            stack.append(name)
             try:
                 return function(*args, **kwargs)
             finally:
-                parts[name] = parts.get(name, 0.0) + time.perf_counter() - start
+                stack.pop()
+                took = time.perf_counter() - start
+                parts[name] = parts.get(name, 0.0) + took
+                if stack:
+                    parts[stack[-1]] = parts.get(stack[-1], 0.0) - took
 
         return run
 
-    for owner, name, function in wrapped:
-        setattr(owner, name, timing(name, function))
+    commit: dict[str, float] = {}
+
+    def before_commit(_session) -> None:  # noqa: ANN001
+        commit["start"] = time.perf_counter()
+
+    def after_commit(_session) -> None:  # noqa: ANN001
+        took = time.perf_counter() - commit.pop("start", time.perf_counter())
+        parts["commit"] = parts.get("commit", 0.0) + took
+
+    for owner, attribute, function in wrapped:
+        setattr(owner, attribute, timing(names[(id(owner), attribute)], function))
+    event.listen(Session, "before_commit", before_commit)
+    event.listen(Session, "after_commit", after_commit)
     try:
         yield parts
     finally:
-        for owner, name, function in wrapped:
-            setattr(owner, name, function)
+        event.remove(Session, "before_commit", before_commit)
+        event.remove(Session, "after_commit", after_commit)
+        for owner, attribute, function in wrapped:
+            setattr(owner, attribute, function)
 
 
 @contextmanager
-def jobs_recorded() -> Iterator[list[tuple[str, int]]]:
-    """Enqueued jobs are recorded (name, size of the first argument), not run."""
-    recorded: list[tuple[str, int]] = []
-    real = jobs.enqueue
+def jobs_recorded() -> Iterator[list[int]]:
+    """Outbox rows are written but not handed over after the commit (as with a Redis queue
+    and no worker): yields the ids of the rows the commits would have handed over."""
+    recorded: list[int] = []
+    real = queue.hand_over
 
-    def enqueue(function: Callable, *args: Any, **options: Any) -> None:
-        first = args[0] if args else None
-        recorded.append((function.__name__, len(first) if isinstance(first, list) else 1))
+    def hand_over(ids) -> int:  # noqa: ANN001
+        recorded.extend(ids)
+        return 0
 
-    jobs.enqueue = enqueue
+    queue.hand_over = hand_over
     try:
         yield recorded
     finally:
-        jobs.enqueue = real
+        queue.hand_over = real
+
+
+def describe_jobs(ids: list[int]) -> str:
+    """'function x count (size of their arguments)' for the recorded outbox rows."""
+    rows = db.session.execute(
+        select(OutboxJob.function, OutboxJob.args).where(OutboxJob.id.in_(ids))
+    ).all()
+    counts: dict[str, list[int]] = {}
+    for function, args in rows:
+        sizes = counts.setdefault(function, [0, 0])
+        sizes[0] += 1
+        sizes[1] += len(json.dumps(args))
+    return (
+        ", ".join(
+            f"{name} x {count:,} ({size:,} bytes of arguments)"
+            for name, (count, size) in counts.items()
+        )
+        or "none"
+    )
 
 
 def check(award_id: int, report_id: int) -> list[str]:
@@ -268,21 +322,11 @@ def main() -> None:
                 flush=True,
             )
             print(
-                "  of which: "
-                + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
-                + f", the rest (checks, report row, commits) {rest:.1f} s"
+                "  phases: "
+                + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in steps.items())
+                + f", the rest (checks, report row, statements between) {rest:.2f} s"
             )
-            print(
-                "  jobs enqueued (not run): "
-                + (
-                    ", ".join(
-                        f"{name} x {sum(1 for n, _ in enqueued if n == name):,} "
-                        f"({sum(size for n, size in enqueued if n == name):,} ids)"
-                        for name in dict.fromkeys(n for n, _ in enqueued)
-                    )
-                    or "none"
-                )
-            )
+            print(f"  jobs written to the outbox (not run): {describe_jobs(enqueued)}")
             db.session.expire_all()
             failures = check(award_id, report_id)
             print(

@@ -18,6 +18,7 @@ from marketplace.accounts.services import email_verification_token
 from marketplace.challenges.services import advance_deadlines as advance_open_needs
 from marketplace.extensions import db
 from marketplace.finance.exports import run_export
+from marketplace.notifications.bulk import send_emails
 from marketplace.notifications.mail import send_email, send_notification_email
 from marketplace.operations.alerts import alert_platform_admins
 from marketplace.payments.refunds import send_refund as send_reserved_refund
@@ -79,6 +80,12 @@ def send_notification_emails(notification_ids: list[int]) -> int:
     for notification_id in notification_ids:
         sent += send_notification_email(notification_id)
     return sent
+
+
+def send_notification_email_ranges(ranges: list[list[int]]) -> int:
+    """Email the notifications whose ids lie in the ``[first, last]`` ranges (a crowd
+    notified at once by ``notify_many``), each once; returns how many were sent now."""
+    return send_emails(ranges)
 
 
 def advance_deadlines() -> int:

@@ -9,7 +9,7 @@ confirmed weights split every later value share (``weights``).
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ledger import utcnow
 from marketplace.accounts.models import User
@@ -134,12 +134,12 @@ def _may_read(actor: User, contribution: Contribution) -> bool:
 
 
 def weights(award: Award) -> dict[int, int]:
-    """{user id: summed confirmed weight}: what splits the award's value shares."""
-    totals: dict[int, int] = {}
-    for user_id, weight in db.session.execute(
-        select(Contribution.user_id, Contribution.weight).where(
-            Contribution.award_id == award.id, Contribution.confirmed_at.is_not(None)
-        )
-    ):
-        totals[user_id] = totals.get(user_id, 0) + weight
-    return totals
+    """{user id: summed confirmed weight}: what splits the award's value shares (summed by
+    the database: one row per co-creator, whatever the number of their contributions)."""
+    return dict(
+        db.session.execute(
+            select(Contribution.user_id, func.sum(Contribution.weight))
+            .where(Contribution.award_id == award.id, Contribution.confirmed_at.is_not(None))
+            .group_by(Contribution.user_id)
+        ).all()
+    )

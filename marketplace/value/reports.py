@@ -25,7 +25,7 @@ from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.finance import chart
 from marketplace.judging.models import Award
-from marketplace.notifications.services import notify
+from marketplace.notifications.bulk import notify_many
 from marketplace.value.contributions import get_award, weights
 from marketplace.value.models import ReportStatus, ValueReport
 from marketplace.value.periods import overlaps, term
@@ -68,11 +68,11 @@ def _check(award: Award, data: dict[str, Any]) -> tuple[int, int]:
         )
     if end > utcnow().date():
         raise _invalid("period_end", "Report value for a period that has ended.")
-    for other in db.session.scalars(
-        select(ValueReport).where(
+    for other in db.session.execute(
+        select(ValueReport.id, ValueReport.period_start, ValueReport.period_end).where(
             ValueReport.award_id == award.id, ValueReport.status == ReportStatus.POSTED
         )
-    ):
+    ):  # columns, not reports: a report carries its co-creators' parts
         if overlaps((start, end), (other.period_start, other.period_end)):
             raise _invalid(
                 "period_start",
@@ -135,7 +135,7 @@ def _file(actor: User, award: Award, data: dict[str, Any], corrects: int | None)
 
 def _tell(report: ValueReport, title: str) -> None:
     shown = format_minor(report.share_amount, report.currency, grouped=True)
-    notify(
+    notify_many(
         [int(uid) for uid in report.shares],
         kind="value_share",
         title=title,
@@ -238,4 +238,3 @@ def reports_of(actor: User, award_id: int) -> list[ValueReport]:
             select(ValueReport).where(ValueReport.award_id == award.id).order_by(ValueReport.id)
         )
     )
-
