@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := FLASK_APP=wsgi $(BIN)/flask
 
-.PHONY: run test lint bench install install-test worker scheduler clean
+.PHONY: run test lint bench bench-pages install install-test worker scheduler clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ bench: install-test
 	$(BIN)/python bench/ledger_bench.py
 	$(BIN)/python bench/payout_bench.py
 	$(BIN)/python bench/value_bench.py
+
+## Every page and API list at size S (seeds schema scale_s, then times it under gunicorn; needs
+## wrk for the requests/s). For size L: python bench/seed_scale.py --scale L, then
+## python bench/pages.py --schema scale_l.
+bench-pages: install-test
+	$(BIN)/python bench/seed_scale.py --scale S
+	$(BIN)/python bench/pages.py --schema scale_s
 
 ## An rq worker for the payouts, emails, exports and default queues (needs REDIS_URL).
 worker: install

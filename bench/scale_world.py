@@ -263,11 +263,11 @@ def _proposal_status(rng: random.Random, need: Need) -> str:
 
 def _proposals(world: World, rng: random.Random) -> None:
     size = world.size
-    live = [need for need in world.needs if need.status != "draft"]
+    live = [need for need in world.needs[1:] if need.status != "draft"]
     plan: list[tuple[Need, int]] = [(world.needs[0], 0)] * size.heavy_need
-    plan += [(need, world.heavy_solver) for need in rng.sample(live[1:], size.heavy_solver)]
+    plan += [(need, world.heavy_solver) for need in rng.sample(live, size.heavy_solver)]
     while len(plan) < size.proposals:
-        plan.append((rng.choice(live[1:]), 0))
+        plan.append((rng.choice(live), 0))
     taken: set[tuple[int, int]] = set()
     for need, lead in plan:
         while not lead or (need.id, lead) in taken:
