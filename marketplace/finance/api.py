@@ -106,9 +106,10 @@ class Statement(MethodView):
     @blp.response(200, StatementSchema)
     @problems(401, 403, 404)
     def get(self, query: dict) -> Any:
-        """One account's posted transfers between two days, with the running balance."""
+        """One account's posted transfers, newest first in the order the book wrote them, a
+        page at a time (`cursor`), each with the posted balance it left."""
         return statements.account_statement(
-            api_user(), query["account"], query["start"], query["end"]
+            api_user(), query["account"], query["cursor"], query["per_page"]
         )
 
 

@@ -81,34 +81,32 @@ class AccountSchema(ma.Schema):
     credits_pending = ma.fields.Integer()
 
 
-class StatementQuerySchema(ma.Schema):
+class StatementQuerySchema(CursorQuerySchema):
     account = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    start = ma.fields.Date(load_default=None, metadata={"description": "first day (UTC)"})
-    end = ma.fields.Date(load_default=None, metadata={"description": "last day (UTC)"})
-
-
-class StatementTransferSchema(ma.Schema):
-    id = ma.fields.Integer()
-    key = ma.fields.String()
-    code = ma.fields.String()
-    reference = ma.fields.String()
-    amount = ma.fields.Integer()
-    posted_at = ma.fields.DateTime()
 
 
 class StatementLineSchema(ma.Schema):
-    transfer = ma.fields.Nested(StatementTransferSchema)
-    debit = ma.fields.Integer()
-    credit = ma.fields.Integer()
-    balance = ma.fields.Integer(metadata={"description": "balance after this transfer"})
+    transfer_id = ma.fields.Integer()
+    journal_id = ma.fields.Integer()
+    code = ma.fields.String()
+    reference = ma.fields.String()
+    counterparty = ma.fields.String(metadata={"description": "the other account's code"})
+    debit = ma.fields.Integer(metadata={"description": "minor units"})
+    credit = ma.fields.Integer(metadata={"description": "minor units"})
+    balance = ma.fields.Integer(metadata={"description": "posted balance after this transfer"})
+    effective_at = ma.fields.DateTime()
+    posted_at = ma.fields.DateTime()
+    written_at = ma.fields.DateTime(metadata={"description": "when the book recorded it"})
 
 
-class StatementSchema(ma.Schema):
+class StatementSchema(KeysetPageSchema):
     account = ma.fields.Function(lambda s: s.account.code)
     currency = ma.fields.Function(lambda s: s.account.currency)
-    opening_balance = ma.fields.Integer()
-    closing_balance = ma.fields.Integer()
-    lines = ma.fields.List(ma.fields.Nested(StatementLineSchema))
+    balance = ma.fields.Integer(metadata={"description": "the posted balance now"})
+    lines = ma.fields.List(
+        ma.fields.Nested(StatementLineSchema),
+        metadata={"description": "newest first, in the order the book wrote them"},
+    )
 
 
 class BalanceQuerySchema(ma.Schema):

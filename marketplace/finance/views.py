@@ -74,7 +74,7 @@ def accounts() -> ResponseReturnValue:
 def statement() -> ResponseReturnValue:
     query = _query(StatementQuerySchema(), DATES)
     result = statements.account_statement(
-        current_user, query["account"], query["start"], query["end"]
+        current_user, query["account"], query["cursor"], query["per_page"]
     )
     return render_template("finance/statement.html", statement=result, query=query)
 

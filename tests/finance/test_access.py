@@ -16,7 +16,7 @@ def test_acme_finance_sees_acme_escrow_only(client, auth, book) -> None:
     assert {r["code"] for r in rows} == {"FUND_ESCROW", "AWARD", "FEE"} and len(rows) == 4
     assert all(book.acme_escrow in (r["debit_account"], r["credit_account"]) for r in rows)
     statement = client.get(f"{API}/statement", query_string={"account": book.acme_escrow})
-    assert statement.status_code == 200 and statement.json["closing_balance"] == -550_000
+    assert statement.status_code == 200 and statement.json["balance"] == -550_000
     page = client.get("/finance/journal").get_data(as_text=True)
     assert book.acme_escrow in page and book.rival_escrow not in page
     assert 'data-test="finance-link"' in page

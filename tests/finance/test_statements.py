@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from tests.finance.conftest import post
 
@@ -23,26 +23,87 @@ def receivable_history(app, book) -> str:
     return receivable
 
 
+API = "/api/v1/finance/statement"
+
+
+def every_page(client, account: str, per_page: int) -> list[dict]:
+    """The whole statement, following the cursors; each page no longer than per_page."""
+    lines, cursor = [], None
+    while True:
+        query = {"account": account, "per_page": per_page} | ({"cursor": cursor} if cursor else {})
+        page = client.get(API, query_string=query).json
+        assert len(page["lines"]) <= per_page
+        lines += page["lines"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return lines
+
+
 def test_a_statement_runs_the_balance(app, client, auth, book) -> None:
     account = receivable_history(app, book)
     auth.login(book.staff)
-    whole = client.get("/api/v1/finance/statement", query_string={"account": account}).json
-    assert whole["opening_balance"] == 0 and whole["currency"] == "USD"
-    assert [line["balance"] for line in whole["lines"]] == [30_000, 50_000, 15_000]
+    whole = client.get(API, query_string={"account": account}).json
+    assert whole["currency"] == "USD" and whole["balance"] == 15_000
+    assert whole["next_cursor"] is None
+    assert [line["balance"] for line in whole["lines"]] == [15_000, 50_000, 30_000]
     assert [(line["debit"], line["credit"]) for line in whole["lines"]] == [
-        (30_000, 0), (20_000, 0), (0, 35_000)
+        (0, 35_000), (20_000, 0), (30_000, 0)
     ]  # fmt: skip
-    assert whole["closing_balance"] == 15_000
-    february = client.get(
-        "/api/v1/finance/statement",
-        query_string={"account": account, "start": "2024-02-15", "end": "2024-02-29"},
+    assert whole["lines"][0]["counterparty"] == CASH
+
+
+def test_the_running_balance_equals_a_re_sum_at_every_row(app, client, auth, book) -> None:
+    account = receivable_history(app, book)
+    lead = f"liability:payable:solver:{book.lead_id}:usd"
+    for n in range(23):
+        if n % 4 == 3:
+            post(app, CASH, account, 1_000 + n, "VALUE_SHARE_PAID", f"paid:{n}")
+        else:
+            post(app, account, lead, 2_000 + n, "VALUE_SHARE", f"share:{n}")
+    auth.login(book.staff)
+    for per_page in (1, 4, 26, 50):
+        lines = every_page(client, account, per_page)
+        assert len(lines) == 26 and len({line["transfer_id"] for line in lines}) == 26
+        running = 0
+        for line in reversed(lines):  # oldest first
+            running += line["debit"] - line["credit"]
+            assert line["balance"] == running, (per_page, line)
+        assert running == client.get(API, query_string={"account": account}).json["balance"]
+
+
+def test_statement_page_boundaries_and_bad_cursors(app, client, auth, book) -> None:
+    account = receivable_history(app, book)
+    auth.login(book.staff)
+    exactly = client.get(API, query_string={"account": account, "per_page": 3}).json
+    assert len(exactly["lines"]) == 3 and exactly["next_cursor"] is None
+    short = client.get(API, query_string={"account": account, "per_page": 2}).json
+    assert len(short["lines"]) == 2 and short["next_cursor"]
+    rest = client.get(
+        API, query_string={"account": account, "per_page": 2, "cursor": short["next_cursor"]}
     ).json
-    assert february["opening_balance"] == 30_000
-    assert [line["balance"] for line in february["lines"]] == [50_000]
-    assert february["closing_balance"] == 50_000
+    assert [line["balance"] for line in rest["lines"]] == [30_000]
+    assert rest["next_cursor"] is None
+    empty = client.get(API, query_string={"account": "revenue:fees:usd"}).json
+    assert empty["lines"] != []  # the award's fee
+    for cursor in ("nonsense", "WyJhIiwxXQ", "W1tdLDFd"):
+        bad = client.get(API, query_string={"account": account, "cursor": cursor})
+        assert bad.status_code == 422 and "cursor" in bad.json["errors"], cursor
+        page = client.get("/finance/statement", query_string={"account": account, "cursor": cursor})
+        assert page.status_code == 422
 
 
-def test_the_balance_as_of_a_past_day(app, client, auth, book) -> None:
+def test_an_account_with_no_transfer_has_an_empty_statement(app, client, auth, book) -> None:
+    auth.login(book.staff)
+    rival = f"asset:receivable:org:{book.rival}:usd"
+    page = client.get(API, query_string={"account": rival}).json
+    assert page["lines"] == [] and page["next_cursor"] is None and page["balance"] == 0
+    text = client.get("/finance/statement", query_string={"account": rival}).get_data(as_text=True)
+    assert "No posted transfer" in text
+
+
+def test_the_balance_as_of_a_day(app, client, auth, book) -> None:
+    """As the book stood at the end of the day: what was written by then (the rows were
+    written today, whatever their effective day)."""
     account = receivable_history(app, book)
     auth.login(book.staff)
 
@@ -52,25 +113,41 @@ def test_the_balance_as_of_a_past_day(app, client, auth, book) -> None:
         )
         return answer.json["balance"]
 
-    assert [as_of(d) for d in ("2023-12-31", "2024-02-14", "2024-02-15", "2024-03-01")] == [
-        0, 30_000, 50_000, 15_000
-    ]  # fmt: skip
-    page = client.get("/finance/balance", query_string={"account": account, "as_of": "2024-02-14"})
-    assert 'data-test="balance">300.00 USD' in page.get_data(as_text=True)
+    today = datetime.now(UTC).date()
+    yesterday = date.fromordinal(today.toordinal() - 1)
+    assert as_of(yesterday.isoformat()) == 0
+    assert as_of(today.isoformat()) == 15_000
+    page = client.get("/finance/balance", query_string={"account": account, "as_of": str(today)})
+    assert 'data-test="balance">150.00 USD' in page.get_data(as_text=True)
 
 
 def test_the_statement_page(app, client, auth, book) -> None:
     account = receivable_history(app, book)
     auth.login(book.staff)
-    page = client.get(
-        "/finance/statement", query_string={"account": account, "start": "2024-02-01"}
-    )
+    page = client.get("/finance/statement", query_string={"account": account, "per_page": 2})
     text = page.get_data(as_text=True)
-    assert 'data-test="opening">300.00 USD' in text
-    assert 'data-test="closing">150.00 USD' in text
-    assert text.count('data-test="running"') == 2
+    assert 'data-test="balance-now">150.00 USD' in text
+    assert text.count('data-test="running"') == 2 and "cursor=" in text
     assert client.get("/finance/statement", query_string={"account": "no:such"}).status_code == 404
     assert client.get("/finance/statement").status_code == 422
+
+
+def test_the_statement_count_does_not_grow_with_the_rows(app, client, auth, book) -> None:
+    from tests.sql_writes import statements_during
+
+    account = receivable_history(app, book)
+    lead = f"liability:payable:solver:{book.lead_id}:usd"
+    for n in range(50):
+        post(app, account, lead, 100 + n, "VALUE_SHARE", f"many:{n}")
+    auth.login(book.staff)
+    counts = []
+    for per_page in (5, 50):
+        for url in (API, "/finance/statement"):
+            with statements_during(app) as seen:
+                response = client.get(url, query_string={"account": account, "per_page": per_page})
+            assert response.status_code == 200
+            counts.append(len(seen))
+    assert counts[:2] == counts[2:], counts
 
 
 def test_the_accounts_list(client, auth, book) -> None:
