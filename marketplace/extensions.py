@@ -15,10 +15,15 @@ from marketplace.api import MarketplaceApi
 #: Indexes written by hand in a migration because only PostgreSQL has them (full-text search);
 #: autogenerate must neither drop nor re-create them.
 HAND_MADE_INDEXES = frozenset({"ix_challenges_search"})
+#: Columns only PostgreSQL has (the stored tsvector of full-text search, migration 0015),
+#: written by hand in a migration; no model maps them.
+HAND_MADE_COLUMNS = frozenset({"search_vector"})
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
-    """Alembic's filter: everything but the hand-made indexes."""
+    """Alembic's filter: everything but the hand-made indexes and columns."""
+    if type_ == "column" and name in HAND_MADE_COLUMNS:
+        return False
     return not (type_ == "index" and name in HAND_MADE_INDEXES)
 
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import marshmallow as ma
+from flask import flash
 from sqlalchemy import Select, literal, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import ColumnElement
@@ -148,3 +149,25 @@ class KeysetPageSchema(ma.Schema):
         allow_none=True,
         metadata={"description": "pass as `cursor` for the next page; null on the last page"},
     )
+
+
+def page_args(args: Mapping[str, Any]) -> dict[str, Any]:
+    """``cursor`` and ``per_page`` of a query string (an HTML page's); Invalid for bad ones."""
+    given = {name: args[name] for name in ("cursor", "per_page") if name in args}
+    try:
+        return CursorQuerySchema().load(given)
+    except ma.ValidationError as error:
+        raise Invalid("Please correct the highlighted fields.", error.messages) from None
+
+
+def html_page(load: Callable[[str | None, int], T], args: Mapping[str, Any]) -> T:
+    """``load(cursor, per_page)`` for an HTML list; a bad cursor or per_page is a message
+    (flashed) above the list's first page, never an error page."""
+    try:
+        given = page_args(args)
+        return load(given["cursor"], given["per_page"])
+    except Invalid as error:
+        if not set(error.errors) & {"cursor", "per_page"}:
+            raise
+        flash(" ".join(m for ms in error.errors.values() for m in ms), "error")
+        return load(None, PER_PAGE)

@@ -8,6 +8,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from ledger import utcnow
 from marketplace.accounts.models import Membership, Organization, OrgRole, User
@@ -16,6 +17,7 @@ from marketplace.db import command
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.outbox import JobQueue
+from marketplace.pagination import PER_PAGE, KeysetPage, keyset_page
 from marketplace.queue import enqueue
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -281,3 +283,20 @@ def update_profile(user: User, *, name: str, country: str, timezone: str) -> Use
         raise Invalid("Please correct the highlighted fields.", errors)
     user.name, user.country, user.timezone = name.strip(), country, timezone
     return user
+
+
+def members_page(
+    organization: Organization, *, cursor: str | None = None, per_page: int = PER_PAGE
+) -> KeysetPage[Membership]:
+    """A page of the organization's memberships, oldest first, each with its person (one
+    statement whatever the page's length)."""
+    return keyset_page(
+        select(Membership)
+        .where(Membership.organization_id == organization.id)
+        .options(joinedload(Membership.user)),
+        [Membership.id],
+        cursor=cursor,
+        per_page=per_page,
+        descending=False,
+        scalars=True,
+    )

@@ -28,6 +28,7 @@ from marketplace.accounts.forms import (
 from marketplace.errors import Conflict, Invalid
 from marketplace.extensions import limiter
 from marketplace.forms import flash_error, show_errors
+from marketplace.pagination import html_page
 
 bp = Blueprint("accounts", __name__)
 
@@ -163,9 +164,16 @@ def members(slug: str) -> ResponseReturnValue:
             return redirect(url_for("accounts.members", slug=slug))
     elif form.is_submitted():
         status = 422
+    page = html_page(
+        lambda cursor, per_page: services.members_page(
+            organization, cursor=cursor, per_page=per_page
+        ),
+        request.args,
+    )
     return render_template(
         "accounts/members.html",
         organization=organization,
+        page=page,
         my_role=role,
         form=form,
         remove_form=EmptyForm(),

@@ -37,7 +37,7 @@ from marketplace.challenges.schemas import (
     InvitationCreatedSchema,
     InvitationInputSchema,
     NeedChangesSchema,
-    NotificationSchema,
+    NotificationPageSchema,
     PaymentSchema,
     ProgressUpdateSchema,
     QuestionInputSchema,
@@ -51,6 +51,7 @@ from marketplace.challenges.terms import terms_diff
 from marketplace.dialogue import services as dialogue
 from marketplace.errors import Invalid, NotFound
 from marketplace.notifications import services as notifications
+from marketplace.pagination import CursorQuerySchema
 from marketplace.payments import services as payments
 
 blp = Blueprint(
@@ -322,11 +323,12 @@ class Updates(MethodView):
 @blp.route("/notifications")
 class Notifications(MethodView):
     @blp.doc(security=READ_AUTH)
-    @blp.response(200, NotificationSchema(many=True))
-    @problems(401)
-    def get(self) -> Any:
-        """Your latest notifications, newest first."""
-        return notifications.recent(api_user())
+    @blp.arguments(CursorQuerySchema, location="query")
+    @blp.response(200, NotificationPageSchema)
+    @problems(401, 422)
+    def get(self, query: dict) -> Any:
+        """A page of your notifications, newest first."""
+        return notifications.inbox(api_user(), **query)
 
 
 @blp.route("/notifications/read")

@@ -7,6 +7,7 @@ from marshmallow import validate
 
 from marketplace.challenges.models import Maturity, Status, Visibility
 from marketplace.challenges.terms import IP_TERMS, Terms
+from marketplace.pagination import KeysetPageSchema
 
 MAX_AMOUNT = 10**12  # minor units: ten billion in a two-decimal currency
 Money = ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT))
@@ -258,7 +259,12 @@ class ChallengeSummarySchema(ma.Schema):
 
 class ChallengePageSchema(ma.Schema):
     items = ma.fields.List(ma.fields.Nested(ChallengeSummarySchema))
-    total = ma.fields.Integer()
+    total = ma.fields.Integer(
+        metadata={"description": "the number of results, counted up to 1,000 (see `capped`)"}
+    )
+    capped = ma.fields.Boolean(
+        metadata={"description": "true: there are more than `total` results; narrow the search"}
+    )
     page = ma.fields.Integer()
     per_page = ma.fields.Integer()
     pages = ma.fields.Integer()
@@ -384,3 +390,7 @@ class NotificationSchema(ma.Schema):
     link = ma.fields.String()
     created_at = ma.fields.DateTime()
     read_at = ma.fields.DateTime(allow_none=True)
+
+
+class NotificationPageSchema(KeysetPageSchema):
+    items = ma.fields.List(ma.fields.Nested(NotificationSchema))

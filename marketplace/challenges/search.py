@@ -12,25 +12,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, case, func, literal, literal_column, or_, select
+from sqlalchemy.orm import joinedload
 
 from marketplace.accounts.models import Organization, User
 from marketplace.challenges.access import visible_to
 from marketplace.challenges.models import Challenge, Status
 from marketplace.extensions import db
 
-#: The same expression as the GIN index of migration 0002, so PostgreSQL uses the index.
-SEARCH_DOCUMENT = (
-    "to_tsvector('english', challenges.title || ' ' || challenges.summary || ' ' "
-    "|| challenges.background || ' ' || challenges.tags_text)"
-)
+#: The stored tsvector of migration 0015 (a generated column under a GIN index, PostgreSQL
+#: only): matching and ranking read it instead of rebuilding the document for every row.
+SEARCH_DOCUMENT = "challenges.search_vector"
+#: Results are counted up to this many ("1,000+"): an exact count walks every match.
+COUNT_CAP = 1000
 
 
 @dataclass(frozen=True)
 class Page:
     items: list[Challenge]
+    #: The number of results, at most ``COUNT_CAP`` (then ``capped`` is true: "1,000+").
     total: int
     page: int
     per_page: int
+    capped: bool = False
 
     @property
     def pages(self) -> int:
@@ -74,7 +77,10 @@ def search(user: User | None, query: dict[str, Any]) -> Page:
     relevance = None
     if query.get("q", "").strip():
         statement, relevance = _text_match(statement, query["q"].strip())
-    total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
+    counted = statement.with_only_columns(Challenge.id).limit(COUNT_CAP + 1).subquery()
+    total = db.session.scalar(select(func.count()).select_from(counted))
+    capped = total > COUNT_CAP
+    total = min(total, COUNT_CAP)
     order = {
         "deadline": [Challenge.deadline.asc()],
         "newest": [Challenge.created_at.desc()],
@@ -82,12 +88,17 @@ def search(user: User | None, query: dict[str, Any]) -> Page:
         "relevance": [relevance.desc()] if relevance is not None else [],
     }[query.get("sort", "deadline")]
     page, per_page = query.get("page", 1), query.get("per_page", 20)
+    if (page - 1) * per_page >= COUNT_CAP:
+        # Past the counted results an OFFSET would walk every row before the page: narrow
+        # the search instead.
+        return Page([], total, page, per_page, capped)
     items = db.session.scalars(
-        statement.order_by(*order, Challenge.id.desc())
+        statement.options(joinedload(Challenge.organization))
+        .order_by(*order, Challenge.id.desc())
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    return Page(list(items), total, page, per_page)
+    return Page(list(items), total, page, per_page, capped)
 
 
 def categories() -> list[str]:

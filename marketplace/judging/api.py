@@ -28,8 +28,9 @@ from marketplace.judging.schemas import (
     ReviewSchema,
     ShortlistInputSchema,
     ShortlistSchema,
-    StandingSchema,
+    StandingPageSchema,
 )
+from marketplace.pagination import CursorQuerySchema
 from marketplace.proposals.access import get_proposal
 
 blp = Blueprint(
@@ -154,12 +155,13 @@ class DecisionItem(MethodView):
 @blp.route(f"/challenges/<{ID}:challenge_id>/scoreboard")
 class Scoreboard(MethodView):
     @blp.doc(security=READ_AUTH)
-    @blp.response(200, StandingSchema(many=True))
-    @problems(401, 403, 404)
-    def get(self, challenge_id: int) -> Any:
-        """The need's proposals, best mean score first, unscored last (the seeker's owners,
-        managers and reviewers)."""
-        return reviews.scoreboard(api_user(), challenge_id)
+    @blp.arguments(CursorQuerySchema, location="query")
+    @blp.response(200, StandingPageSchema)
+    @problems(401, 403, 404, 422)
+    def get(self, query: dict, challenge_id: int) -> Any:
+        """A page of the need's proposals, best mean score first, unscored last (the seeker's
+        owners, managers and reviewers)."""
+        return reviews.scoreboard(api_user(), challenge_id, **query)
 
 
 @blp.route(f"/challenges/<{ID}:challenge_id>/awards")

@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, cast, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.models import Membership, User
 from marketplace.challenges.access import EDITORS, require
@@ -17,7 +18,8 @@ from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.extensions import db
 from marketplace.judging.models import Decision, Review, ReviewAssignment
 from marketplace.notifications.services import notify
-from marketplace.proposals.access import READERS, get_proposal
+from marketplace.pagination import PER_PAGE, KeysetPage, keyset_page
+from marketplace.proposals.access import READERS, SENT, get_proposal
 from marketplace.proposals.models import Proposal, ProposalStatus
 
 
@@ -37,8 +39,10 @@ def assign_reviewer(actor: User, proposal_id: int, reviewer_id: int) -> ReviewAs
     proposal = get_proposal(actor, proposal_id)
     require(actor, proposal.challenge, EDITORS, "assign reviewers")
     _require_undecided(proposal)
-    if isinstance(reviewer_id, bool) or not isinstance(reviewer_id, int) or not (
-        0 < reviewer_id < 2**63
+    if (
+        isinstance(reviewer_id, bool)
+        or not isinstance(reviewer_id, int)
+        or not (0 < reviewer_id < 2**63)
     ):
         raise Invalid(
             "Please correct the highlighted fields.", {"reviewer_id": ["Choose a reviewer."]}
@@ -169,15 +173,58 @@ def standing(proposal: Proposal) -> Standing:
     return Standing(proposal, len(weights), mean, max(weights) - min(weights), decision)
 
 
-def scoreboard(actor: User, challenge_id: int) -> list[Standing]:
-    """The proposals of a need, best mean score first (unscored last)."""
-    from marketplace.proposals.services import proposals_for_seeker
+def scoreboard(
+    actor: User, challenge_id: int, *, cursor: str | None = None, per_page: int = PER_PAGE
+) -> KeysetPage[Standing]:
+    """A page of the proposals of a need, best mean score first (unscored last), then oldest
+    first. Scores are aggregated in SQL over the need's reviews; a page costs the same few
+    statements (proposals with their scores, team members, decisions with awards) whatever
+    its length."""
+    from marketplace.proposals.services import seeker_challenge
 
-    standings = [standing(p) for p in proposals_for_seeker(actor, challenge_id)]
-    return sorted(
-        standings,
-        key=lambda s: (s.mean_centi is None, -(s.mean_centi or 0), s.proposal.id),
+    challenge = seeker_challenge(actor, challenge_id)
+    scores = (
+        select(
+            Review.proposal_id.label("proposal_id"),
+            func.count(Review.id).label("n"),
+            cast(func.sum(Review.weighted_centi), BigInteger).label("total"),
+            func.min(Review.weighted_centi).label("low"),
+            func.max(Review.weighted_centi).label("high"),
+        )
+        .join(Proposal, Proposal.id == Review.proposal_id)
+        .where(Proposal.challenge_id == challenge.id)
+        .group_by(Review.proposal_id)
+        .subquery()
     )
+    mean = (scores.c.total * 2 + scores.c.n) // (scores.c.n * 2)  # rounded half up
+    # One direction for the keyset: best mean first (unscored as -1: last), then by id.
+    rank = func.coalesce(mean, -1).label("rank")
+    after = (-Proposal.id).label("after")
+    query = (
+        select(Proposal, scores.c.n, mean.label("mean"), (scores.c.high - scores.c.low), rank)
+        .outerjoin(scores, scores.c.proposal_id == Proposal.id)
+        .where(Proposal.challenge_id == challenge.id, Proposal.status.in_(SENT))
+        .options(selectinload(Proposal.members))
+    )
+    page = keyset_page(
+        query,
+        [rank, after],
+        cursor=cursor,
+        per_page=per_page,
+        key=lambda row: (row[4], -row[0].id),
+    )
+    ids = [row[0].id for row in page.items]
+    decided = {
+        d.proposal_id: d
+        for d in db.session.scalars(
+            select(Decision).where(Decision.proposal_id.in_(ids)).options(selectinload(Decision.award))
+        )
+    } if ids else {}  # fmt: skip
+    standings = [
+        Standing(proposal, n or 0, mean_centi, spread if n else None, decided.get(proposal.id))
+        for proposal, n, mean_centi, spread, _ in page.items
+    ]
+    return KeysetPage(standings, page.per_page, page.next_cursor, page.has_previous)
 
 
 @command

@@ -10,6 +10,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from marketplace.challenges.schemas import MAX_AMOUNT, StorableTextMixin
+from marketplace.pagination import KeysetPageSchema
 
 MAX_ID = 9_223_372_036_854_775_807
 MAX_FEEDBACK = 10_000
@@ -178,3 +179,7 @@ class StandingSchema(ma.Schema):
     prize_rank = ma.fields.Integer(
         attribute="decision.award.prize_rank", allow_none=True, dump_default=None
     )
+
+
+class StandingPageSchema(KeysetPageSchema):
+    items = ma.fields.List(ma.fields.Nested(StandingSchema))

@@ -23,6 +23,7 @@ from marketplace.extensions import db
 from marketplace.forms import flash_error
 from marketplace.judging import closing, decisions, forms, reviews
 from marketplace.judging.panel import Panel, panel_for, prizes_of
+from marketplace.pagination import html_page
 from marketplace.proposals.access import get_proposal
 from marketplace.proposals.models import Proposal
 
@@ -106,13 +107,20 @@ def _act(
 @bp.route("/challenges/<int:challenge_id>/judging")
 @login_required
 def board(challenge_id: int) -> ResponseReturnValue:
-    standings = reviews.scoreboard(current_user, challenge_id)
+    standings = html_page(
+        lambda cursor, per_page: reviews.scoreboard(
+            current_user, challenge_id, cursor=cursor, per_page=per_page
+        ),
+        request.args,
+    )
     challenge = get_visible(current_user, challenge_id)
     role = role_for(current_user, challenge)
+    start = forms.as_int(request.args.get("start")) if standings.has_previous else 0
     return render_template(
         "judging/board.html",
         challenge=challenge,
         standings=standings,
+        start=start if isinstance(start, int) and 0 <= start < 10**9 else 0,
         prizes=prizes_of(challenge),
         responses=closing.responses(challenge),
         waiting=closing.undecided_count(challenge),

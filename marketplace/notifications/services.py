@@ -10,6 +10,7 @@ from marketplace.db import command
 from marketplace.extensions import db
 from marketplace.notifications.models import Notification
 from marketplace.outbox import JobQueue
+from marketplace.pagination import PER_PAGE, KeysetPage, keyset_page
 from marketplace.queue import enqueue
 
 #: Emails are sent by jobs of at most this many (a job's id list stays small).
@@ -37,12 +38,22 @@ def notify(user_ids: list[int], *, kind: str, title: str, body: str = "", link: 
     return len(notification_ids)
 
 
+#: The unread count shown on every page stops here ("99+"): counting more costs more.
+UNREAD_CAP = 99
+
+
 def unread_count(user: User) -> int:
-    return db.session.scalar(
-        select(func.count(Notification.id)).where(
-            Notification.user_id == user.id, Notification.read_at.is_(None)
-        )
+    """How many notifications ``user`` has not read, up to ``UNREAD_CAP`` + 1 (then shown as
+    "99+"). It reads the partial index of unread notifications (migration 0015), so it costs
+    the same however many notifications the user has read; nothing to keep up to date when a
+    notification is written (in bulk too) or read."""
+    unread = (
+        select(Notification.id)
+        .where(Notification.user_id == user.id, Notification.read_at.is_(None))
+        .limit(UNREAD_CAP + 1)
+        .subquery()
     )
+    return db.session.scalar(select(func.count()).select_from(unread))
 
 
 def recent(user: User, limit: int = 50) -> list[Notification]:
@@ -53,6 +64,19 @@ def recent(user: User, limit: int = 50) -> list[Notification]:
             .order_by(Notification.id.desc())
             .limit(limit)
         )
+    )
+
+
+def inbox(
+    user: User, *, cursor: str | None = None, per_page: int = PER_PAGE
+) -> KeysetPage[Notification]:
+    """A page of ``user``'s notifications, newest first (index ``(user_id, id)``)."""
+    return keyset_page(
+        select(Notification).where(Notification.user_id == user.id),
+        [Notification.id],
+        cursor=cursor,
+        per_page=per_page,
+        scalars=True,
     )
 
 

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from marketplace.notifications import services
+from marketplace.pagination import html_page
 
 bp = Blueprint("notifications", __name__)
 
@@ -12,7 +13,11 @@ bp = Blueprint("notifications", __name__)
 @bp.route("/notifications")
 @login_required
 def inbox() -> ResponseReturnValue:
-    return render_template("notifications/inbox.html", notifications=services.recent(current_user))
+    page = html_page(
+        lambda cursor, per_page: services.inbox(current_user, cursor=cursor, per_page=per_page),
+        request.args,
+    )
+    return render_template("notifications/inbox.html", page=page)
 
 
 @bp.route("/notifications/read", methods=["POST"])

@@ -25,12 +25,17 @@ from marketplace.portal import services
 
 bp = Blueprint("portal", __name__)
 
+#: Needs shown per page of the portal.
+PER_PAGE = 20
+
 
 @bp.route("/o/<slug>")
 def home(slug: str) -> ResponseReturnValue:
     organization = get_organization(slug)
-    page = search.search(current_user, {"organization": slug, "status": "any", "per_page": 100,
-                                        "sort": "deadline"})  # fmt: skip
+    number = request.args.get("page", "1")
+    number = int(number) if number.isdigit() and 0 < int(number) <= 10_000 else 1
+    page = search.search(current_user, {"organization": slug, "status": "any", "sort": "deadline",
+                                        "per_page": PER_PAGE, "page": number})  # fmt: skip
     return render_template(
         "portal/home.html", organization=organization, page=page,
         about=render_markdown(organization.about), role=role_in(current_user, organization),

@@ -103,13 +103,17 @@ def require_changeable(proposal: Proposal) -> None:
         raise Conflict("The need's deadline has passed: the proposal can no longer change.")
 
 
-def proposals_of(user: User) -> list[Proposal]:
-    """Every proposal the user is on the team of, newest first."""
+def proposals_of(user: User, *, challenge_id: int) -> list[Proposal]:
+    """The proposals for one need that the user is on the team of, newest first."""
     return list(
         db.session.scalars(
             select(Proposal)
             .join(TeamMember, TeamMember.proposal_id == Proposal.id)
-            .where(TeamMember.user_id == user.id, TeamMember.status == MemberStatus.JOINED)
+            .where(
+                Proposal.challenge_id == challenge_id,
+                TeamMember.user_id == user.id,
+                TeamMember.status == MemberStatus.JOINED,
+            )
             .order_by(Proposal.id.desc())
         )
     )

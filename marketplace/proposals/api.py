@@ -17,6 +17,7 @@ from flask_smorest import Blueprint
 
 from marketplace.api import ID, Annotated, problem_responses
 from marketplace.auth import READ_AUTH, READ_OPTIONAL_AUTH, WRITE_AUTH, api_user, api_viewer
+from marketplace.pagination import CursorQuerySchema
 from marketplace.proposals import attachments, messages, services, team
 from marketplace.proposals.access import get_proposal, get_proposal_metadata, side_of
 from marketplace.proposals.home import solver_home
@@ -32,7 +33,7 @@ from marketplace.proposals.schemas import (
     ProposalChangesSchema,
     ProposalDetailSchema,
     ProposalInputSchema,
-    ProposalSummarySchema,
+    ProposalPageSchema,
     SolverHomeSchema,
     SplitInputSchema,
     TeamInviteInputSchema,
@@ -87,12 +88,14 @@ def file_responses(function: Callable) -> Callable:
 @blp.route(f"/challenges/<{ID}:challenge_id>/proposals")
 class ChallengeProposals(MethodView):
     @blp.doc(security=READ_AUTH)
-    @blp.response(200, ProposalSummarySchema(many=True))
-    @problems(401, 403, 404, _403="A finance member of the seeking organization")
-    def get(self, challenge_id: int) -> Any:
-        """The seeker's owners, managers and reviewers: the proposals sent to the need.
-        Anyone else: their own proposals for it, drafts included."""
-        return services.proposals_for(api_user(), challenge_id)
+    @blp.arguments(CursorQuerySchema, location="query")
+    @blp.response(200, ProposalPageSchema)
+    @problems(401, 403, 404, 422, _403="A finance member of the seeking organization")
+    def get(self, query: dict, challenge_id: int) -> Any:
+        """A page of proposals. The seeker's owners, managers and reviewers: the proposals
+        sent to the need, in the order they were submitted. Anyone else: their own proposals
+        for it, drafts included, newest first."""
+        return services.proposals_for(api_user(), challenge_id, **query)
 
     @blp.doc(security=WRITE_AUTH)
     @blp.arguments(ProposalInputSchema)
@@ -369,9 +372,10 @@ class Messages(MethodView):
 @blp.route("/me/proposals")
 class MyProposals(MethodView):
     @blp.doc(security=READ_AUTH)
+    @blp.arguments(CursorQuerySchema, location="query")
     @blp.response(200, SolverHomeSchema)
-    @problems(401)
-    def get(self) -> Any:
-        """Your proposals, team invitations, splits to confirm, decisions with feedback,
-        awards with your part, and what you are owed per currency."""
-        return solver_home(api_user())
+    @problems(401, 422)
+    def get(self, query: dict) -> Any:
+        """A page of your proposals (newest first), team invitations, splits to confirm,
+        decisions with feedback, awards with your part, and what you are owed per currency."""
+        return solver_home(api_user(), **query)

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from ledger import Account
 from marketplace.accounts.models import User
 from marketplace.extensions import db
 from marketplace.judging.models import Award, Decision
-from marketplace.proposals.access import proposals_of
-from marketplace.proposals.models import MemberStatus, Proposal, TeamMember
+from marketplace.pagination import PER_PAGE, keyset_page
+from marketplace.proposals.models import MemberStatus, Proposal, ProposalStatus, TeamMember
 
 
 @dataclass(frozen=True)
@@ -22,15 +23,24 @@ class MyAward:
     my_part: int
 
 
+#: The longest the side lists (invitations, splits to confirm, awards) get on one page.
+SIDE_LIST_LIMIT = 50
+
+
 @dataclass
 class SolverHome:
+    #: One page of my proposals, newest first (``next_cursor`` for the next).
     proposals: list[Proposal] = field(default_factory=list)
     invitations: list[TeamMember] = field(default_factory=list)
     to_confirm: list[Proposal] = field(default_factory=list)
+    #: The decisions on the proposals of this page.
     decisions: dict[int, Decision] = field(default_factory=dict)
     awards: list[MyAward] = field(default_factory=list)
     #: currency -> minor units owed to me now (my payable accounts' balances)
     owed: dict[str, int] = field(default_factory=dict)
+    per_page: int = PER_PAGE
+    next_cursor: str | None = None
+    has_previous: bool = False
 
 
 def owed_to(user: User) -> dict[str, int]:
@@ -40,33 +50,77 @@ def owed_to(user: User) -> dict[str, int]:
     return {a.currency: a.credits_posted - a.debits_posted for a in accounts}
 
 
-def solver_home(user: User) -> SolverHome:
-    home = SolverHome(proposals=proposals_of(user))
+def _mine(user: User) -> Select:
+    """Proposals whose team ``user`` joined."""
+    return (
+        select(Proposal)
+        .join(TeamMember, TeamMember.proposal_id == Proposal.id)
+        .where(TeamMember.user_id == user.id, TeamMember.status == MemberStatus.JOINED)
+    )
+
+
+def solver_home(user: User, *, cursor: str | None = None, per_page: int = PER_PAGE) -> SolverHome:
+    """My home, one page of proposals at a time: a fixed number of statements (the page with
+    its needs and teams, decisions, invitations, splits to confirm, awards, what I am owed)."""
+    page = keyset_page(
+        _mine(user).options(joinedload(Proposal.challenge), selectinload(Proposal.members)),
+        [Proposal.id],
+        cursor=cursor,
+        per_page=per_page,
+        scalars=True,
+    )
+    home = SolverHome(
+        proposals=page.items,
+        per_page=page.per_page,
+        next_cursor=page.next_cursor,
+        has_previous=page.has_previous,
+    )
     home.invitations = list(
         db.session.scalars(
-            select(TeamMember).where(
-                TeamMember.email == user.email, TeamMember.status == MemberStatus.INVITED
+            select(TeamMember)
+            .where(TeamMember.email == user.email, TeamMember.status == MemberStatus.INVITED)
+            .options(
+                joinedload(TeamMember.proposal).joinedload(Proposal.lead),
+                joinedload(TeamMember.proposal).joinedload(Proposal.challenge),
             )
+            .order_by(TeamMember.id.desc())
+            .limit(SIDE_LIST_LIMIT)
+        )
+    )
+    home.to_confirm = list(
+        db.session.scalars(
+            select(Proposal)
+            .join(TeamMember, TeamMember.proposal_id == Proposal.id)
+            .where(
+                TeamMember.user_id == user.id,
+                TeamMember.confirmed_version != Proposal.split_version,
+                Proposal.split_locked_at.is_(None),
+                Proposal.status.in_((ProposalStatus.DRAFT, ProposalStatus.SUBMITTED)),
+            )
+            .order_by(Proposal.id.desc())
+            .limit(SIDE_LIST_LIMIT)
         )
     )
     ids = [p.id for p in home.proposals]
-    home.to_confirm = [
-        p
-        for p in home.proposals
-        if p.split_locked_at is None
-        and p.status in ("draft", "submitted")
-        and any(m.user_id == user.id and not m.confirmed for m in p.members)
-    ]
     if ids:
         home.decisions = {
             d.proposal_id: d
-            for d in db.session.scalars(select(Decision).where(Decision.proposal_id.in_(ids)))
+            for d in db.session.scalars(
+                select(Decision)
+                .where(Decision.proposal_id.in_(ids))
+                .options(selectinload(Decision.award))
+            )
         }
-    by_id = {p.id: p for p in home.proposals}
-    for award in db.session.scalars(
-        select(Award).where(Award.proposal_id.in_(ids)).order_by(Award.id.desc())
-    ) if ids else []:
+    mine = _mine(user).with_only_columns(Proposal.id).scalar_subquery()
+    awarded = db.session.execute(
+        select(Award, Proposal)
+        .join(Proposal, Proposal.id == Award.proposal_id)
+        .where(Award.proposal_id.in_(mine))
+        .order_by(Award.id.desc())
+        .limit(SIDE_LIST_LIMIT)
+    )
+    for award, proposal in awarded:
         part = int(award.shares.get(str(user.id), 0))
-        home.awards.append(MyAward(award, by_id[award.proposal_id], part))
+        home.awards.append(MyAward(award, proposal, part))
     home.owed = owed_to(user)
     return home

@@ -11,6 +11,7 @@ from marshmallow import validate
 
 from marketplace.challenges.schemas import StorableTextMixin
 from marketplace.judging.schemas import DecisionSchema
+from marketplace.pagination import KeysetPageSchema
 
 #: Ids are 64-bit.
 MAX_ID = 9_223_372_036_854_775_807
@@ -270,7 +271,15 @@ class MyAwardSchema(ma.Schema):
     awarded_at = ma.fields.DateTime(attribute="award.awarded_at")
 
 
-class SolverHomeSchema(ma.Schema):
+class ProposalPageSchema(KeysetPageSchema):
+    items = ma.fields.List(ma.fields.Nested(ProposalSummarySchema))
+
+
+class SolverHomeSchema(KeysetPageSchema):
+    """The solver's home, one page of proposals at a time (newest first; pass `next_cursor`
+    as `cursor` for older ones). Decisions are those of the page's proposals; invitations,
+    splits to confirm and awards show the latest 50."""
+
     proposals = ma.fields.List(ma.fields.Nested(ProposalSummarySchema))
     invitations = ma.fields.List(
         ma.fields.Nested(MyInvitationSchema),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
 from ledger import utcnow
 from marketplace.accounts.models import User
@@ -21,6 +22,7 @@ from marketplace.db import command
 from marketplace.errors import Conflict, Invalid
 from marketplace.extensions import db
 from marketplace.notifications.services import notify
+from marketplace.pagination import PER_PAGE, KeysetPage, keyset_page
 from marketplace.proposals.access import (
     READERS,
     SENT,
@@ -174,11 +176,17 @@ def _seeker_editors(challenge: Challenge) -> list[int]:
     return [m.user_id for m in challenge.organization.memberships if m.role in EDITORS]
 
 
+def seeker_challenge(user: User, challenge_id: int) -> Challenge:
+    """The need, if ``user`` is among its owners, managers and reviewers (404 or 403)."""
+    challenge = get_visible(user, challenge_id)
+    require(user, challenge, READERS, "read the proposals")
+    return challenge
+
+
 def proposals_for_seeker(user: User, challenge_id: int) -> list[Proposal]:
     """The proposals a need received (submitted or decided), for its owners, managers and
     reviewers."""
-    challenge = get_visible(user, challenge_id)
-    require(user, challenge, READERS, "read the proposals")
+    challenge = seeker_challenge(user, challenge_id)
     return list(
         db.session.scalars(
             select(Proposal)
@@ -188,22 +196,37 @@ def proposals_for_seeker(user: User, challenge_id: int) -> list[Proposal]:
     )
 
 
-def proposals_for(user: User, challenge_id: int) -> list[Proposal]:
-    """A need's proposals as ``user`` may list them: the seeking organization's staff get the
-    ones sent to it (``proposals_for_seeker``: its finance members are refused); anyone else
-    gets their own, drafts included, newest first."""
+def proposals_for(
+    user: User, challenge_id: int, *, cursor: str | None = None, per_page: int = PER_PAGE
+) -> KeysetPage[Proposal]:
+    """A page of a need's proposals as ``user`` may list them: the seeking organization's
+    owners, managers and reviewers get the ones sent to it, oldest submission first (its
+    finance members are refused); anyone else gets their own, drafts included, newest first.
+    Needs and teams come in one statement each, whatever the page's length."""
     challenge = get_visible(user, challenge_id)
+    loaded = (selectinload(Proposal.members), joinedload(Proposal.challenge))
     if role_for(user, challenge) is not None:
-        return proposals_for_seeker(user, challenge.id)
-    return list(
-        db.session.scalars(
-            select(Proposal)
-            .join(TeamMember, TeamMember.proposal_id == Proposal.id)
-            .where(
-                Proposal.challenge_id == challenge.id,
-                TeamMember.user_id == user.id,
-                TeamMember.status == MemberStatus.JOINED,
-            )
-            .order_by(Proposal.id.desc())
+        require(user, challenge, READERS, "read the proposals")
+        query = select(Proposal).where(
+            Proposal.challenge_id == challenge.id, Proposal.status.in_(SENT)
         )
+        return keyset_page(
+            query.options(*loaded),
+            [Proposal.submitted_at, Proposal.id],
+            cursor=cursor,
+            per_page=per_page,
+            descending=False,
+            scalars=True,
+        )
+    query = (
+        select(Proposal)
+        .join(TeamMember, TeamMember.proposal_id == Proposal.id)
+        .where(
+            Proposal.challenge_id == challenge.id,
+            TeamMember.user_id == user.id,
+            TeamMember.status == MemberStatus.JOINED,
+        )
+    )
+    return keyset_page(
+        query.options(*loaded), [Proposal.id], cursor=cursor, per_page=per_page, scalars=True
     )

@@ -14,6 +14,7 @@ from marketplace.challenges.terms import IP_LABELS
 from marketplace.errors import DomainError, Invalid
 from marketplace.forms import flash_error
 from marketplace.judging.decisions import decision_of
+from marketplace.pagination import html_page
 from marketplace.proposals import attachments, messages, services, team
 from marketplace.proposals.access import (
     Side,
@@ -336,7 +337,11 @@ def join(token: str) -> ResponseReturnValue:
 @bp.route("/me/proposals")
 @login_required
 def mine() -> ResponseReturnValue:
-    return render_template("proposals/home.html", home=solver_home(current_user))
+    home = html_page(
+        lambda cursor, per_page: solver_home(current_user, cursor=cursor, per_page=per_page),
+        request.args,
+    )
+    return render_template("proposals/home.html", home=home)
 
 
 @bp.app_template_filter("percent")
@@ -347,9 +352,7 @@ def percent_filter(bp_value: int) -> str:
 @bp.app_template_global()
 def may_propose(challenge: Challenge) -> bool:
     """Whether the signed-in viewer may write a proposal for this need (the service's rule)."""
-    return current_user.is_authenticated and not services.why_not_propose(
-        current_user, challenge
-    )
+    return current_user.is_authenticated and not services.why_not_propose(current_user, challenge)
 
 
 @bp.app_template_global()
@@ -357,4 +360,4 @@ def my_proposals_for(challenge: Challenge) -> list:
     """The signed-in viewer's proposals for this need (for the need's page)."""
     if not current_user.is_authenticated:
         return []
-    return [p for p in proposals_of(current_user) if p.challenge_id == challenge.id]
+    return proposals_of(current_user, challenge_id=challenge.id)

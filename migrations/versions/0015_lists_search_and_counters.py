@@ -1,5 +1,10 @@
 """lists, search and counters
 
+Full-text search reads a stored tsvector (PostgreSQL only: a generated column, kept by the
+database in the transaction that writes the need) under a GIN index, instead of rebuilding the
+document for every match and again for ts_rank. The inbox reads ``(user_id, id)``; the unread
+count (on every page) a partial index of unread notifications only.
+
 Revision ID: 0015
 Revises: 0014
 Create Date: 2026-11-30 20:00:00
@@ -15,10 +20,37 @@ down_revision = '0014'
 branch_labels = None
 depends_on = None
 
+DOCUMENT = (
+    "to_tsvector('english', title || ' ' || summary || ' ' || background || ' ' || tags_text)"
+)
+
 
 def upgrade():
-    pass
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_notifications_user_id')
+        batch_op.create_index('ix_notifications_user_id_id', ['user_id', 'id'], unique=False)
+        batch_op.create_index(
+            'ix_notifications_unread',
+            ['user_id'],
+            unique=False,
+            postgresql_where=sa.text('read_at IS NULL'),
+            sqlite_where=sa.text('read_at IS NULL'),
+        )
+    if op.get_context().dialect.name == "postgresql":
+        op.execute("DROP INDEX ix_challenges_search")
+        op.execute(
+            f"ALTER TABLE challenges ADD COLUMN search_vector tsvector "
+            f"GENERATED ALWAYS AS ({DOCUMENT}) STORED"
+        )
+        op.execute("CREATE INDEX ix_challenges_search ON challenges USING gin (search_vector)")
 
 
 def downgrade():
-    pass
+    if op.get_context().dialect.name == "postgresql":
+        op.execute("DROP INDEX ix_challenges_search")
+        op.execute("ALTER TABLE challenges DROP COLUMN search_vector")
+        op.execute(f"CREATE INDEX ix_challenges_search ON challenges USING gin ({DOCUMENT})")
+    with op.batch_alter_table('notifications', schema=None) as batch_op:
+        batch_op.drop_index('ix_notifications_unread')
+        batch_op.drop_index('ix_notifications_user_id_id')
+        batch_op.create_index('ix_notifications_user_id', ['user_id'], unique=False)

@@ -519,10 +519,10 @@ def test_questions_answers_updates_and_notifications(app, client, people, keys, 
     assert client.post(f"{base}/updates", json=update, headers=keys.manager).status_code == 201
     assert client.get(f"{base}/updates").json[0]["title"] == "Shortlist next week"
 
-    inbox = client.get(f"{API}/notifications", headers=keys.solver).json
+    inbox = client.get(f"{API}/notifications", headers=keys.solver).json["items"]
     assert {n["kind"] for n in inbox} == {"clarification", "update"}
     assert all(n["read_at"] is None for n in inbox)
     assert client.post(f"{API}/notifications/read", headers=keys.solver).status_code == 204
-    inbox = client.get(f"{API}/notifications", headers=keys.solver).json
+    inbox = client.get(f"{API}/notifications", headers=keys.solver).json["items"]
     assert all(n["read_at"] is not None for n in inbox)
     assert client.get(f"{API}/notifications").status_code == 401

@@ -81,6 +81,8 @@ def test_the_whole_flow_from_draft_to_earnings_through_the_api(app, client, peop
     reviews = client.get(f"{API}/proposals/{pid}/reviews", headers=manager).get_json()
     assert [r["reviewer_id"] for r in reviews] == [user_id(app, people.reviewer)]
     board = client.get(f"{API}/challenges/{need}/scoreboard", headers=reviewer).get_json()
+    assert board["next_cursor"] is None
+    board = board["items"]
     assert [(s["proposal_id"], s["mean_centi"], s["reviews"], s["outcome"]) for s in board] == [
         (pid, 680, 1, None)
     ]
@@ -113,7 +115,7 @@ def test_the_whole_flow_from_draft_to_earnings_through_the_api(app, client, peop
     awards = client.get(f"{API}/challenges/{need}/awards", headers=reviewer).get_json()
     assert [a["id"] for a in awards] == [award["id"]]
     assert client.get(f"{API}/challenges/{need}/awards", headers=lead).status_code == 403
-    board = client.get(f"{API}/challenges/{need}/scoreboard", headers=manager).get_json()
+    board = client.get(f"{API}/challenges/{need}/scoreboard", headers=manager).get_json()["items"]
     assert (board[0]["outcome"], board[0]["prize_rank"], board[0]["shortlisted"]) == (
         "award",
         1,

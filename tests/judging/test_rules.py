@@ -51,7 +51,7 @@ def test_reviews_give_a_weighted_mean_and_a_spread(app, people, submitted):
             submitted.proposal_id,
             [{**SCORES[0], "score": 10}, {**SCORES[1], "score": 9}],
         )
-        (standing,) = reviews.scoreboard(manager, submitted.challenge_id)
+        (standing,) = reviews.scoreboard(manager, submitted.challenge_id).items
         # 8*0.6 + 5*0.4 = 6.80 and 10*0.6 + 9*0.4 = 9.60: mean 8.20, spread 2.80
         assert (standing.reviews, standing.mean_centi, standing.spread_centi) == (2, 820, 280)
 

@@ -210,13 +210,14 @@ def test_a_solver_lists_their_own_proposals_and_the_seeker_the_submitted_ones(
     draft = draft_proposal(app, people.other_solver, submitted.challenge_id, title="Mine")
     url = f"{API}/challenges/{submitted.challenge_id}/proposals"
     mine = client.get(url, headers=auth(app, people.other_solver))
-    assert [p["id"] for p in mine.get_json()] == [draft]
+    assert [p["id"] for p in mine.get_json()["items"]] == [draft]
     team = client.get(url, headers=auth(app, PARTNER))
-    assert [p["id"] for p in team.get_json()] == [submitted.proposal_id]
-    seeker = client.get(url, headers=auth(app, people.reviewer))
-    assert [p["id"] for p in seeker.get_json()] == [submitted.proposal_id]  # not the draft
-    assert seeker.get_json()[0]["team_size"] == 2
-    assert "description" not in seeker.get_json()[0]
+    assert [p["id"] for p in team.get_json()["items"]] == [submitted.proposal_id]
+    seeker = client.get(url, headers=auth(app, people.reviewer)).get_json()
+    assert [p["id"] for p in seeker["items"]] == [submitted.proposal_id]  # not the draft
+    assert seeker["next_cursor"] is None
+    assert seeker["items"][0]["team_size"] == 2
+    assert "description" not in seeker["items"][0]
     assert client.get(url, headers=auth(app, people.finance)).status_code == 403
     assert client.get(url).status_code == 401
 
