@@ -61,6 +61,9 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE") or None,
         # Seconds to wait for one Stripe answer; no answer in time is an unknown outcome.
         "STRIPE_TIMEOUT": float(os.environ.get("STRIPE_TIMEOUT") or 30),
+        # Payout requests to the provider a second, shared by every worker (Stripe: 25 a
+        # second per endpoint by default; marketplace.payouts.rate).
+        "PAYOUT_RATE_PER_SECOND": float(os.environ.get("PAYOUT_RATE_PER_SECOND") or 25),
         "PLATFORM_CURRENCY": os.environ.get("PLATFORM_CURRENCY", "USD"),
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,

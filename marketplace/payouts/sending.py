@@ -18,10 +18,17 @@ What the provider answers decides what happens next:
   voided and the solver owed again (``settlement.mark_failed``). Nothing else voids a line.
 - no answer (5xx, timeout, dropped connection): tried again later with backoff, with the same
   key; a saved 500 is replayed for that key for 24 hours, hence the look-up before each retry.
-- 429: tried again after its ``Retry-After``; the job pauses as long (the limit is the
-  account's, not the line's).
+- 429: nothing was done, so the same request is sent again after its ``Retry-After``, at
+  once within the claim (``RATE_LIMIT_PATIENCE``), the shared pace paused meanwhile for every
+  sender (the limit is the account's, not the line's); past that, the line is left for a
+  later try at its ``Retry-After``.
 - no transfer found after the last key version's lifetime: nothing more is tried by itself;
   the line waits for finance (``batches.release_line``).
+
+Requests keep to ``PAYOUT_RATE_PER_SECOND`` through a token bucket shared by every worker
+(``rate.payout_pace``), and a job sends up to ``SEND_THREADS`` lines at once (PostgreSQL; one
+at a time on SQLite, which has one writer), each thread in its own app context and session:
+the claim, ask, settle steps and their idempotency keys are the same for every line.
 
 ``resume_stuck_batches`` (scheduled) enqueues the job again for batches with lines due: after a
 worker died, or when a retry's time has come.
@@ -32,10 +39,14 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
-from sqlalchemy import and_, func, or_, select, update
+from flask import Flask, current_app
+from sqlalchemy import Engine, and_, func, or_, select, update
 
 from ledger import utcnow
 from marketplace.db import transaction
@@ -56,6 +67,7 @@ from marketplace.payouts.models import (
     PayoutBatch,
     PayoutLine,
 )
+from marketplace.payouts.rate import payout_pace
 from marketplace.payouts.settlement import (
     OPEN,
     complete_if_done,
@@ -78,6 +90,11 @@ CLAIM = timedelta(minutes=5)
 BACKOFF = (30, 120, 600, 1800, 3600, 7200)
 #: A job sleeps for retries due within this long (429s); later ones are the scheduler's.
 WAIT_IN_JOB = timedelta(seconds=10)
+#: Seconds of Retry-After a claimed line waits out in place before it is left for later
+#: (well within its claim, ``CLAIM``).
+RATE_LIMIT_PATIENCE = 60.0
+#: Lines a job sends at once (on PostgreSQL), all within the shared pace.
+SEND_THREADS = 4
 #: A job stops taking lines after this long and leaves the rest to the next one (seconds).
 SEND_TIMEOUT = 3600
 JOB_BUDGET = SEND_TIMEOUT - 300
@@ -195,13 +212,35 @@ def _next_version(claimed: Claim) -> PayoutRequest | None:
         return payout_request(line)
 
 
+R = TypeVar("R")
+
+
+def paced(call: Callable[[PayoutRequest], R], request: PayoutRequest) -> R:
+    """``call(request)`` at the shared pace. A 429 did nothing at the provider, so the same
+    request (same idempotency key) goes again once its Retry-After has passed, the pace
+    paused for every sender meanwhile, until ``RATE_LIMIT_PATIENCE`` is spent (then the 429
+    is raised and the line tried later)."""
+    pace = payout_pace()
+    waited = 0.0
+    while True:
+        pace.wait()
+        try:
+            return call(request)
+        except RateLimited as error:
+            if waited + error.retry_after > RATE_LIMIT_PATIENCE:
+                raise
+            log.info("429 for %s: again after %.1f s", request.key, error.retry_after)
+            pace.pause(error.retry_after)
+            waited += error.retry_after
+
+
 def ask(provider: PaymentProvider, claimed: Claim) -> Answer:
     """What the provider says about one claimed line, looking it up before sending again.
     Only the answer to a transfer request can be a refusal; a failed look-up never is."""
     request = claimed.request
     if claimed.tried_before or claimed.key_expired:
         try:
-            found = provider.find_payout(request)
+            found = paced(provider.find_payout, request)
         except ProviderError as error:
             return _no_answer(error)
         if found is not None:
@@ -213,7 +252,7 @@ def ask(provider: PaymentProvider, claimed: Claim) -> Answer:
             if request is None:
                 return Answer("settled")
     try:
-        return Answer("paid", provider.send_payout(request))
+        return Answer("paid", paced(provider.send_payout, request))
     except ProviderUnavailable as error:
         return _no_answer(error)
     except ProviderError as error:
@@ -288,6 +327,33 @@ def _due_lines(batch_id: int, now: datetime) -> list[tuple[int, str]]:
     return [(line_id, destination) for line_id, destination in rows]
 
 
+def _threads_allowed() -> bool:
+    """Threads need a connection each from an engine: not on SQLite (one writer at a time),
+    nor with a session bound to one connection (the tests' rolled-back transaction)."""
+    bind = db.session.get_bind()
+    return isinstance(bind, Engine) and bind.dialect.name != "sqlite"
+
+
+def _send_all(
+    provider: PaymentProvider, due: list[tuple[int, str]], stop_at: float
+) -> Counter[str]:
+    """Send the due lines, up to ``SEND_THREADS`` at once; each thread runs one line at a
+    time in its own app context (so its own session and connection)."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def one(line: tuple[int, str]) -> str:
+        if time.monotonic() >= stop_at:
+            return "left"
+        with app.app_context():
+            return send_line(provider, *line)[0]
+
+    threads = min(SEND_THREADS, len(due)) if _threads_allowed() else 1
+    if threads <= 1:
+        return Counter(send_line(provider, *line)[0] for line in due if time.monotonic() < stop_at)
+    with ThreadPoolExecutor(threads, thread_name_prefix="payout-send") as pool:
+        return Counter(pool.map(one, due))
+
+
 def _next_due(batch_id: int) -> datetime | None:
     return db.session.scalar(
         select(func.min(PayoutLine.next_try_at)).where(
@@ -309,13 +375,8 @@ def send_batch(batch_id: int) -> dict[str, int]:
     while time.monotonic() < stop_at:
         with transaction():  # ends the read: nothing is held open while sending
             due = _due_lines(batch_id, utcnow())
-        for line_id, destination in due:
-            if time.monotonic() >= stop_at:
-                break
-            outcome, answer = send_line(provider, line_id, destination)
-            outcomes[outcome] += 1
-            if answer is not None and isinstance(answer.error, RateLimited):
-                time.sleep(min(answer.error.retry_after, WAIT_IN_JOB.total_seconds()))
+        outcomes.update(_send_all(provider, due, stop_at))
+        outcomes.pop("left", None)
         with transaction():
             next_due = _next_due(batch_id)
         if next_due is None or next_due - utcnow() > WAIT_IN_JOB:

@@ -1,10 +1,11 @@
 """A payout batch sent by real workers (``flask jobs worker --burst``, Redis, a database of its
 own) while the fake Stripe misbehaves, line by line: a 500 it replays for the key (with and
-without having made the transfer), a timeout, a 429 with Retry-After, an answer dropped after
-the transfer was made, a refusal; then the worker is killed with SIGKILL while Stripe holds an
-answer. With no human action, only the scheduled resume and time moving forward (next-try
-times and key ages edited in the database, not slept through), every line ends paid exactly
-once or owed again, the book verifies, and the fake holds one transfer per paid line.
+without having made the transfer), a timeout, a 429 with Retry-After (sent again by the same
+try once it has passed), an answer dropped after the transfer was made, a refusal; then the
+worker is killed with SIGKILL while Stripe holds an answer. With no human action, only the
+scheduled resume and time moving forward (next-try times and key ages edited in the database,
+not slept through), every line ends paid exactly once or owed again, the book verifies, and
+the fake holds one transfer per paid line.
 
 Two send jobs for one batch running at once never send a line twice: each line is claimed
 first (also shown with two threads and a held answer, without Redis). The same-key retry of a
@@ -93,9 +94,12 @@ def test_stripe_faults_and_a_killed_worker_end_with_every_line_paid_once_or_owed
         crashing.send_signal(signal.SIGKILL)  # Stripe made the transfer; its answer is held
         crashing.communicate(timeout=30)
         stripe_server.release()
-        assert statuses(world) == (
-            ["sending"] * 5 + ["failed", "paid", "sending"] + ["reserved"] * 4
-        )
+        # The worker sends several lines at once (PostgreSQL), so which of the others it
+        # reached before it died varies; the held line is sent and unanswered, none failed but
+        # the refused one.
+        found = statuses(world)
+        assert found[HELD] == "sending"
+        assert [n for n, status in enumerate(found) if status == "failed"] in ([], [REFUSED])
 
         # Time moves on: the retries are due, and a day has passed for the line Stripe never
         # made (its key expired: a new key version). The scheduled job resumes the batch once,
@@ -157,12 +161,15 @@ def test_two_jobs_sending_one_batch_never_send_a_line_twice(database, tmp_path, 
 
         first = threading.Thread(target=send, args=("first",))
         first.start()
-        wait_for(lambda: len(stripe_server.transfers) == 1)  # the first line, held
+        wait_for(lambda: len(stripe_server.transfers_of(world.line_ids[0])) == 1)  # held
         send("second")
         stripe_server.release()
         first.join(timeout=60)
-        assert outcomes["second"] == {"paid": 3}  # the held line is not due: leased
-        assert outcomes["first"] == {"paid": 1, "skipped": 3}
+        # Each line paid by one job only: the held line is leased, the others claimed once
+        # (the first job may have sent some with its other threads before the second began).
+        paid = outcomes["first"].get("paid", 0) + outcomes["second"].get("paid", 0)
+        assert paid == 4 and outcomes["first"].get("paid", 0) >= 1
+        assert sum(outcomes["first"].values()) + sum(outcomes["second"].values()) <= 8
         assert len(stripe_server.posts("/v1/transfers")) == len(stripe_server.transfers) == 4
         with world.app.app_context():
             assert db.session.get(PayoutBatch, world.batch_id).status == "completed"

@@ -131,13 +131,44 @@ def test_a_line_stripe_never_made_is_sent_under_a_new_key_once_its_key_expired(
     assert len(stripe_server.transfers) == 1
 
 
-def test_a_429_is_tried_again_after_its_retry_after_by_the_same_job(
+def test_a_429_is_sent_again_after_its_retry_after_by_the_same_try(
     app, finance, owed, stripe_server, one_line
 ):
+    """A 429 did nothing at Stripe: the same request goes again under the same key, within
+    the same claim (no second try counted, no look-up first), and the line is paid once."""
     batch_id, line_id = one_line
     key = f"payout-line-{line_id}"
-    stripe_server.payout_fault("rate_limit", keys=[key], retry_after=1)
+    stripe_server.payout_fault("rate_limit", keys=[key], times=2, retry_after=1)
     approve(app, finance, batch_id)
+    with app.app_context():
+        line, batch = line_and_batch(app, line_id)
+        assert (line.status, line.attempts, batch.status) == ("paid", 1, "completed")
+    assert [status for status, _ in posts(stripe_server, key)] == [429, 429, 200]
+    assert [r for r in stripe_server.requests if r.method == "GET"] == []
+    assert len(stripe_server.transfers) == 1
+    assert [t["metadata"]["payout_line_id"] for t in stripe_server.transfers.values()] == [
+        str(line_id)
+    ]
+
+
+def test_a_429_asking_for_longer_than_the_job_waits_leaves_the_line_for_later(
+    app, finance, owed, stripe_server, one_line
+):
+    """Past ``RATE_LIMIT_PATIENCE`` the line is not waited for in the job: it keeps its claim
+    until the Retry-After has passed, then the scheduled resume sends it (looked up first)."""
+    batch_id, line_id = one_line
+    key = f"payout-line-{line_id}"
+    wait = int(sending.RATE_LIMIT_PATIENCE) + 30
+    stripe_server.payout_fault("rate_limit", keys=[key], retry_after=wait)
+    approve(app, finance, batch_id)
+    with app.app_context():
+        line, batch = line_and_batch(app, line_id)
+        assert (line.status, line.attempts, batch.status) == ("sending", 1, "approved")
+        ahead = (ledger.as_utc(line.next_try_at) - utcnow()).total_seconds()
+        assert wait - 10 < ahead <= wait
+        assert "Try 1" in line.error
+    make_due(app, line_id)
+    resume(app)
     with app.app_context():
         line, batch = line_and_batch(app, line_id)
         assert (line.status, line.attempts, batch.status) == ("paid", 2, "completed")
