@@ -32,8 +32,10 @@ from marketplace.finance.schemas import (
     StatementQuerySchema,
     StatementSchema,
     TransferSchema,
-    TrialBalanceLineSchema,
+    TrialBalanceAccountsQuerySchema,
+    TrialBalanceAccountsSchema,
     TrialBalanceQuerySchema,
+    TrialBalanceSchema,
 )
 
 blp = Blueprint("finance_api", __name__, url_prefix="/api/v1", description="The book")
@@ -58,11 +60,27 @@ STAFF_ONLY = "Only platform finance staff may read this"
 class TrialBalance(MethodView):
     @blp.doc(security=READ_AUTH)
     @blp.arguments(TrialBalanceQuerySchema, location="query")
-    @blp.response(200, TrialBalanceLineSchema(many=True))
+    @blp.response(200, TrialBalanceSchema)
     @problems(401, 403, _403=STAFF_ONLY)
-    def get(self, query: dict) -> list:
-        """Every account's posted debits, credits and balance (platform finance staff)."""
+    def get(self, query: dict) -> Any:
+        """Posted debits, credits and balance per account type, kind and currency, with the
+        totals per currency (platform finance staff); the accounts of a line are listed at
+        /ledger/trial-balance/accounts."""
         return services.trial_balance(api_user(), query["as_of"])
+
+
+@blp.route("/ledger/trial-balance/accounts")
+class TrialBalanceAccounts(MethodView):
+    @blp.doc(security=READ_AUTH)
+    @blp.arguments(TrialBalanceAccountsQuerySchema, location="query")
+    @blp.response(200, TrialBalanceAccountsSchema)
+    @problems(401, 403, 422, _403=STAFF_ONLY)
+    def get(self, query: dict) -> Any:
+        """The accounts of one trial balance line, by code, a page at a time (`cursor`)."""
+        return services.trial_balance_accounts(
+            api_user(), query["type"], query["kind"], query["currency"], query["as_of"],
+            query["cursor"], query["per_page"],
+        )  # fmt: skip
 
 
 @blp.route("/finance/transfers")

@@ -4,6 +4,9 @@ import marshmallow as ma
 
 from marketplace.pagination import CursorQuerySchema, KeysetPageSchema
 
+#: PostgreSQL cannot compare text with a NUL character: a field error, not a 500.
+NO_NUL = ma.validate.Regexp(r"^[^\x00]*$", error="Text may not contain NUL characters.")
+
 
 class TrialBalanceQuerySchema(ma.Schema):
     as_of = ma.fields.AwareDateTime(
@@ -20,15 +23,62 @@ class TrialBalanceLineSchema(ma.Schema):
     balance = ma.fields.Integer(metadata={"description": "debits - credits, minor units"})
 
 
+class TrialBalanceGroupSchema(ma.Schema):
+    type = ma.fields.String()
+    kind = ma.fields.String(metadata={"description": "second part of the codes, e.g. payable"})
+    currency = ma.fields.String()
+    accounts = ma.fields.Integer(metadata={"description": "how many accounts it sums"})
+    debits = ma.fields.Integer(metadata={"description": "minor units"})
+    credits = ma.fields.Integer(metadata={"description": "minor units"})
+    balance = ma.fields.Integer(metadata={"description": "debits - credits, minor units"})
+
+
+class CurrencyTotalSchema(ma.Schema):
+    currency = ma.fields.String()
+    debits = ma.fields.Integer()
+    credits = ma.fields.Integer()
+
+
+class TrialBalanceSchema(ma.Schema):
+    as_of = ma.fields.AwareDateTime(allow_none=True)
+    balanced = ma.fields.Boolean(metadata={"description": "debits equal credits per currency"})
+    groups = ma.fields.List(
+        ma.fields.Nested(TrialBalanceGroupSchema),
+        metadata={"description": "one line per account type, kind and currency"},
+    )
+    totals = ma.fields.Function(
+        lambda tb: [{"currency": c, "debits": d, "credits": k} for c, (d, k) in tb.totals.items()],
+        metadata={"description": "per currency"},
+    )
+
+
+class TrialBalanceAccountsQuerySchema(CursorQuerySchema):
+    type = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(["asset", "liability", "equity", "revenue", "expense"]),
+    )
+    kind = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=200), NO_NUL])
+    currency = ma.fields.String(
+        required=True, validate=ma.validate.Regexp(r"^[A-Z]{3}$", error="Three capitals: USD.")
+    )
+    as_of = ma.fields.AwareDateTime(
+        load_default=None, metadata={"description": "ISO 8601 with a time zone"}
+    )
+
+
+class TrialBalanceAccountsSchema(KeysetPageSchema):
+    items = ma.fields.List(ma.fields.Nested(TrialBalanceLineSchema))
+
+
 class JournalQuerySchema(CursorQuerySchema):
     code = ma.fields.String(
         load_default=None,
-        validate=ma.validate.Length(max=40),
+        validate=[ma.validate.Length(max=40), NO_NUL],
         metadata={"description": "transfer code, e.g. FUND_ESCROW, AWARD, PAYOUT"},
     )
     account = ma.fields.String(
         load_default=None,
-        validate=ma.validate.Length(max=200),
+        validate=[ma.validate.Length(max=200), NO_NUL],
         metadata={
             "description": "an account code: that account and the accounts under it "
             "(`liability:escrow` matches every escrow account)"
@@ -36,7 +86,7 @@ class JournalQuerySchema(CursorQuerySchema):
     )
     reference = ma.fields.String(
         load_default=None,
-        validate=ma.validate.Length(max=200),
+        validate=[ma.validate.Length(max=200), NO_NUL],
         metadata={"description": "exact reference, e.g. `challenge:4`"},
     )
     start = ma.fields.Date(
@@ -82,7 +132,7 @@ class AccountSchema(ma.Schema):
 
 
 class StatementQuerySchema(CursorQuerySchema):
-    account = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    account = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=200), NO_NUL])
 
 
 class StatementLineSchema(ma.Schema):
@@ -110,7 +160,7 @@ class StatementSchema(KeysetPageSchema):
 
 
 class BalanceQuerySchema(ma.Schema):
-    account = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    account = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=200), NO_NUL])
     as_of = ma.fields.Date(required=True, metadata={"description": "end of this day (UTC)"})
 
 

@@ -24,6 +24,7 @@ from marketplace.finance.schemas import (
     JournalQuerySchema,
     ReconciliationQuerySchema,
     StatementQuerySchema,
+    TrialBalanceAccountsQuerySchema,
     TrialBalanceQuerySchema,
 )
 
@@ -134,20 +135,23 @@ def export_download(export_id: int) -> ResponseReturnValue:
     return response
 
 
+AS_OF = "Give the date as ISO 8601 with a time zone, e.g. 2026-01-31T23:59:59Z."
+
+
 @bp.route("/trial-balance")
 @login_required
 def trial_balance() -> ResponseReturnValue:
-    try:
-        as_of = TrialBalanceQuerySchema().load(request.args)["as_of"]
-    except ValidationError as error:
-        raise Invalid(
-            "Give the date as ISO 8601 with a time zone, e.g. 2026-01-31T23:59:59Z.",
-            error.normalized_messages(),
-        ) from error
-    lines = services.trial_balance(current_user, as_of)
-    return render_template(
-        "finance/trial_balance.html",
-        lines=lines,
-        totals=services.totals_by_currency(lines),
-        as_of=as_of,
-    )
+    as_of = _query(TrialBalanceQuerySchema(), AS_OF)["as_of"]
+    result = services.trial_balance(current_user, as_of)
+    return render_template("finance/trial_balance.html", result=result, as_of=as_of)
+
+
+@bp.route("/trial-balance/accounts")
+@login_required
+def trial_balance_accounts() -> ResponseReturnValue:
+    query = _query(TrialBalanceAccountsQuerySchema(), AS_OF)
+    page = services.trial_balance_accounts(
+        current_user, query["type"], query["kind"], query["currency"], query["as_of"],
+        query["cursor"], query["per_page"],
+    )  # fmt: skip
+    return render_template("finance/trial_balance_accounts.html", page=page, query=query)
