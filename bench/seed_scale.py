@@ -411,6 +411,7 @@ def seed(scale: str, schema: str, base_url: str) -> None:
     plain = sa.make_url(base_url).set(drivername="postgresql").render_as_string(False)
     with psycopg.connect(plain, options=f"-csearch_path={schema}") as connection:
         tables = Tables(connection, schema)
+        tables.without_triggers()
         _people(tables, world, hash_password(PASSWORD))
         clock.step("users, organizations, memberships")
         _needs(tables, world)
@@ -426,10 +427,14 @@ def seed(scale: str, schema: str, base_url: str) -> None:
         _notifications(tables, world)
         clock.step("notifications and need visits")
         people = _bench_people(tables, world, book)
+        broken = tables.check_foreign_keys()
+        clock.step(f"foreign keys checked: {len(broken)} broken")
+        if broken:
+            raise SystemExit("\n".join(broken))
         tables.reset_sequences()
         connection.commit()
         connection.autocommit = True
-        connection.execute("VACUUM (ANALYZE)")
+        tables.vacuum()
         clock.step("sequences, bench_people, VACUUM ANALYZE")
     for table, count in sorted(tables.counts.items()):
         print(f"    {table:<24} {count:>10,}")
