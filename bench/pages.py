@@ -85,6 +85,8 @@ class Result:
     statements: int | None = None
     bytes: int | None = None
     samples: list[float] = field(default_factory=list)
+    #: The statement count of the same page in another run (``--against``), e.g. at S.
+    other_statements: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -98,6 +100,9 @@ class Result:
             marks.append("p95")
         if self.statements is not None and self.statements > MAX_STATEMENTS:
             marks.append("statements")
+        other = self.other_statements
+        if other is not None and self.statements is not None and other != self.statements:
+            marks.append(f"statements {other} -> {self.statements}")
         if self.bytes is not None and self.bytes > MAX_BYTES:
             marks.append("size")
         return marks
@@ -274,6 +279,17 @@ def last_batch(url: str) -> int:
     return last
 
 
+def signed_in(base: str, people: dict) -> dict[str, requests.Session]:
+    """A signed-in session per person; one that cannot sign in is reported and left out."""
+    sessions = {}
+    for role in SIGNED_IN:
+        try:
+            sessions[role] = sign_in(base, people[role]["email"], PASSWORD)
+        except (RuntimeError, requests.RequestException) as error:
+            print(f"  cannot sign in as {role}: {error}", flush=True)
+    return sessions
+
+
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     base_url = args.url or os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL
     url = schema_url(base_url, args.schema)
@@ -292,14 +308,20 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         gunicorn("bench.hello_wsgi:app", {}, 30) as hello,
         gunicorn("wsgi:app", env, int(args.timeout) + 5, ready="/healthz") as base,
     ):
-        sessions = {role: sign_in(base, people[role]["email"], PASSWORD) for role in SIGNED_IN}
-        cookie = "; ".join(f"{k}={v}" for k, v in sessions["heavy_solver"].cookies.items())
+        sessions = signed_in(base, people)
+        solver = sessions.get("heavy_solver")
+        cookie = "; ".join(f"{k}={v}" for k, v in solver.cookies.items()) if solver else ""
         hello_rps = requests_per_second(hello + "/", args.seconds)
         list_rps = requests_per_second(base + "/challenges", args.seconds, cookie)
         for result in results:
             role, _, token = result.who.partition(":")
-            if result.method == "POST":
-                prepare_once(result, base, sessions, args)
+            if not token and role not in sessions:
+                result.status = "no sign-in"
+            elif result.method == "POST":
+                try:
+                    prepare_once(result, base, sessions, args)
+                except RuntimeError as error:
+                    result.status = f"error: {error}"[:60]
             else:
                 headers = {"Authorization": f"Bearer {people[role]['token']}"} if token else {}
                 client = requests.Session() if token else sessions[role]
@@ -349,6 +371,12 @@ def report(figures: dict[str, Any]) -> None:
     )
 
 
+def _other_counts(path: Path) -> dict[str, int | None]:
+    """{page: statements} from the last JSON line in ``path``."""
+    line = [text for text in path.read_text().splitlines() if text.startswith("{")][-1]
+    return {page["name"]: page["statements"] for page in json.loads(line)["pages"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--schema", required=True, help="scale_s or scale_l (seed_scale.py)")
@@ -357,13 +385,20 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=60, help="seconds before giving up")
     parser.add_argument("--seconds", type=int, default=10, help="of wrk load for requests/s")
     parser.add_argument("--json", action="store_true", help="also print one JSON line")
+    parser.add_argument("--against", help="a --json line of another run (e.g. at S): "
+                        "marks pages whose statement count differs")  # fmt: skip
     args = parser.parse_args()
     figures = measure(args)
     results = figures["_results"]
+    if args.against:
+        other = _other_counts(Path(args.against))
+        for result in results:
+            result.other_statements = other.get(result.name)
     report(figures)
     if args.json:
         for page, result in zip(figures["pages"], results, strict=True):
             page.pop("samples")
+            page["other_statements"] = result.other_statements
             page["over_target"] = result.marks()
         print(json.dumps(figures))
 
