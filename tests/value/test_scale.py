@@ -24,6 +24,7 @@ from ledger import (
 from marketplace import queue
 from marketplace.accounts.models import User
 from marketplace.challenges.models import Challenge
+from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.finance import chart
 from marketplace.jobs import send_notification_email_ranges
@@ -272,3 +273,82 @@ def test_notify_many_skips_duplicates_and_nobody(app):
         assert [(n.user_id, n.title) for n in rows] == [(min(a.id, b.id), "t" * 200),
                                                        (max(a.id, b.id), "t" * 200)]  # fmt: skip
         assert all(utcnow() - n.created_at < timedelta(minutes=5) for n in rows)
+
+
+def _statements_of_a_withdrawal(app, people, report_id: int) -> list[str]:
+    with app.app_context():
+        manager_id = user(people.manager).id
+        per_transfer = db.engine.dialect.name == "sqlite"
+    with statements_during(app) as seen, app.app_context():
+        reports.reverse_report(db.session.get(User, manager_id), report_id, "Wrong figure")
+    return [
+        statement
+        for statement in seen
+        if not (per_transfer and statement.startswith("INSERT INTO ledger_transfers"))
+    ]
+
+
+def test_withdrawing_a_report_is_one_journal_whatever_the_co_creators(
+    app, people, awarded, monkeypatch
+):
+    """Every transfer of the report is undone by a REVERSAL pointing at it, all in one
+    journal; the statements do not grow from 5 to 50 co-creators."""
+    monkeypatch.setattr(queue, "hand_over", lambda ids: len(list(ids)))
+    counts = []
+    for prefix, more, first_day in (("five", 3, 0), ("fifty", 45, 90)):
+        with app.app_context():
+            add_co_creators(awarded.award_id, [100] * more, prefix)
+            manager = user(people.manager)
+            report = reports.report_value(
+                manager, awarded.award_id, period(awarded, first_day, first_day + 89)
+            )
+            report_id, journal_id = report.id, report.journal_id
+        counts.append(len(_statements_of_a_withdrawal(app, people, report_id)))
+        with app.app_context():
+            originals = db.session.execute(
+                select(Transfer.id, Transfer.debit_account_id, Transfer.credit_account_id,
+                       Transfer.amount).where(Transfer.journal_id == journal_id)
+            ).all()  # fmt: skip
+            reversals = db.session.execute(
+                select(Transfer.reverses_id, Transfer.credit_account_id,
+                       Transfer.debit_account_id, Transfer.amount, Transfer.journal_id)
+                .where(Transfer.reverses_id.in_([t.id for t in originals]))
+            ).all()  # fmt: skip
+            assert sorted(tuple(r)[:4] for r in reversals) == sorted(tuple(t) for t in originals)
+            assert len({r.journal_id for r in reversals}) == 1
+            assert db.session.get(ValueReport, report_id).status == "reversed"
+            assert receivable_balance(awarded) == 0
+            assert ledger.verify(db.session) == []
+    assert counts[0] == counts[1]
+
+
+def receivable_balance(awarded) -> int:
+    org_id = db.session.get(Challenge, award(awarded.award_id).challenge_id).organization_id
+    account = chart.receivable(db.session, org_id, "USD")
+    return account.debits_posted - account.credits_posted
+
+
+def test_a_withdrawal_of_a_share_paid_out_is_refused_and_writes_nothing(app, people, awarded):
+    with app.app_context():
+        helpers = add_co_creators(awarded.award_id, HELPERS, "helper")
+        manager = user(people.manager)
+        report = reports.report_value(manager, awarded.award_id, period(awarded, 0, 89, VALUE))
+        paid = chart.payable(db.session, helpers[0], "USD")
+        ledger.post_transfer(
+            db.session,
+            debit=paid.id,
+            credit=chart.cash(db.session, "USD").id,
+            amount=paid.credits_posted,
+            code="PAYOUT",
+            key="test-payout",
+            recorded_by="test",
+        )
+        db.session.commit()
+        before = _counts()
+        with pytest.raises(Conflict, match="already paid out"):
+            reports.reverse_report(manager, report.id, "Wrong figure")
+        assert _counts() == before
+        assert db.session.get(ValueReport, report.id).status == "posted"
+        assert not db.session.scalar(
+            select(func.count(Transfer.id)).where(Transfer.code == "REVERSAL")
+        )
