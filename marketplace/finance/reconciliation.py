@@ -17,21 +17,18 @@ listed alongside for finance.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
-
-from sqlalchemy import select
+from datetime import date, datetime
 
 import ledger
 from ledger import TransferStatus
 from marketplace.accounts.models import User
 from marketplace.accounts.services import require_platform_finance
-from marketplace.extensions import db
+from marketplace.finance import reconciliation_queries as queries
+from marketplace.finance.journal import day_end, day_start
 from marketplace.finance.provider_check import ProviderCheck, check_provider, period
 from marketplace.payments.discrepancies import recent_discrepancies
-from marketplace.payments.models import Payment, PaymentKind, PaymentStatus, ProviderDiscrepancy
-from marketplace.payouts.models import LineStatus, PayoutLine
+from marketplace.payments.models import PaymentKind, ProviderDiscrepancy
 
-CASH = "asset:cash:stripe:"
 #: flow name -> (payment kind, ledger code, +1 money in / -1 money out)
 PAYMENT_FLOWS = {
     "funding": (PaymentKind.FUNDING, "FUND_ESCROW", 1),
@@ -74,6 +71,21 @@ class CurrencyReconciliation:
     in_flight_count: int = 0
     in_flight_amount: int = 0
     differences: list[Difference] = field(default_factory=list)
+    #: How many differences there are in all; ``differences`` lists the first of each kind.
+    difference_count: int = 0
+
+    def show(self, difference: Difference) -> None:
+        """List a difference already counted."""
+        self.differences.append(difference)
+
+    def add(self, difference: Difference) -> None:
+        """Count and list a difference."""
+        self.difference_count += 1
+        self.differences.append(difference)
+
+    @property
+    def listed_all(self) -> bool:
+        return len(self.differences) >= self.difference_count
 
     @property
     def provider_net(self) -> int:
@@ -93,7 +105,7 @@ class CurrencyReconciliation:
 
     @property
     def clean(self) -> bool:
-        return not self.differences
+        return not self.differences and not self.difference_count
 
 
 @dataclass(frozen=True)
@@ -110,58 +122,17 @@ class Reconciliation:
         return asked and all(c.clean for c in self.currencies)
 
 
-class _Book:
-    """The cash account's transfers, read once."""
-
-    def __init__(self) -> None:
-        cash_ids = dict(
-            db.session.execute(
-                select(ledger.Account.id, ledger.Account.currency).where(
-                    ledger.Account.code.startswith(CASH)
-                )
-            ).all()
-        )
-        self.cash_accounts = list(
-            db.session.scalars(select(ledger.Account).where(ledger.Account.id.in_(cash_ids)))
-        )
-        self.transfers = list(
-            db.session.scalars(
-                select(ledger.Transfer)
-                .where(
-                    ledger.Transfer.debit_account_id.in_(cash_ids)
-                    | ledger.Transfer.credit_account_id.in_(cash_ids)
-                )
-                .order_by(ledger.Transfer.id)
-            )
-        )
-        self.cash_ids = set(cash_ids)
-        self.reversed = {t.reverses_id for t in self.transfers if t.reverses_id}
-        self.by_key = {t.key: t for t in self.transfers}
-        self.by_id = {t.id: t for t in self.transfers}
-
-    def effective(self, transfer: ledger.Transfer) -> bool:
-        """Posted and not undone by a reversal (nor itself the reversal of one)."""
-        return (
-            transfer.status == TransferStatus.POSTED
-            and transfer.id not in self.reversed
-            and transfer.reverses_id not in self.by_id
-        )
-
-    def state(self, transfer: ledger.Transfer | None) -> str:
-        if transfer is None:
-            return "no ledger transfer"
-        if transfer.id in self.reversed:
-            return f"ledger transfer {transfer.id} was reversed"
-        return f"ledger transfer {transfer.id} is {transfer.status}"
+#: Items listed per kind of difference; the count says how many there are in all.
+LISTED = 100
 
 
 def reconcile(actor: User, start: date | None = None, end: date | None = None) -> Reconciliation:
-    """The provider's totals against the ledger's cash account, the provider's own payout
-    transfers of the period (default: the last 30 days) against the payout lines, and every
-    difference."""
+    """The provider's totals against the ledger's cash account (all time, grouped in SQL);
+    the payments, payout lines and cash transfers of the period (default: the last 30 days)
+    that differ, LISTED of each kind at most; the provider's own payout transfers of the
+    period against the payout lines."""
     require_platform_finance(actor)
     start, end = period(start, end)
-    book = _Book()
     report: dict[str, CurrencyReconciliation] = {}
 
     def of(currency: str) -> CurrencyReconciliation:
@@ -170,26 +141,15 @@ def reconcile(actor: User, start: date | None = None, end: date | None = None) -
             report[currency] = CurrencyReconciliation(currency, flows)
         return report[currency]
 
-    for account in book.cash_accounts:
-        of(account.currency).cash_balance = account.balance
-    matched = _ledger_side(book, of)
-    _payments(book, of, matched)
-    _payouts(book, of, matched)
-    for transfer_id in sorted(set(matched) - set(matched_ids(matched))):
-        t = book.by_id[transfer_id]
-        of(t.currency).differences.append(
-            Difference(
-                "missing_at_provider",
-                f"{t.code} transfer {t.id} ({t.key}) is posted on the cash account, but no "
-                "settled payment or paid payout line matches it.",
-                t.amount,
-                transfer_id=t.id,
-            )
-        )
+    for currency, balance in queries.cash_accounts():
+        of(currency).cash_balance = balance
+    _totals(of)
+    first, last = day_start(start), day_end(end)
+    _item_differences(of, first, last)
     for item in report.values():
         for flow in item.flow_list:
             if flow.difference:
-                item.differences.append(
+                item.add(
                     Difference(
                         "total_differs",
                         f"{flow.name}: the provider says {_money(flow.provider, item.currency)}, "
@@ -199,7 +159,7 @@ def reconcile(actor: User, start: date | None = None, end: date | None = None) -
                 )
     provider = check_provider(start, end)
     for found in provider.differences:
-        of(found.currency).differences.append(
+        of(found.currency).add(
             Difference(
                 found.kind,
                 found.message,
@@ -215,98 +175,88 @@ def _money(amount: int, currency: str) -> str:
     return f"{ledger.format_minor(amount, currency, grouped=True)} {currency}"
 
 
-def matched_ids(matched: dict[int, bool]) -> list[int]:
-    return [transfer_id for transfer_id, found in matched.items() if found]
-
-
-def _ledger_side(book: _Book, of) -> dict[int, bool]:
-    """Ledger totals per flow; returns {transfer id: matched yet} for the flows' transfers."""
+def _totals(of) -> None:  # noqa: ANN001
+    """Flows, in-flight payouts and other cash movements from grouped sums."""
     flow_of_code = {code: name for name, code in FLOW_CODES.items()}
-    matched: dict[int, bool] = {}
-    for t in book.transfers:
-        item = of(t.currency)
-        if t.code == "PAYOUT" and t.status == TransferStatus.PENDING:
-            item.in_flight_count += 1
-            item.in_flight_amount += t.amount
+    for total in queries.book_totals():
+        item = of(total.currency)
+        signed = total.amount if total.money_in else -total.amount
+        if total.code == "PAYOUT" and total.status == TransferStatus.PENDING:
+            item.in_flight_count += total.count
+            item.in_flight_amount += total.amount
+        elif total.status != TransferStatus.POSTED:
             continue
-        if not book.effective(t):
-            if t.status == TransferStatus.POSTED:  # a reversed pair: nets to zero
-                item.other_cash += t.amount if t.debit_account_id in book.cash_ids else -t.amount
-            continue
-        name = flow_of_code.get(t.code)
-        if name is None:
-            item.other_cash += t.amount if t.debit_account_id in book.cash_ids else -t.amount
-            continue
-        item.flows[name].ledger += t.amount
-        matched[t.id] = False
-    return matched
-
-
-def _payments(book: _Book, of, matched: dict[int, bool]) -> None:
+        elif total.code in flow_of_code and not total.reversed:
+            item.flows[flow_of_code[total.code]].ledger += total.amount
+        else:  # other codes, and reversed pairs (they net to zero)
+            item.other_cash += signed
     kinds = {kind.value: name for name, (kind, _, _) in PAYMENT_FLOWS.items()}
-    payments = db.session.scalars(
-        select(Payment).where(Payment.status == PaymentStatus.SETTLED).order_by(Payment.id)
-    )
-    for payment in payments:
-        name = kinds[payment.kind]
-        item = of(payment.currency)
-        item.flows[name].provider += payment.amount
-        transfer = book.by_key.get(f"payment:{payment.id}")
-        label = f"{payment.kind} payment {payment.id} ({payment.provider})"
-        if transfer is None or not book.effective(transfer) or transfer.id not in matched:
-            item.differences.append(
-                Difference(
-                    "missing_in_ledger",
-                    f"The {label} is settled, but {book.state(transfer)}.",
-                    payment.amount,
-                    payment_id=payment.id,
-                    transfer_id=transfer.id if transfer else None,
-                )
-            )
-            continue
-        matched[transfer.id] = True
-        if transfer.amount != payment.amount:
-            item.differences.append(
-                Difference(
-                    "amount_differs",
-                    f"The {label} is for {_money(payment.amount, payment.currency)}, its ledger "
-                    f"transfer {transfer.id} for {_money(transfer.amount, transfer.currency)}.",
-                    payment.amount - transfer.amount,
-                    payment_id=payment.id,
-                    transfer_id=transfer.id,
-                )
-            )
+    for currency, kind, amount in queries.settled_payment_totals():
+        of(currency).flows[kinds[kind]].provider += amount
+    for currency, amount in queries.paid_line_totals():
+        of(currency).flows["payouts"].provider += amount
 
 
-def _payouts(book: _Book, of, matched: dict[int, bool]) -> None:
-    lines = db.session.scalars(
-        select(PayoutLine).where(PayoutLine.status == LineStatus.PAID).order_by(PayoutLine.id)
-    )
-    for line in lines:
-        item = of(line.currency)
-        item.flows["payouts"].provider += line.amount
-        transfer = book.by_id.get(line.transfer_id)
-        label = f"payout line {line.id} ({line.provider_transfer_id or 'no provider id'})"
-        if transfer is None or not book.effective(transfer) or transfer.id not in matched:
-            item.differences.append(
+def _state(item: queries.Item) -> str:
+    if item.transfer_id is None:
+        return "no ledger transfer"
+    if item.reversed:
+        return f"ledger transfer {item.transfer_id} was reversed"
+    return f"ledger transfer {item.transfer_id} is {item.transfer_status}"
+
+
+def _item_differences(of, start: datetime, end: datetime) -> None:  # noqa: ANN001
+    codes = list(FLOW_CODES.values())
+    for reader, is_line in ((queries.payment_items, False), (queries.line_items, True)):
+        missing_counts, missing = reader(start, end, codes, differing=False, limit=LISTED)
+        differing_counts, differing = reader(start, end, codes, differing=True, limit=LISTED)
+        for counts in (missing_counts, differing_counts):
+            for currency, count in counts.items():
+                of(currency).difference_count += count
+        for item in missing:
+            label, done = _label(item, is_line)
+            of(item.currency).show(
                 Difference(
                     "missing_in_ledger",
-                    f"The {label} is paid, but {book.state(transfer)}.",
-                    line.amount,
-                    payout_line_id=line.id,
-                    transfer_id=line.transfer_id,
+                    f"The {label} is {done}, but {_state(item)}.",
+                    item.amount,
+                    **_ids(item, is_line),
                 )
             )
-            continue
-        matched[transfer.id] = True
-        if transfer.amount != line.amount:
-            item.differences.append(
+        for item in differing:
+            label, _ = _label(item, is_line)
+            transfer_money = _money(item.transfer_amount or 0, item.transfer_currency or "")
+            of(item.currency).show(
                 Difference(
                     "amount_differs",
-                    f"The {label} is for {_money(line.amount, line.currency)}, its ledger "
-                    f"transfer {transfer.id} for {_money(transfer.amount, transfer.currency)}.",
-                    line.amount - transfer.amount,
-                    payout_line_id=line.id,
-                    transfer_id=transfer.id,
+                    f"The {label} is for {_money(item.amount, item.currency)}, its ledger "
+                    f"transfer {item.transfer_id} for {transfer_money}.",
+                    item.amount - (item.transfer_amount or 0),
+                    **_ids(item, is_line),
                 )
             )
+    counts, transfers = queries.unmatched_transfers(start, end, codes, limit=LISTED)
+    for currency, count in counts.items():
+        of(currency).difference_count += count
+    for t in transfers:
+        of(t.currency).show(
+            Difference(
+                "missing_at_provider",
+                f"{t.code} transfer {t.id} ({t.key}) is posted on the cash account, but no "
+                "settled payment or paid payout line matches it.",
+                t.amount,
+                transfer_id=t.id,
+            )
+        )
+
+
+def _label(item: queries.Item, is_line: bool) -> tuple[str, str]:
+    if is_line:
+        return f"payout line {item.id} ({item.external or 'no provider id'})", "paid"
+    return f"{item.kind} payment {item.id} ({item.provider})", "settled"
+
+
+def _ids(item: queries.Item, is_line: bool) -> dict[str, int | None]:
+    if is_line:
+        return {"payout_line_id": item.id, "transfer_id": item.transfer_id}
+    return {"payment_id": item.id, "transfer_id": item.transfer_id}

@@ -200,7 +200,11 @@ class CurrencyReconciliationSchema(ma.Schema):
     other_cash = ma.fields.Integer()
     in_flight_count = ma.fields.Integer()
     in_flight_amount = ma.fields.Integer()
-    differences = ma.fields.List(ma.fields.Nested(DifferenceSchema))
+    differences = ma.fields.List(
+        ma.fields.Nested(DifferenceSchema),
+        metadata={"description": "the first differences of each kind (see difference_count)"},
+    )
+    difference_count = ma.fields.Integer(metadata={"description": "differences in all"})
     clean = ma.fields.Boolean()
 
 

@@ -105,3 +105,66 @@ def test_the_dashboard_runs_the_same_statements_at_any_size(app, client, auth, b
     with statements_during(app) as large:
         assert client.get("/finance/").status_code == 200
     assert len(small) == len(large), (len(small), len(large))
+
+
+def test_reconciliation_totals_equal_a_recomputation(app, client, auth, book) -> None:
+    """Flows, in-flight payouts and other cash per currency, from loops over every row."""
+    from marketplace.finance.reconciliation import FLOW_CODES, PAYMENT_FLOWS
+    from marketplace.payments.models import Payment
+
+    a_busier_book(app, book)
+    cash = "asset:cash:stripe:usd"
+    lead = f"liability:payable:solver:{book.lead_id}:usd"
+    post(app, lead, cash, 900, "PAYOUT", "in-flight", pending=True)
+    post(app, cash, "revenue:fees:usd", 77, "ADJUST", "odd")
+    with app.app_context():
+        cash_id = ledger.find_account(db.session, cash).id
+        transfers = db.session.scalars(select(ledger.Transfer)).all()
+        payments = db.session.scalars(select(Payment).where(Payment.status == "settled")).all()
+    reversed_ids = {t.reverses_id for t in transfers if t.reverses_id}
+    ledger_side: dict = defaultdict(int)
+    other, flying = 0, [0, 0]
+    for t in transfers:
+        if cash_id not in (t.debit_account_id, t.credit_account_id):
+            continue
+        if t.code == "PAYOUT" and t.status == "pending":
+            flying = [flying[0] + 1, flying[1] + t.amount]
+        elif t.status == "posted" and t.code in FLOW_CODES.values() and t.id not in reversed_ids:
+            ledger_side[t.code] += t.amount
+        elif t.status == "posted":
+            other += t.amount if t.debit_account_id == cash_id else -t.amount
+    provider_side: dict = defaultdict(int)
+    kinds = {kind.value: code for kind, code, _ in PAYMENT_FLOWS.values()}
+    for payment in payments:
+        provider_side[kinds[payment.kind]] += payment.amount
+    auth.login(book.staff)
+    (usd,) = client.get("/api/v1/finance/reconciliation").json["currencies"]
+    flows = {flow["code"]: (flow["provider"], flow["ledger"]) for flow in usd["flows"]}
+    assert flows == {code: (provider_side[code], ledger_side[code]) for code in flows}
+    assert (usd["in_flight_count"], usd["in_flight_amount"]) == tuple(flying)
+    assert usd["other_cash"] == other
+    assert usd["difference_count"] >= len(usd["differences"]) > 0  # payouts no provider paid
+
+
+def test_reconciliation_lists_a_capped_number_of_differences(
+    app, client, auth, book, monkeypatch
+) -> None:
+    from marketplace.finance import reconciliation
+    from tests.sql_writes import statements_during
+
+    auth.login(book.staff)
+    cash = "asset:cash:stripe:usd"
+    counts = []
+    for n in range(7):
+        post(app, cash, book.acme_escrow, 10 + n, "FUND_ESCROW", f"unpaid:{n}")
+        if n in (1, 6):
+            with statements_during(app) as seen:
+                client.get("/api/v1/finance/reconciliation")
+            counts.append(len(seen))
+    assert counts[0] == counts[1], counts
+    monkeypatch.setattr(reconciliation, "LISTED", 3)
+    (usd,) = client.get("/api/v1/finance/reconciliation").json["currencies"]
+    missing = [d for d in usd["differences"] if d["kind"] == "missing_at_provider"]
+    assert len(missing) == 3 and usd["difference_count"] == 7 + 1  # and the funding total
+    page = client.get("/finance/reconciliation").get_data(as_text=True)
+    assert 'data-test="differences-capped"' in page and "8 differences" in page
