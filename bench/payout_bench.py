@@ -1,6 +1,10 @@
-"""Preparing and paying a batch of 10,000 payouts against the local fake Stripe server.
+"""Preparing and paying a batch of payouts against the local fake Stripe server.
 
-    python bench/payout_bench.py [--payouts N] [--onboard K] [--rate-limit R]
+    python bench/payout_bench.py [--payouts N] [--onboard K] [--rate-limit R] [--rate P]
+    python bench/payout_bench.py --prepare-reports 221000 [--payouts N]
+
+The targets (issue 10): ``--payouts 1000 --rate-limit 25`` finishes sending in <= 50 s with 0
+failed lines and 0 duplicates; ``--prepare-reports 221000`` prepares a batch in <= 5 s.
 
 The database comes from BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test):
 a throw-away schema ``bench_<random>``, migrated to head and dropped at the end. Stripe is
@@ -27,8 +31,19 @@ Measured:
   is split into the Stripe calls (SDK + HTTP + fake server), ``mark_paid`` and the rest (the
   claim and its commit, the settling commit).
 - ``--rate-limit R``: the fake answers 429 (Retry-After: 1) beyond R requests a second per
-  endpoint, as Stripe does; the job pauses for the Retry-After and tries the line again, so
-  every line is still paid once. The number of 429s is printed.
+  endpoint, as Stripe does; the sender keeps to ``--rate`` (PAYOUT_RATE_PER_SECOND, default
+  25) and sends a 429'd request again after its Retry-After, so every line is still paid
+  once. The number of 429s is printed, and duplicates are counted at the fake: transfers per
+  line (their metadata) and transfers created per idempotency key.
+
+``--prepare-reports N`` measures preparation instead (no sending): besides the N solvers owed,
+N value reports are bulk-inserted with set-based statements (foreign-key triggers off for the
+insert: awards and journals are not made; the book's VALUE_SHARE journals are not posted, only
+the rows payout preparation reads): each report shares its amount between two solvers; most
+are paid in full, some in part, some not at all, and every tenth is withdrawn and corrected by
+the next. Printed: the dues query, ``payable_candidates`` (the preview), ``prepare_batch``, and
+the per-report computation of before (``value_share_due`` per report) timed on a sample and
+extrapolated.
 """
 
 from __future__ import annotations
@@ -38,6 +53,7 @@ import os
 import secrets
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,7 +61,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the working tree's ledger, marketplace and tests
 
-from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 
 import ledger  # noqa: E402
 from bench.ledger_bench import DEFAULT_URL, bench_schema, migrate_to_head  # noqa: E402
@@ -57,13 +73,20 @@ from marketplace.extensions import db  # noqa: E402
 from marketplace.finance import chart  # noqa: E402
 from marketplace.payouts import accounts as payout_accounts  # noqa: E402
 from marketplace.payouts import sending  # noqa: E402
-from marketplace.payouts.batches import approve_batch, prepare_batch  # noqa: E402
+from marketplace.payouts.batches import (  # noqa: E402
+    approve_batch,
+    payable_candidates,
+    prepare_batch,
+)
 from marketplace.payouts.models import BatchStatus, LineStatus, PayoutAccount, PayoutLine  # noqa: E402
+from marketplace.value.dues import dues, unfunded_shares, value_share_due  # noqa: E402
+from marketplace.value.models import ValueReport  # noqa: E402
 from tests.payments.stripe_server import FakeStripe  # noqa: E402
 
 PAYOUTS = 10_000
 AWARD_JOURNAL = 2_500  # award transfers per journal while setting up
 ONBOARD = 200  # solvers onboarded through the service; the others' accounts are inserted
+BEFORE_SAMPLE = 2_000  # reports the per-report computation of before is timed on
 BENCH_CHALLENGE = 1  # the escrow's challenge number (no challenge row is needed for the book)
 
 
@@ -172,6 +195,110 @@ def timed_sending() -> Iterator[dict[str, float]]:
         sending.current_provider, sending.mark_paid = real_provider, real_mark_paid
 
 
+VALUE_REPORTS_SQL = """
+INSERT INTO value_reports (id, award_id, organization_id, period_start, period_end,
+    value_amount, currency, share_bp, share_amount, shares, weights, evidence, journal_id,
+    status, corrects_id, reported_by_id, reported_at, reversal_reason)
+SELECT n, 1, 1, DATE '2025-01-01', DATE '2025-01-31', 100000 + n % 997 * 100, 'USD', 500,
+    (100000 + n % 997 * 100) / 20,
+    json_build_object(s1::text, (100000 + n % 997 * 100) / 40,
+                      s2::text, (100000 + n % 997 * 100) / 20 - (100000 + n % 997 * 100) / 40),
+    json_build_object(s1::text, 5000, s2::text, 5000),
+    'bench', n, CASE WHEN n % 10 = 1 THEN 'reversed' ELSE 'posted' END,
+    CASE WHEN n % 10 = 2 THEN n - 1 END, 1, now(), ''
+FROM (SELECT n, :first + n % :solvers AS s1, :first + (n * 7 + 3) % :solvers AS s2
+      FROM generate_series(1, :reports) AS n) AS r
+"""
+#: Paid in full (7 in 10), in part (1 in 10), not at all (1 in 10), and the withdrawn
+#: report paid before its correction.
+PAYMENTS_SQL = """
+INSERT INTO payments (kind, challenge_id, amount, currency, provider, status, value_report_id,
+    created_at)
+SELECT 'value_share', 1,
+    CASE WHEN id % 10 = 3 THEN share_amount / 3 ELSE share_amount END, 'USD', 'sandbox',
+    CASE WHEN id % 10 = 5 THEN 'pending' ELSE 'settled' END, id, now()
+FROM value_reports WHERE id % 10 NOT IN (2, 4)
+"""
+
+
+def add_value_reports(count: int, solver_ids: list[int]) -> None:
+    """``count`` value reports and their payments, set-based, foreign-key triggers off."""
+    s = db.session
+    s.execute(text("SET LOCAL session_replication_role = replica"))
+    first, solvers = min(solver_ids), len(solver_ids)
+    s.execute(text(VALUE_REPORTS_SQL), {"first": first, "solvers": solvers, "reports": count})
+    s.execute(text(PAYMENTS_SQL))
+    s.commit()
+    # A live database's autovacuum has set the hint bits and statistics long since.
+    with db.engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.execute(text("VACUUM ANALYZE value_reports"))
+        connection.execute(text("VACUUM ANALYZE payments"))
+
+
+def bench_prepare(app, options, preparer_id: int, solver_ids: list[int]) -> None:
+    """Preparation over many value reports: the dues, the preview, Prepare; and before."""
+    times: dict[str, float] = {}
+    with timed(times, "insert"):
+        add_value_reports(options.prepare_reports, solver_ids)
+    print(f"inserted {options.prepare_reports:,} value reports and their payments "
+          f"{times['insert']:.1f} s", flush=True)  # fmt: skip
+    db.session.remove()
+    with timed(times, "dues"):
+        owed = dues("USD")
+    with timed(times, "unfunded"):
+        held = unfunded_shares("USD")
+    db.session.remove()
+    with timed(times, "preview"):
+        candidates = payable_candidates("USD", 1)
+    db.session.remove()
+    with timed(times, "prepare"):
+        batch = prepare_batch(db.session.get(User, preparer_id), "USD", 1)
+    print(
+        f"dues of {options.prepare_reports:,} value reports: {times['dues']:.2f} s "
+        f"({len(owed):,} with something due); unfunded shares of {len(held):,} solvers: "
+        f"{times['unfunded']:.2f} s"
+    )
+    print(f"preview (payable_candidates): {times['preview']:.2f} s, {len(candidates):,} payable")
+    print(f"PREPARE over {options.prepare_reports:,} value reports: {times['prepare']:.2f} s "
+          f"({batch.line_count:,} lines) [target <= 5 s]", flush=True)  # fmt: skip
+    sample = list(
+        db.session.scalars(
+            select(ValueReport.id).where(ValueReport.status == "posted").limit(BEFORE_SAMPLE)
+        )
+    )
+    db.session.remove()
+    with timed(times, "before"):
+        for report_id in sample:
+            value_share_due(report_id)
+    posted = db.session.scalar(
+        select(func.count(ValueReport.id)).where(ValueReport.status == "posted")
+    )
+    each = times["before"] / max(len(sample), 1)
+    print(
+        f"before (value_share_due per report, now with the index): {each * 1000:.2f} ms each "
+        f"on {len(sample):,} reports -> ~{each * posted:.0f} s for {posted:,} posted reports"
+    )
+
+
+def count_duplicates(fake: FakeStripe) -> tuple[int, int]:
+    """(transfers beyond one per payout line, transfers beyond one per idempotency key)."""
+    per_line = Counter(t["metadata"].get("payout_line_id") for t in fake.transfers.values())
+    per_key = Counter(r.idempotency_key for r in fake.posts("/v1/transfers"))
+    return sum(n - 1 for n in per_line.values()), sum(n - 1 for n in per_key.values())
+
+
+def busiest_second(fake: FakeStripe) -> int:
+    """The most requests to /v1/transfers the fake received within one second."""
+    moments = sorted(r.received_at for r in fake.requests if r.path == "/v1/transfers")
+    most, start = 0, 0
+    for end, moment in enumerate(moments):
+        while moment - moments[start] >= 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--payouts", type=int, default=PAYOUTS, help="solvers to pay")
@@ -183,6 +310,14 @@ def main() -> None:
         "--rate-limit", type=float, default=None, metavar="R",
         help="the fake answers 429 beyond R requests a second per endpoint (Stripe: 25 in test "
         "mode)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rate", type=float, default=25.0, metavar="P",
+        help="PAYOUT_RATE_PER_SECOND: the sender's pace (default 25)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--prepare-reports", type=int, default=0, metavar="N",
+        help="measure preparation over N bulk-inserted value reports instead of sending",
     )  # fmt: skip
     options = parser.parse_args()
     count = options.payouts
@@ -200,6 +335,7 @@ def main() -> None:
                     "RATELIMIT_STORAGE_URI": "memory://",
                     "STRIPE_SECRET_KEY": "sk_test_bench",
                     "STRIPE_API_BASE": fake.url,
+                    "PAYOUT_RATE_PER_SECOND": options.rate,
                 }
             )
             print(f"schema {schema}, fake Stripe at {fake.url}", flush=True)
@@ -209,6 +345,12 @@ def main() -> None:
                     preparer, approver, solver_ids = add_users(count)
                 with timed(times, "owed"):
                     total = owe(solver_ids)
+                if options.prepare_reports:
+                    onboard_directly(fake, solver_ids)
+                    bench_prepare(app, options, preparer.id, solver_ids)
+                    db.session.remove()
+                    db.engine.dispose()
+                    return
                 onboarded = min(options.onboard, count)
                 with timed(times, "onboard"):
                     onboard(app, fake, solver_ids[:onboarded])
@@ -239,14 +381,20 @@ def main() -> None:
                 made = len(fake.transfers) - before
                 limited = sum(1 for r in fake.requests if r.status == 429)
                 print(
-                    f"send {lines:,} payouts: {elapsed:.1f} s ({lines / elapsed:,.0f} transfers/s)"
-                    f"; Stripe calls {parts['stripe']:.1f} s, mark_paid (post_pending) "
-                    f"{parts['mark_paid']:.1f} s, the rest (line loads, commits) "
-                    f"{elapsed - parts['stripe'] - parts['mark_paid']:.1f} s",
+                    f"SEND {lines:,} payouts at {options.rate:g}/s: {elapsed:.1f} s "
+                    f"({lines / elapsed:,.1f} lines/s); summed over the sending threads: Stripe "
+                    f"calls {parts['stripe']:.1f} s, mark_paid (post_pending) "
+                    f"{parts['mark_paid']:.1f} s",
                     flush=True,
                 )
-                if options.rate_limit:
-                    print(f"rate limit {options.rate_limit:g} requests/s: {limited:,} answers 429")
+                per_line, per_key = count_duplicates(fake)
+                print(
+                    f"429 answers: {limited:,}"
+                    + (f" (fake limit {options.rate_limit:g}/s)" if options.rate_limit else "")
+                    + f"; busiest second at the fake: {busiest_second(fake)} requests"
+                )
+                print(f"duplicates: {per_line} transfers beyond one per line, {per_key} beyond "
+                      "one per idempotency key")  # fmt: skip
                 db.session.expire_all()
                 paid = db.session.scalar(
                     select(func.count(PayoutLine.id)).where(
@@ -255,7 +403,8 @@ def main() -> None:
                 )
                 status = db.session.get(type(batch), batch_id).status
                 print(f"transfers created by the fake Stripe server: {made:,}")
-                print(f"lines paid: {paid:,}, batch {status}")
+                failed = lines - paid
+                print(f"lines paid: {paid:,}, not paid: {failed:,}, batch {status}")
                 problems = ledger.verify(db.session)
                 print("ledger verify: " + ("ok" if not problems else f"{len(problems)} problems"))
                 print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
@@ -268,6 +417,8 @@ def main() -> None:
                 failures.append(f"batch is {status}, not completed")
             if problems:
                 failures.append(f"the book does not verify: {problems[:3]}")
+            if per_line or per_key:
+                failures.append(f"duplicates: {per_line} per line, {per_key} per key")
             if failures:
                 raise SystemExit("; ".join(failures))
     finally:

@@ -74,6 +74,7 @@ class Received:
     headers: dict[str, str]  # lower-cased names
     status: int = 0
     replayed: bool = False  # answered from the idempotency cache
+    received_at: float = field(default_factory=time.monotonic)  # when it arrived
 
     @property
     def idempotency_key(self) -> str | None:
