@@ -24,7 +24,8 @@ import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import BigInteger, ScalarSelect, cast, func, select
+from sqlalchemy.orm import defer
 
 from ledger import Account, as_utc, format_minor
 from marketplace.accounts.models import OrgRole, User
@@ -135,10 +136,30 @@ def _award_lines(user: User) -> list[Line]:
     return lines
 
 
+def _total_weight() -> ScalarSelect:
+    """The sum of a report's weights, added up by the database (correlated to the report)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        each = func.json_each_text(ValueReport.weights).table_valued("key", "value")
+        return select(func.sum(cast(each.c.value, BigInteger))).scalar_subquery()
+    each = func.json_each(ValueReport.weights).table_valued("value")
+    return select(func.sum(each.c.value)).scalar_subquery()
+
+
 def _value_lines(user: User) -> list[Line]:
+    """The user's value shares. A report's parts and weights are read for this user alone
+    (and the weights summed) in SQL: a report may hold 100,000 co-creators' parts."""
     award_ids = select(Contribution.award_id).where(Contribution.user_id == user.id)
+    key = str(user.id)
     rows = db.session.execute(
-        select(ValueReport, Proposal, Challenge)
+        select(
+            ValueReport,
+            Proposal,
+            Challenge,
+            ValueReport.shares[key].as_string(),
+            ValueReport.weights[key].as_string(),
+            _total_weight(),
+        )
+        .options(defer(ValueReport.shares), defer(ValueReport.weights))
         .join(Award, Award.id == ValueReport.award_id)
         .join(Proposal, Proposal.id == Award.proposal_id)
         .join(Challenge, Challenge.id == Award.challenge_id)
@@ -146,13 +167,11 @@ def _value_lines(user: User) -> list[Line]:
         .order_by(ValueReport.id)
     ).all()
     lines = []
-    key = str(user.id)
-    for report, proposal, challenge in rows:
-        amount = int(report.shares.get(key, 0))
+    for report, proposal, challenge, part, share_weight, total_weight in rows:
+        amount = int(part or 0)
         if amount <= 0:
             continue
-        weight = int(report.weights.get(key, 0))
-        total = sum(int(w) for w in report.weights.values())
+        weight, total = int(share_weight or 0), int(total_weight or 0)
         period = f"{report.period_start.isoformat()} to {report.period_end.isoformat()}"
         common = {
             "currency": report.currency,
