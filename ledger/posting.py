@@ -3,12 +3,12 @@
 Every function works inside the caller's transaction and never commits: the caller (a service)
 owns the unit of work and must roll back when a LedgerError is raised.
 
-Posting locks every touched account row in id order (``SELECT ... FOR UPDATE`` on PostgreSQL;
-SQLite has one writer at a time), checks the overdraft rules on the locked counters, then writes
-the journal, its transfers and the new counters. The statements are SQLAlchemy Core (built once,
-not per call) so that posting costs little Python; on PostgreSQL the journal, its transfers and
-the counters are written by one statement, so a transfer and its commit cost four round trips
-(BEGIN, lock, write, COMMIT) where separate statements took six.
+Posting locks every touched account row in id order, checks the overdraft rules on the locked
+counters, then writes the journal, its transfers and the new counters. On PostgreSQL all of it
+is one call of a function that migration 0011 installs (ledger.pg_posting): one round trip,
+set-based for a journal of any size. Elsewhere (SQLite, one writer at a time) it is one
+SQLAlchemy Core statement per step, built once, not per call, so that posting costs little
+Python. Both paths refuse the same requests with the same LedgerErrors.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import TextClause
 
+from ledger import pg_posting
 from ledger.base import UTCDateTime, utcnow
 from ledger.checks import (
     NewTransfer,
@@ -274,80 +274,6 @@ _INSERT_JOURNAL = {
     for name, dialect_insert in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
 
-# PostgreSQL writes a whole journal in one statement, one round trip instead of three: the
-# journal row, its transfers in batch order, and the new counters of the accounts locked before.
-# If the journal key already exists nothing is written and no row comes back (a replay).
-# (statement name, SQL type, key of the transfer row built by post_journal)
-_TRANSFER_FIELDS = (
-    ("key", "varchar", "key"), ("debit", "bigint", "debit_account_id"),
-    ("credit", "bigint", "credit_account_id"), ("currency", "varchar", "currency"),
-    ("amount", "bigint", "amount"), ("code", "varchar", "code"),
-    ("reference", "varchar", "reference"), ("pending", "boolean", "two_phase"),
-    ("reverses", "bigint", "reverses_id"), ("debit_after", "bigint", "debit_balance_after"),
-    ("credit_after", "bigint", "credit_balance_after"),
-    ("debit_version", "bigint", "debit_version"), ("credit_version", "bigint", "credit_version"),
-)  # fmt: skip
-_COUNTER_FIELDS = ("id", "dp", "cp", "dpend", "cpend")  # the keys of _Counters.params()
-
-
-def _write_statement(transfer_rows: str, counter_rows: str) -> TextClause:
-    """The one-statement write, reading transfers and counters from the given row sources."""
-    return text(f"""
-WITH journal AS (
-    INSERT INTO ledger_journals (key, payload_sha256, description, recorded_by, recorded_at)
-    VALUES (:key, :payload_sha256, :description, :recorded_by, :recorded_at)
-    ON CONFLICT (key) DO NOTHING
-    RETURNING id
-), written AS (
-    INSERT INTO ledger_transfers (
-        journal_id, key, debit_account_id, credit_account_id, currency, amount, code, reference,
-        status, two_phase, reverses_id, recorded_by, effective_at, recorded_at, posted_at,
-        resolved_at, debit_balance_after, credit_balance_after, debit_version, credit_version,
-        written_at)
-    SELECT journal.id, t.key, t.debit, t.credit, t.currency, t.amount, t.code, t.reference,
-        CASE WHEN t.pending THEN 'pending' ELSE 'posted' END, t.pending, t.reverses,
-        :recorded_by, :effective_at, :recorded_at,
-        CASE WHEN t.pending THEN NULL ELSE :effective_at END, NULL, t.debit_after, t.credit_after,
-        t.debit_version, t.credit_version, clock_timestamp()
-    FROM journal, {transfer_rows}
-        AS t({", ".join(name for name, _, _ in _TRANSFER_FIELDS)}, n)
-    ORDER BY t.n
-    RETURNING id, key
-), counters AS (
-    UPDATE ledger_accounts AS a
-    SET debits_posted = c.dp, credits_posted = c.cp, debits_pending = c.dpend,
-        credits_pending = c.cpend, version = a.version + 1
-    FROM {counter_rows} AS c({", ".join(_COUNTER_FIELDS)})
-    WHERE a.id = c.id AND EXISTS (SELECT FROM journal)
-)
-SELECT journal.id AS journal_id, written.id, written.key FROM journal, written
-""").bindparams(
-        bindparam("recorded_at", type_=UTCDateTime()),
-        bindparam("effective_at", type_=UTCDateTime()),
-    )
-
-
-# One transfer (two accounts) binds scalars: psycopg adapts lists in Python, which costs more
-# than the whole statement takes on the server. Larger journals bind one array per column, so
-# their text is the same for every size and is prepared once.
-_WRITE_ONE_TRANSFER = _write_statement(
-    "(VALUES ({}, 1))".format(
-        ", ".join(f"CAST(:t_{name} AS {kind})" for name, kind, _ in _TRANSFER_FIELDS)
-    ),
-    "(VALUES {})".format(
-        ", ".join(
-            "({})".format(", ".join(f"CAST(:a{i}_{name} AS bigint)" for name in _COUNTER_FIELDS))
-            for i in (0, 1)
-        )
-    ),
-)
-_WRITE_TRANSFERS = _write_statement(
-    "unnest({}) WITH ORDINALITY".format(
-        ", ".join(f"CAST(:t_{name} AS {kind}[])" for name, kind, _ in _TRANSFER_FIELDS)
-    ),
-    "unnest({})".format(", ".join(f"CAST(:a_{name} AS bigint[])" for name in _COUNTER_FIELDS)),
-)
-
 
 @functools.lru_cache(maxsize=64)
 def _lock_statement(count: int) -> Select:
@@ -360,22 +286,12 @@ def _lock_statement(count: int) -> Select:
 
 
 # More accounts than _PER_STATEMENT would need more parameters than a statement may carry
-# (PostgreSQL: 65,535; SQLite: 32,766): PostgreSQL binds them as one array, other databases
-# lock them in consecutive slices of the sorted ids, which keeps the id order.
-_LOCK_ARRAY = (
-    select(accounts)
-    .where(accounts.c.id == any_(cast(bindparam("ids"), postgresql.ARRAY(BigInteger))))
-    .order_by(accounts.c.id)
-    .with_for_update()
-)
-
-
+# (SQLite: 32,766): they are locked in consecutive slices of the sorted ids, which keeps the
+# id order.
 def _lock_rows(connection: Connection, ordered: list[int]) -> list:
     if len(ordered) <= _PER_STATEMENT:
         params = {f"id_{i}": account_id for i, account_id in enumerate(ordered)}
         return connection.execute(_lock_statement(len(ordered)), params).all()
-    if connection.dialect.name == "postgresql":
-        return connection.execute(_LOCK_ARRAY, {"ids": ordered}).all()
     rows = []
     for start in range(0, len(ordered), _PER_STATEMENT):
         rows += _lock_rows(connection, ordered[start : start + _PER_STATEMENT])
@@ -410,37 +326,9 @@ def _write_counters(session: Session, locked: dict[int, _Counters]) -> None:
     _expire_accounts(session, locked)
 
 
-#: (journal id, transfer ids in batch order), or None when the journal key already exists.
-Written = tuple[int, list[int]] | None
-
-
-def _write_postgresql(
-    connection: Connection, journal: dict, rows: list[dict], locked: dict[int, _Counters]
-) -> Written:
-    """Journal, transfers and counters in one statement; None if the journal key exists."""
-    params = {**journal, "effective_at": rows[0]["effective_at"]}
-    counters = [c.params() for c in locked.values()]
-    if len(rows) == 1:
-        statement = _WRITE_ONE_TRANSFER
-        params.update({f"t_{name}": rows[0][field] for name, _, field in _TRANSFER_FIELDS})
-        for i, values in enumerate(counters):
-            params.update({f"a{i}_{name}": values[f"_{name}"] for name in _COUNTER_FIELDS})
-    else:
-        statement = _WRITE_TRANSFERS
-        for name, _, field in _TRANSFER_FIELDS:
-            params[f"t_{name}"] = [row[field] for row in rows]
-        for name in _COUNTER_FIELDS:
-            params[f"a_{name}"] = [values[f"_{name}"] for values in counters]
-    written = connection.execute(statement, params).all()
-    if not written:
-        return None
-    by_key = {row.key: row.id for row in written}
-    return written[0].journal_id, [by_key[row["key"]] for row in rows]
-
-
 def _write_generic(
     connection: Connection, journal: dict, rows: list[dict], locked: dict[int, _Counters]
-) -> Written:
+) -> pg_posting.Written:
     """Journal, transfers, counters as three statements (SQLite: no round trips to save)."""
     journal_id = connection.execute(
         _INSERT_JOURNAL[connection.dialect.name], journal
@@ -527,6 +415,33 @@ def post_journal(
         "recorded_at": now,
     }
 
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        written = pg_posting.post(connection, journal, batch, effective_at)
+    else:
+        written = _post_generic(session, connection, journal, batch, effective_at)
+    if written is None:
+        earlier = _replay(session, journal, given_effective_at)
+        if earlier is None:  # only a concurrent rollback of the same key could get here
+            raise IdempotencyConflict(key)
+        return earlier
+    journal_id, ids = written
+    _expire_accounts(session, {t.debit for t in batch} | {t.credit for t in batch})
+    return PostedJournal(journal_id, tuple(ids), replayed=False)
+
+
+def _post_generic(
+    session: Session,
+    connection: Connection,
+    journal: dict,
+    batch: Sequence[NewTransfer],
+    effective_at: datetime,
+) -> pg_posting.Written:
+    """Lock, check and write with one statement per step (SQLite: no round trips to save).
+
+    None when the journal key is taken, also when the rules refuse the journal: a replay of a
+    journal posted earlier must not be refused because the balances moved since.
+    """
     locked = _lock_accounts(session, {t.debit for t in batch} | {t.credit for t in batch})
     rows = []
     for t in batch:
@@ -553,9 +468,9 @@ def post_journal(
                 "status": TransferStatus.PENDING if t.pending else TransferStatus.POSTED,
                 "two_phase": t.pending,
                 "reverses_id": t.reverses,
-                "recorded_by": recorded_by,
+                "recorded_by": journal["recorded_by"],
                 "effective_at": effective_at,
-                "recorded_at": now,
+                "recorded_at": journal["recorded_at"],
                 "posted_at": None if t.pending else effective_at,
                 "resolved_at": None,
                 "debit_balance_after": debit.dp - debit.cp,
@@ -567,28 +482,17 @@ def post_journal(
     for counters in locked.values():
         available = counters.breaks_rule()
         if available is not None:
-            earlier = _replay(session, journal, given_effective_at)
-            if earlier is not None:
-                return earlier
+            taken = connection.execute(
+                select(journals.c.id).where(journals.c.key == journal["key"])
+            ).first()
+            if taken is not None:
+                return None
             raise InsufficientFunds(counters.row.code, available, counters.row.currency)
-
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        write = _write_postgresql
-    else:  # the moment of the write, after the locks (PostgreSQL takes its own clock's)
-        write, written_at = _write_generic, utcnow()
-        for row in rows:
-            row["written_at"] = written_at
-    with refusals(key):
-        written = write(connection, journal, rows, locked)
-    if written is None:
-        earlier = _replay(session, journal, given_effective_at)
-        if earlier is None:  # only a concurrent rollback of the same key could get here
-            raise IdempotencyConflict(key)
-        return earlier
-    journal_id, ids = written
-    _expire_accounts(session, locked)
-    return PostedJournal(journal_id, tuple(ids), replayed=False)
+    written_at = utcnow()  # the moment of the write, once the accounts are locked
+    for row in rows:
+        row["written_at"] = written_at
+    with refusals(journal["key"]):
+        return _write_generic(connection, journal, rows, locked)
 
 
 def post_transfer(
