@@ -15,6 +15,8 @@ Why these workloads:
   machine happens to be today (STACK.md: "measure them in the same run").
 - batch: one journal of 100 transfers per transaction, the shape of a payout batch or an
   award split, to show what amortising the commit buys.
+- large journal: one journal of 100,000 transfers (value sharing among 100,000 co-creators
+  posts that), timed from the call to the commit.
 Clients are separate processes (spawn), as gunicorn/rq workers are: threads would share one GIL.
 """
 
@@ -49,6 +51,7 @@ import ledger  # noqa: E402
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 ACCOUNTS = 1_000
 BATCH = 100
+LARGE = 100_000
 WARM_UP = 50  # transfers per client before the clock starts: a server process is warm
 CLIENT_COUNTS = (1, 4)
 
@@ -178,6 +181,23 @@ def run_ours(url: str, ids: list[int], clients: int, seconds: float, batch: int 
     return sum(count / elapsed for count, elapsed, _ in reports)
 
 
+def run_large_journal(url: str, ids: list[int], size: int = LARGE) -> float:
+    """Transfers per second of one journal of ``size`` transfers, call to commit."""
+    rng = random.Random("large")
+    transfers = [
+        ledger.NewTransfer(*rng.sample(ids, 2), rng.randint(1, 10_000), "BENCH")
+        for _ in range(size)
+    ]
+    engine = sa.create_engine(url)
+    with Session(engine) as session:
+        start = time.perf_counter()
+        ledger.post_journal(session, transfers, key=f"large:{uuid.uuid4()}", recorded_by="bench")
+        session.commit()
+        elapsed = time.perf_counter() - start
+    engine.dispose()
+    return size / elapsed
+
+
 def pgbench(base_url: str, schema: str, args: list[str]) -> str:
     """Run pgbench against the bench schema (search_path via PGOPTIONS); return its stdout."""
     url = sa.make_url(base_url)
@@ -237,6 +257,13 @@ def main() -> None:
             batch = run_ours(url, ids, 1, options.seconds, batch=BATCH)
             record("batch_tps", batch)
             print(f"batch ({BATCH} transfers per journal, 1 client): {batch:8.1f} transfers/s")
+            large = run_large_journal(url, ids)
+            record("large_journal_tps", large)
+            print(
+                f"large journal ({LARGE:,} transfers, 1 client): {large:8.1f} transfers/s "
+                f"({LARGE / large:.2f} s)",
+                flush=True,
+            )
         print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()), flush=True)
         engine = sa.create_engine(url)
         with Session(engine) as session:

@@ -191,8 +191,8 @@ class Transfer(Base):
         # account, which (account, id) indexes served before.
         Index("ix_ledger_transfers_debit_version", "debit_account_id", "debit_version", "id"),
         Index("ix_ledger_transfers_credit_version", "credit_account_id", "credit_version", "id"),
-        Index("ix_ledger_transfers_debit_written_at", "debit_account_id", "written_at"),
-        Index("ix_ledger_transfers_credit_written_at", "credit_account_id", "written_at"),
+        Index("ix_ledger_transfers_debit_written_at", "debit_account_id", "written_at", "id"),
+        Index("ix_ledger_transfers_credit_written_at", "credit_account_id", "written_at", "id"),
         Index("ix_ledger_transfers_posted_at", "posted_at"),
         # The finance desk's journal: newest first by (effective_at, id), keyset-paginated,
         # filtered by code or reference (migration 0014, helper "finance").

@@ -146,7 +146,8 @@ def balance_as_of(session: Session, account_id: int, at: datetime) -> int:
     balance as of last month, because last month the book did not hold it. A pending transfer's
     rows count too: each write records the posted balance at that moment (a pending amount is
     not in it until the transfer is posted). 0 before the first write. One index lookup per
-    side on (account, written_at). AccountNotFound for an unknown account.
+    side on (account, written_at, id): writes share a moment only within one journal, where
+    ids follow the order of writing. AccountNotFound for an unknown account.
     """
     at = utc(at)
     latest = []
@@ -157,14 +158,17 @@ def balance_as_of(session: Session, account_id: int, at: datetime) -> int:
                 balance.label("balance"),
                 version.label("version"),
                 transfers.c.id.label("transfer_id"),
+                transfers.c.written_at,
             )
             .where(account == account_id, transfers.c.written_at <= at)
-            .order_by(transfers.c.written_at.desc(), version.desc(), transfers.c.id.desc())
+            .order_by(transfers.c.written_at.desc(), transfers.c.id.desc())
             .limit(1)
         )
     both = union_all(*(_nested(query) for query in latest)).subquery()
     found = session.execute(
-        select(both.c.balance).order_by(both.c.version.desc(), both.c.transfer_id.desc()).limit(1)
+        select(both.c.balance)
+        .order_by(both.c.written_at.desc(), both.c.version.desc(), both.c.transfer_id.desc())
+        .limit(1)
     ).scalar_one_or_none()
     if found is None:
         _check_account(session, account_id)

@@ -75,8 +75,8 @@ def upgrade():
         batch_op.drop_index('ix_ledger_transfers_credit_account')
         batch_op.create_index('ix_ledger_transfers_debit_version', ['debit_account_id', 'debit_version', 'id'], unique=False)
         batch_op.create_index('ix_ledger_transfers_credit_version', ['credit_account_id', 'credit_version', 'id'], unique=False)
-        batch_op.create_index('ix_ledger_transfers_debit_written_at', ['debit_account_id', 'written_at'], unique=False)
-        batch_op.create_index('ix_ledger_transfers_credit_written_at', ['credit_account_id', 'written_at'], unique=False)
+        batch_op.create_index('ix_ledger_transfers_debit_written_at', ['debit_account_id', 'written_at', 'id'], unique=False)
+        batch_op.create_index('ix_ledger_transfers_credit_written_at', ['credit_account_id', 'written_at', 'id'], unique=False)
     if op.get_context().dialect.name == "postgresql":
         op.execute(FUNCTIONS)
 

@@ -80,6 +80,25 @@ def _run(url: str, worker: int, barrier: Any, queue: Any, job: str, args: tuple)
                     except ledger.InsufficientFunds:
                         session.rollback()
                         refused += 1
+        elif job == "journal":  # two draws per journal, the escrow touched twice
+            escrow_id, sink_id, other_id, journals = args
+            for n in range(journals):
+                with Session(engine) as session:
+                    try:
+                        posted = ledger.post_journal(
+                            session,
+                            [
+                                ledger.NewTransfer(escrow_id, sink_id, 1, "AWARD"),
+                                ledger.NewTransfer(escrow_id, other_id, 1, "AWARD"),
+                            ],
+                            key=f"journal:{worker}:{n}",
+                            recorded_by=f"worker-{worker}",
+                        )
+                        session.commit()
+                        results.extend(posted.transfer_ids)
+                    except ledger.InsufficientFunds:
+                        session.rollback()
+                        refused += 1
         else:  # "replay": every worker posts the same key several times
             cash_id, escrow_id, rounds = args
             for _ in range(rounds):
@@ -192,4 +211,30 @@ def test_concurrent_replays_of_one_key_post_once(fresh_url: str) -> None:
         assert session.scalar(key) == 1
         assert session.get_one(Account, escrow_id).credits_posted == ESCROW_CENTS + 500
         assert ledger.verify(session) == []
+    engine.dispose()
+
+
+def test_concurrent_journals_never_overdraw_and_keep_running_balances(fresh_url: str) -> None:
+    """Journals of two draws (the escrow debited twice) from 8 processes: the set-based path."""
+    _cash, escrow_id, sinks = open_accounts(fresh_url, WORKERS)
+    journals = DRAWS // WORKERS // 2
+    args = [(escrow_id, sink, sinks[n - 1], journals) for n, sink in enumerate(sinks)]
+    outcomes = race(fresh_url, "journal", args)
+
+    assert [o.errors for o in outcomes] == [[]] * WORKERS
+    drawn = [transfer_id for o in outcomes for transfer_id in o.results]
+    assert len(drawn) == len(set(drawn)) == ESCROW_CENTS
+    assert sum(o.refused for o in outcomes) == WORKERS * journals - ESCROW_CENTS // 2
+    engine = sa.create_engine(fresh_url)
+    with Session(engine) as session:
+        escrow = session.get_one(Account, escrow_id)
+        assert (escrow.balance, escrow.available) == (0, 0)
+        assert ledger.verify(session) == []
+        for account_id in [escrow_id, *sinks]:
+            rows = ledger.statement_page(session, account_id, limit=10_000)
+            running = 0
+            for row in reversed(rows):
+                running += row.debit - row.credit
+                assert row.balance == running
+            assert running == session.get_one(Account, account_id).balance
     engine.dispose()
