@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
+from datetime import datetime
 from typing import TextIO
 
 from sqlalchemy import select
@@ -52,9 +53,10 @@ def _account_codes(session: Session) -> dict[int, str]:
 
 def export_csv(
     session: Session, out: TextIO, *, progress: Progress | None = None,
-    every: int = PROGRESS_EVERY,
+    every: int = PROGRESS_EVERY, start: datetime | None = None, end: datetime | None = None,
 ) -> int:  # fmt: skip
-    """Write every transfer as one CSV row; returns the number of rows.
+    """Write every transfer (or those effective from ``start`` to ``end``) as one CSV row;
+    returns the number of rows.
 
     ``progress(rows)`` is called after every ``every`` transfers and once at the end.
     """
@@ -62,7 +64,7 @@ def export_csv(
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
     count = 0
-    for read, t in enumerate(transfers_in_order(session), start=1):
+    for read, t in enumerate(transfers_in_order(session, start=start, end=end), start=1):
         writer.writerow(
             [
                 t.id, t.journal_id, t.key, t.code, t.status, t.effective_at.isoformat(),
@@ -81,7 +83,7 @@ def export_csv(
 
 def export_hledger(
     session: Session, out: TextIO, *, progress: Progress | None = None,
-    every: int = PROGRESS_EVERY,
+    every: int = PROGRESS_EVERY, start: datetime | None = None, end: datetime | None = None,
 ) -> int:  # fmt: skip
     """Write an hledger / ledger-cli journal; returns the number of transactions.
 
@@ -91,11 +93,11 @@ def export_hledger(
     every ``every`` transfers read (voided ones included) and once at the end.
     """
     codes = _account_codes(session)
-    for currency in sorted({code for code in session.scalars(select(Account.currency))}):
+    for currency in session.scalars(select(Account.currency).distinct().order_by(Account.currency)):
         out.write(f"commodity {format_minor(100000, currency)} {currency}\n")
     out.write("\n")
     count = 0
-    for read, t in enumerate(transfers_in_order(session), start=1):
+    for read, t in enumerate(transfers_in_order(session, start=start, end=end), start=1):
         if t.status != TransferStatus.VOIDED:
             _write_transaction(out, t, codes)
             count += 1

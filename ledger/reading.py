@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, tuple_, union
 from sqlalchemy.orm import Session
 
 from ledger.errors import AccountNotFound
@@ -145,12 +145,32 @@ def statement(
     return Statement(account, opening, lines)
 
 
-def verify(session: Session) -> list[Discrepancy]:
+def _in_period(start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
+    conditions = []
+    if start is not None:
+        conditions.append(Transfer.effective_at >= start)
+    if end is not None:
+        conditions.append(Transfer.effective_at <= end)
+    return conditions
+
+
+def verify(
+    session: Session, *, start: datetime | None = None, end: datetime | None = None
+) -> list[Discrepancy]:
     """Recompute every account's four counters from its transfers; list what disagrees.
 
     An empty list means the book is right: counters match the transfers, and since every
     transfer is one debit and one equal credit, the trial balance sums to zero per currency.
+    With a period (``start`` / ``end`` on ``effective_at``), only the accounts a transfer of
+    the period touches are checked, each over its whole history.
     """
+    touched = None
+    if start is not None or end is not None:
+        period = _in_period(start, end)
+        touched = union(
+            select(Transfer.debit_account_id).where(*period),
+            select(Transfer.credit_account_id).where(*period),
+        ).subquery()
     recomputed: dict[int, dict[str, int]] = {}
     for status, sides in (
         (TransferStatus.POSTED, ("debits_posted", "credits_posted")),
@@ -159,16 +179,17 @@ def verify(session: Session) -> list[Discrepancy]:
         for field, column in zip(
             sides, (Transfer.debit_account_id, Transfer.credit_account_id), strict=True
         ):
-            rows = session.execute(
-                select(column, func.sum(Transfer.amount))
-                .where(Transfer.status == status)
-                .group_by(column)
-            )
-            for account_id, total in rows:
+            query = select(column, func.sum(Transfer.amount)).where(Transfer.status == status)
+            if touched is not None:
+                query = query.where(column.in_(select(touched)))
+            for account_id, total in session.execute(query.group_by(column)):
                 recomputed.setdefault(account_id, {})[field] = int(total)
     problems = []
     fields = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
-    for account in session.scalars(select(Account).order_by(Account.id)):
+    accounts = select(Account).order_by(Account.id)
+    if touched is not None:
+        accounts = accounts.where(Account.id.in_(select(touched)))
+    for account in session.scalars(accounts):
         sums = recomputed.get(account.id, {})
         for field in fields:
             stored, expected = getattr(account, field), sums.get(field, 0)
@@ -177,14 +198,39 @@ def verify(session: Session) -> list[Discrepancy]:
     return problems
 
 
-def transfers_in_order(session: Session, *, batch_size: int = 1000) -> Iterator[Transfer]:
-    """Every transfer by id, streamed in batches (for exports)."""
-    last_id = 0
+def transfers_in_order(
+    session: Session,
+    *,
+    batch_size: int = 1000,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> Iterator[Transfer]:
+    """Every transfer by id, or those effective in a period by (effective_at, id), read in
+    keyset batches so memory stays constant whatever the book's size (for exports)."""
+    period = _in_period(start, end)
+    if not period:
+        last_id = 0
+        while True:
+            batch = session.scalars(
+                select(Transfer)
+                .where(Transfer.id > last_id)
+                .order_by(Transfer.id)
+                .limit(batch_size)
+            ).all()
+            if not batch:
+                return
+            yield from batch
+            last_id = batch[-1].id
+    after: tuple[datetime, int] | None = None
     while True:
+        query = select(Transfer).where(*period)
+        if after is not None:
+            bound = tuple_(literal(after[0], Transfer.effective_at.type), literal(after[1]))
+            query = query.where(tuple_(Transfer.effective_at, Transfer.id) > bound)
         batch = session.scalars(
-            select(Transfer).where(Transfer.id > last_id).order_by(Transfer.id).limit(batch_size)
+            query.order_by(Transfer.effective_at, Transfer.id).limit(batch_size)
         ).all()
         if not batch:
             return
         yield from batch
-        last_id = batch[-1].id
+        after = (batch[-1].effective_at, batch[-1].id)

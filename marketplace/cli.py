@@ -67,10 +67,30 @@ def tick_command() -> None:
     click.echo(f"{moved} need(s) moved to judging.")
 
 
+def _period_options(function):  # noqa: ANN001, ANN202
+    """--from / --to: days (UTC, both included) of the transfers' effective dates."""
+    day = click.DateTime(formats=["%Y-%m-%d"])
+    function = click.option("--to", "end", type=day, help="last day, YYYY-MM-DD (UTC)")(function)
+    return click.option("--from", "start", type=day, help="first day, YYYY-MM-DD (UTC)")(function)
+
+
+def _period(start: datetime | None, end: datetime | None) -> dict[str, datetime | None]:
+    from marketplace.finance.journal import day_end, day_start
+
+    if start and end and start > end:
+        raise click.BadParameter("--from must be on or before --to", param_hint="--from")
+    return {
+        "start": day_start(start.date()) if start else None,
+        "end": day_end(end.date()) if end else None,
+    }
+
+
 @ledger_cli.command("verify")
-def verify_command() -> None:
-    """Recompute every account from its transfers; exit 1 if any disagrees."""
-    problems = ledger.verify(db.session)
+@_period_options
+def verify_command(start: datetime | None, end: datetime | None) -> None:
+    """Recompute every account from its transfers; exit 1 if any disagrees. With a period,
+    only the accounts its transfers touch are checked (each over its whole history)."""
+    problems = ledger.verify(db.session, **_period(start, end))
     if problems:
         click.echo(f"The book is WRONG: {len(problems)} discrepancies", err=True)
         for problem in problems:
@@ -112,10 +132,12 @@ def trial_balance_command(as_of: datetime | None, as_json: bool) -> None:
 @ledger_cli.command("export")
 @click.option("--format", "fmt", type=click.Choice(["csv", "hledger"]), default="csv")
 @click.option("-o", "--output", type=click.File("w"), default="-", help="file (default stdout)")
-def export_command(fmt: str, output) -> None:
-    """Every transfer as CSV, or as an hledger journal."""
+@_period_options
+def export_command(fmt: str, output, start: datetime | None, end: datetime | None) -> None:  # noqa: ANN001
+    """Every transfer (or those effective in a period) as CSV, or as an hledger journal;
+    streamed in batches, so memory stays flat whatever the book's size."""
     writer = ledger.export_csv if fmt == "csv" else ledger.export_hledger
-    count = writer(db.session, output)
+    count = writer(db.session, output, **_period(start, end))
     if output is not sys.stdout:
         click.echo(f"{count} transfers written to {output.name}", err=True)
 

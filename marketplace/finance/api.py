@@ -211,10 +211,12 @@ class Exports(MethodView):
         _422="Invalid input: `errors` names each field and what is wrong with it",
     )  # fmt: skip
     def post(self, data: dict) -> Any:
-        """Export every transfer as CSV or an hledger journal (platform finance staff): the
+        """Export every transfer, or those effective from `start` to `end`, as CSV or an
+        hledger journal (platform finance staff): the
         file is written in the background; follow `status` and `rows` of `total` at
         /finance/exports/{export_id}, then download it from `file_url`."""
-        return _shown(exports.request_export(api_user(), data["format"]))
+        export = exports.request_export(api_user(), data["format"], data["start"], data["end"])
+        return _shown(export)
 
 
 @blp.route(f"/finance/exports/<{ID}:export_id>")

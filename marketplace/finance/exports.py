@@ -12,6 +12,7 @@ import errno
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from flask import current_app
@@ -24,6 +25,7 @@ from marketplace.accounts.services import require_platform_finance
 from marketplace.db import command, transaction
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.extensions import db
+from marketplace.finance.journal import day_end, day_start
 from marketplace.finance.models import BookExport, ExportFormat, ExportStatus
 from marketplace.outbox import JobQueue
 from marketplace.queue import enqueue
@@ -36,6 +38,7 @@ FORMATS = {
 #: A worker may take this long on one export before rq stops it (seconds).
 JOB_TIMEOUT = 3600
 LISTED = 50
+PERIOD = "Choose the days to export: from a day to a day, or leave them empty for all."
 
 
 @dataclass(frozen=True)
@@ -50,24 +53,50 @@ def _folder() -> str:
 
 
 @command
-def request_export(actor: User, format: str) -> BookExport:
-    """Commit a queued export of every transfer, then enqueue the job that writes it."""
+def request_export(
+    actor: User, format: str, start: date | None = None, end: date | None = None
+) -> BookExport:
+    """Commit a queued export of every transfer, or of those effective from ``start`` to
+    ``end`` (UTC days, both included), then enqueue the job that writes it."""
     require_platform_finance(actor)
     if format not in FORMATS:
         raise Invalid(
             "Choose an export format.",
             {"format": [f"Must be one of: {', '.join(FORMATS)}."]},
         )
+    if start is not None and end is not None and start > end:
+        raise Invalid(PERIOD, {"start": ["The first day must be on or before the last."]})
     export = BookExport(
         format=format,
         requested_by_id=actor.id,
         status=ExportStatus.QUEUED,
-        total=db.session.scalar(select(func.count()).select_from(Transfer)) or 0,
+        start=start,
+        end=end,
+        total=db.session.scalar(
+            select(func.count()).select_from(Transfer).where(*_period(start, end))
+        )
+        or 0,
     )
     db.session.add(export)
     db.session.flush()
     enqueue("export_book_job", export.id, queue=JobQueue.EXPORTS, timeout=JOB_TIMEOUT)
     return export
+
+
+def _period(start: date | None, end: date | None) -> list:
+    conditions = []
+    if start is not None:
+        conditions.append(Transfer.effective_at >= day_start(start))
+    if end is not None:
+        conditions.append(Transfer.effective_at <= day_end(end))
+    return conditions
+
+
+def _bounds(export: BookExport) -> dict[str, datetime | None]:
+    return {
+        "start": day_start(export.start) if export.start else None,
+        "end": day_end(export.end) if export.end else None,
+    }
 
 
 def list_exports(actor: User, limit: int = LISTED) -> list[BookExport]:
@@ -96,6 +125,10 @@ def progress_of(export: BookExport) -> dict[str, Any]:
 
 def download_name(export: BookExport) -> str:
     stamp = (export.finished_at or export.created_at).strftime("%Y%m%d-%H%M%S")
+    if export.start or export.end:
+        first = export.start.isoformat() if export.start else "start"
+        last = export.end.isoformat() if export.end else "now"
+        stamp = f"{first}-to-{last}-{stamp}"
     return f"book-{export.id}-{stamp}.{FORMATS[ExportFormat(export.format)][2]}"
 
 
@@ -135,7 +168,7 @@ def run_export(export_id: int) -> dict[str, Any]:
         os.makedirs(folder, exist_ok=True)
         path = os.path.join(folder, file_name)
         with open(path, "x", encoding="utf-8", newline="") as out:
-            rows = write(db.session, out, progress=progress)
+            rows = write(db.session, out, progress=progress, **_bounds(export))
         with transaction():
             export.rows, export.file_name = rows, file_name
             export.status, export.finished_at = ExportStatus.DONE, utcnow()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ledger import BigId, UTCDateTime, utcnow
@@ -26,7 +26,7 @@ class ExportStatus(enum.StrEnum):
 
 
 class BookExport(db.Model):
-    """One export of the whole book to a file under EXPORT_FOLDER."""
+    """One export of the book (every transfer, or a period's) to a file under EXPORT_FOLDER."""
 
     __tablename__ = "book_exports"
 
@@ -36,6 +36,9 @@ class BookExport(db.Model):
     status: Mapped[str] = mapped_column(String(10), default=ExportStatus.QUEUED, index=True)
     rows: Mapped[int] = mapped_column(default=0)
     total: Mapped[int] = mapped_column(default=0)  # transfers in the book when requested
+    #: The period (UTC days, both included) of the transfers' effective dates; None: open.
+    start: Mapped[date | None] = mapped_column(Date)
+    end: Mapped[date | None] = mapped_column(Date)
     file_name: Mapped[str | None] = mapped_column(String(100))  # random, under EXPORT_FOLDER
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -48,4 +51,5 @@ class BookExport(db.Model):
         CheckConstraint("format IN ('csv', 'hledger')", name="format_known"),
         CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status_known"),
         CheckConstraint("rows >= 0 AND total >= 0", name="counts_not_negative"),
+        CheckConstraint('start IS NULL OR "end" IS NULL OR start <= "end"', name="period_ordered"),
     )

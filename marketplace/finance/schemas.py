@@ -287,6 +287,20 @@ class ExportInputSchema(ma.Schema):
         validate=ma.validate.OneOf(EXPORT_FORMATS),
         metadata={"description": "csv (one row per transfer) or hledger (a journal)"},
     )
+    start = ma.fields.Date(
+        load_default=None,
+        metadata={"description": "first day (UTC) of the transfers' effective dates; empty: all"},
+    )
+    end = ma.fields.Date(
+        load_default=None, metadata={"description": "last day (UTC), included; empty: all"}
+    )
+
+
+class ExportPeriodSchema(ma.Schema):
+    """The period fields of the desk's export form."""
+
+    start = ma.fields.Date(load_default=None)
+    end = ma.fields.Date(load_default=None)
 
 
 class ExportRequesterSchema(ma.Schema):
@@ -305,7 +319,11 @@ class ExportSchema(ma.Schema):
     rows = ma.fields.Integer(
         metadata={"description": "rows (CSV) or transactions (hledger) written so far"}
     )
-    total = ma.fields.Integer(metadata={"description": "transfers in the book when requested"})
+    total = ma.fields.Integer(
+        metadata={"description": "transfers in the book (or the period) when requested"}
+    )
+    start = ma.fields.Date(allow_none=True, metadata={"description": "first day, or null"})
+    end = ma.fields.Date(allow_none=True, metadata={"description": "last day, or null"})
     error = ma.fields.String(metadata={"description": "why it failed; empty otherwise"})
     requested_by = ma.fields.Nested(ExportRequesterSchema)
     created_at = ma.fields.DateTime()

@@ -21,6 +21,7 @@ from marketplace.finance import dashboard as figures
 from marketplace.finance import exports, journal, reconciliation, services, statements
 from marketplace.finance.schemas import (
     BalanceQuerySchema,
+    ExportPeriodSchema,
     JournalQuerySchema,
     ReconciliationQuerySchema,
     StatementQuerySchema,
@@ -110,8 +111,18 @@ def export_list() -> ResponseReturnValue:
 @login_required
 def request_export() -> ResponseReturnValue:
     try:
-        export = exports.request_export(current_user, request.form.get("format", ""))
+        period = ExportPeriodSchema().load(
+            {k: v for k in ("start", "end") if (v := request.form.get(k, ""))}
+        )
+    except ValidationError as error:
+        raise Invalid(exports.PERIOD, error.normalized_messages()) from error
+    try:
+        export = exports.request_export(
+            current_user, request.form.get("format", ""), period["start"], period["end"]
+        )
     except Invalid as error:
+        if set(error.errors) - {"format"}:
+            raise
         flash(" ".join(error.errors.get("format", [error.message])), "error")
         return redirect(url_for("finance.export_list"))
     if export.status == "done":

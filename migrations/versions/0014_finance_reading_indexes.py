@@ -1,4 +1,5 @@
-"""finance reading: indexes for the journal's keyset pages and its filters
+"""finance reading: indexes for the journal's keyset pages and its filters; book exports of
+a period
 
 Revision ID: 0014
 Revises: 0013
@@ -6,6 +7,7 @@ Create Date: 2026-11-30 20:00:00
 
 """
 from alembic import op
+import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
@@ -25,9 +27,19 @@ def upgrade():
     with op.batch_alter_table('ledger_transfers', schema=None) as batch_op:
         for name, columns in INDEXES.items():
             batch_op.create_index(name, columns, unique=False)
+    with op.batch_alter_table('book_exports', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('start', sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column('end', sa.Date(), nullable=True))
+        batch_op.create_check_constraint(
+            op.f('ck_book_exports_period_ordered'), 'start IS NULL OR "end" IS NULL OR start <= "end"'
+        )
 
 
 def downgrade():
+    with op.batch_alter_table('book_exports', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('ck_book_exports_period_ordered'), type_='check')
+        batch_op.drop_column('end')
+        batch_op.drop_column('start')
     with op.batch_alter_table('ledger_transfers', schema=None) as batch_op:
         for name in reversed(list(INDEXES)):
             batch_op.drop_index(name)

@@ -104,13 +104,13 @@ def test_staff_export_hledger_through_the_api(app, client, book, folder) -> None
 def test_progress_counts_the_rows_as_they_are_committed(app, book, folder, monkeypatch) -> None:
     heard: list[tuple[str, int]] = []
 
-    def every_two(session, out, *, progress):
+    def every_two(session, out, *, progress, start, end):
         def report(rows: int) -> None:
             progress(rows)  # commits the rows written
             export = session.scalar(select(BookExport).order_by(BookExport.id.desc()))
             heard.append((export.status, export.rows))
 
-        return ledger.export_csv(session, out, progress=report, every=2)
+        return ledger.export_csv(session, out, progress=report, every=2, start=start, end=end)
 
     monkeypatch.setitem(exports.FORMATS, "csv", (every_two, "text/csv", "csv"))
     with app.app_context():
@@ -160,7 +160,7 @@ def test_a_failed_export_is_marked_failed_with_its_error(
 
 
 def test_writing_fails_midway_leaves_no_file(app, book, folder, monkeypatch) -> None:
-    def broken(session, out, *, progress):
+    def broken(session, out, *, progress, **period):
         out.write("half a book")
         raise RuntimeError("the disk is full")
 
@@ -250,7 +250,7 @@ def test_a_full_export_folder_fails_the_export_with_a_clear_reason_and_no_file(
     """The disk fills up while the file is written: the export says so in words, and no
     half-written file is left behind."""
 
-    def write_until_full(session, out, progress=None):  # noqa: ANN001, ANN202
+    def write_until_full(session, out, progress=None, **period):  # noqa: ANN001, ANN202
         out.write("id,amount\n")
         raise OSError(errno.ENOSPC, "No space left on device")
 
