@@ -15,6 +15,7 @@ from flask_smorest import Blueprint
 
 from marketplace.api import ID, problem_responses
 from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user
+from marketplace.pagination import CursorQuerySchema
 from marketplace.payouts import batches as services
 from marketplace.payouts.accounts import payout_account_of, start_onboarding
 from marketplace.payouts.models import PayoutAccount, PayoutBatch
@@ -22,6 +23,7 @@ from marketplace.payouts.schemas import (
     BatchDetailSchema,
     BatchInputSchema,
     BatchSchema,
+    LinePageSchema,
     LineSchema,
     MyPayoutAccountSchema,
     OnboardingSchema,
@@ -53,14 +55,14 @@ problems = problem_responses(blp, PROBLEMS)
 
 
 def progress_of(batch: PayoutBatch) -> dict[str, Any]:
-    counts = services.progress(batch)
+    progress = services.batch_progress(batch)
     return {
         "batch_id": batch.id,
         "status": batch.status,
         "line_count": batch.line_count,
-        "done": services.done_count(counts),
-        "waiting_for_finance": services.waiting_for_finance(batch),
-        "counts": counts,
+        "done": progress.done,
+        "waiting_for_finance": progress.waiting,
+        "counts": progress.counts,
     }
 
 
@@ -69,7 +71,11 @@ def _account(account: PayoutAccount | None) -> Shown | None:
 
 
 def _detail(user: Any, batch: PayoutBatch) -> Shown:
-    return Shown(batch, lines=services.lines_of(user, batch.id), progress=progress_of(batch))
+    """The batch, its progress and the first page of its lines (the rest: its lines list)."""
+    first = services.lines_page(user, batch.id)
+    return Shown(
+        batch, lines=first.items, lines_next_cursor=first.next_cursor, progress=progress_of(batch)
+    )
 
 
 @blp.route("/me/payout-account")
@@ -122,9 +128,22 @@ class PayoutBatchItem(MethodView):
     @blp.response(200, BatchDetailSchema)
     @problems(401, 403, 404)
     def get(self, batch_id: int) -> Any:
-        """One batch, its lines and its progress."""
+        """One batch, its progress and the first page of its lines (`lines_next_cursor`: the
+        next page of its lines list)."""
         user = api_user()
         return _detail(user, services.get_batch(user, batch_id))
+
+
+@blp.route(f"/payout-batches/<{ID}:batch_id>/lines")
+class PayoutBatchLines(MethodView):
+    @blp.doc(security=READ_AUTH)
+    @blp.arguments(CursorQuerySchema, location="query")
+    @blp.response(200, LinePageSchema)
+    @problems(401, 403, 404, 422)
+    def get(self, args: dict, batch_id: int) -> Any:
+        """The batch's lines in id order, a page at a time: pass `next_cursor` as `cursor`
+        for the next page."""
+        return services.lines_page(api_user(), batch_id, args["cursor"], args["per_page"])
 
 
 @blp.route(f"/payout-batches/<{ID}:batch_id>/progress")

@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import joinedload
 
 import ledger
 from ledger import Account, InsufficientFunds, NewTransfer, format_minor, utcnow
@@ -29,6 +30,7 @@ from marketplace.extensions import db
 from marketplace.finance import chart
 from marketplace.notifications.services import notify
 from marketplace.outbox import JobQueue
+from marketplace.pagination import PER_PAGE, KeysetPage, keyset_page
 from marketplace.payments.provider import ProviderError
 from marketplace.payments.registry import current_provider
 from marketplace.payouts.models import (
@@ -299,16 +301,40 @@ def reject_batch(actor: User, batch_id: int, reason: str) -> PayoutBatch:
     return batch
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far a batch's sending is, from one grouped query over its lines."""
+
+    counts: dict[str, int]  # lines per status, every status named
+    waiting: int  # lines only a finance user's release can settle now
+
+    @property
+    def done(self) -> int:
+        """Lines settled one way or another (paid, failed, released ...)."""
+        return done_count(self.counts)
+
+
+def batch_progress(batch: PayoutBatch) -> Progress:
+    """The batch's lines counted per status, and those waiting for finance (sending with no
+    try ahead), in one grouped query (the (batch_id, status) index)."""
+    no_try = PayoutLine.next_try_at.is_(None)
+    rows = db.session.execute(
+        select(PayoutLine.status, no_try, func.count(PayoutLine.id))
+        .where(PayoutLine.batch_id == batch.id)
+        .group_by(PayoutLine.status, no_try)
+    ).all()
+    counts = {status.value: 0 for status in LineStatus}
+    waiting = 0
+    for status, without_try, count in rows:
+        counts[status] = counts.get(status, 0) + int(count)
+        if status == LineStatus.SENDING and without_try:
+            waiting += int(count)
+    return Progress(counts, waiting)
+
+
 def progress(batch: PayoutBatch) -> dict[str, int]:
     """How many lines are in each state (the job's progress, from the database)."""
-    counts = dict(
-        db.session.execute(
-            select(PayoutLine.status, func.count(PayoutLine.id))
-            .where(PayoutLine.batch_id == batch.id)
-            .group_by(PayoutLine.status)
-        ).all()
-    )
-    return {status.value: int(counts.get(status.value, 0)) for status in LineStatus}
+    return batch_progress(batch).counts
 
 
 def done_count(counts: dict[str, int]) -> int:
@@ -318,13 +344,7 @@ def done_count(counts: dict[str, int]) -> int:
 
 def waiting_for_finance(batch: PayoutBatch) -> int:
     """Lines that only a finance user's release can settle now."""
-    return db.session.scalar(
-        select(func.count(PayoutLine.id)).where(
-            PayoutLine.batch_id == batch.id,
-            PayoutLine.status == LineStatus.SENDING,
-            PayoutLine.next_try_at.is_(None),
-        )
-    )
+    return batch_progress(batch).waiting
 
 
 def batches(actor: User, limit: int = 100) -> list[PayoutBatch]:
@@ -334,10 +354,37 @@ def batches(actor: User, limit: int = 100) -> list[PayoutBatch]:
     )
 
 
-def lines_of(actor: User, batch_id: int) -> list[PayoutLine]:
-    batch = get_batch(actor, batch_id)
-    return list(
-        db.session.scalars(
-            select(PayoutLine).where(PayoutLine.batch_id == batch.id).order_by(PayoutLine.id)
+def _lines_query(batch_id: int) -> Select:
+    """A batch's lines with the solver, payout account and releaser loaded in the same
+    statement (a page costs one query whatever its length)."""
+    return (
+        select(PayoutLine)
+        .where(PayoutLine.batch_id == batch_id)
+        .options(
+            joinedload(PayoutLine.user),
+            joinedload(PayoutLine.payout_account),
+            joinedload(PayoutLine.released_by),
         )
     )
+
+
+def lines_page(
+    actor: User, batch_id: int, cursor: str | None = None, per_page: int = PER_PAGE
+) -> KeysetPage[PayoutLine]:
+    """A page of the batch's lines in id order, after ``cursor`` (keyset: the (batch_id, id)
+    index answers it in the same time on any page of any batch)."""
+    batch = get_batch(actor, batch_id)
+    return keyset_page(
+        _lines_query(batch.id),
+        [PayoutLine.id],
+        cursor=cursor,
+        per_page=per_page,
+        descending=False,
+        scalars=True,
+    )
+
+
+def lines_of(actor: User, batch_id: int) -> list[PayoutLine]:
+    """Every line of a batch (tests and small batches; pages use ``lines_page``)."""
+    batch = get_batch(actor, batch_id)
+    return list(db.session.scalars(_lines_query(batch.id).order_by(PayoutLine.id)))

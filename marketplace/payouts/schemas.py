@@ -13,6 +13,7 @@ from marshmallow import validate
 from marketplace.accounts.models import User
 from marketplace.challenges.schemas import StorableTextMixin
 from marketplace.extensions import db
+from marketplace.pagination import KeysetPageSchema
 from marketplace.payouts.batches import MAX_MINIMUM
 from marketplace.payouts.models import BatchStatus, LineStatus
 
@@ -176,6 +177,18 @@ class LineSchema(ma.Schema):
         return Shown(line, waiting_for_finance=waiting)
 
 
+class LinePageSchema(KeysetPageSchema):
+    items = ma.fields.List(ma.fields.Nested(LineSchema))
+
+
 class BatchDetailSchema(BatchSchema):
-    lines = ma.fields.List(ma.fields.Nested(LineSchema))
+    lines = ma.fields.List(
+        ma.fields.Nested(LineSchema),
+        metadata={"description": "the first page of the batch's lines, in id order"},
+    )
+    lines_next_cursor = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "the `cursor` of the next page of "
+                  "/payout-batches/{batch_id}/lines; null when every line is shown"},
+    )  # fmt: skip
     progress = ma.fields.Nested(ProgressSchema)

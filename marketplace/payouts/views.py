@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from marshmallow import ValidationError
 
 from marketplace.accounts.services import require_platform_finance
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.extensions import db
+from marketplace.pagination import CursorQuerySchema
 from marketplace.payouts import batches
 from marketplace.payouts.accounts import continue_onboarding, start_onboarding
 from marketplace.payouts.forms import parse_batch_form
@@ -116,18 +118,29 @@ def prepare() -> ResponseReturnValue:
     return redirect(url_for("payouts.batch_page", batch_id=batch.id))
 
 
+def _page_args() -> dict:
+    """``cursor`` and ``per_page`` of the lines list; a bad one is a field error (422)."""
+    args = {k: v for k, v in request.args.items() if k in ("cursor", "per_page") and v != ""}
+    try:
+        return CursorQuerySchema().load(args)
+    except ValidationError as error:
+        raise Invalid("Please correct the page asked for.", error.normalized_messages()) from error
+
+
 @bp.route("/finance/payouts/<int:batch_id>")
 @login_required
 def batch_page(batch_id: int, status: int = 200) -> ResponseReturnValue:
+    """The batch, its progress (one grouped query) and a page of its lines (keyset)."""
     batch = batches.get_batch(current_user, batch_id)
-    counts = batches.progress(batch)
+    paging = _page_args() if request.method == "GET" else {}
+    progress = batches.batch_progress(batch)
     page = render_template(
         "payouts/batch.html",
         batch=_people(batch),
-        lines=batches.lines_of(current_user, batch.id),
-        counts=counts,
-        done=batches.done_count(counts),
-        waiting=batches.waiting_for_finance(batch),
+        lines=batches.lines_page(current_user, batch.id, **paging),
+        counts=progress.counts,
+        done=progress.done,
+        waiting=progress.waiting,
         waits_for_finance=batches.waits_for_finance,
     )
     return page, status

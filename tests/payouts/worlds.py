@@ -51,14 +51,14 @@ class World:
         return stem if version == 1 else f"{stem}-v{version}"
 
 
-def _owe(solver_ids: list[int]) -> None:
+def _owe(solver_ids: list[int], fund_key: str = "test:fund") -> None:
     """Fund an escrow and award ``AMOUNT`` to each solver straight on the ledger. The escrow
     is funded under a code of its own, not FUND_ESCROW: no Stripe payment stands behind it,
     and the reconciliation counts it as other cash rather than a funding Stripe lacks."""
     cash, escrow = chart.cash(db.session, "USD"), chart.escrow(db.session, 1, "USD")
     ledger.post_transfer(
         db.session, debit=cash.id, credit=escrow.id, amount=AMOUNT * len(solver_ids),
-        code="TEST_FUNDING", key="test:fund", recorded_by="test",
+        code="TEST_FUNDING", key=fund_key, recorded_by="test",
     )  # fmt: skip
     for solver_id in solver_ids:
         ledger.post_transfer(
