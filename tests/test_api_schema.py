@@ -74,8 +74,11 @@ CROSS_FIELD_QUERIES = frozenset(
     {
         "/api/v1/finance/reconciliation",
         "/api/v1/finance/transfers",
+        "/api/v1/finance/accounts",
         "/api/v1/finance/statement",
         "/api/v1/ledger/trial-balance/accounts",
+        "/api/v1/notifications",
+        "/api/v1/me/proposals",
     }
 )
 
@@ -195,6 +198,8 @@ def call_signed_in(case, app: Flask, signed_in: dict) -> None:
     if "{" in case.path:  # one need, its terms or dialogue: none exists
         assert response.status_code == 404, response.text
         return
+    if case.path in CROSS_FIELD_QUERIES and response.status_code == 422:
+        return  # a cursor the API never handed out
     assert response.status_code == 200, response.text
     if case.path.endswith(".csv"):  # a download (text/csv, checked against the document)
         assert response.text.startswith("date,"), response.text

@@ -19,7 +19,7 @@ from marketplace.api import ID, Annotated, problem_responses
 from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user
 from marketplace.finance import dashboard, exports, journal, reconciliation, services, statements
 from marketplace.finance.schemas import (
-    AccountSchema,
+    AccountPageSchema,
     BalanceQuerySchema,
     BalanceSchema,
     DashboardSchema,
@@ -37,6 +37,7 @@ from marketplace.finance.schemas import (
     TrialBalanceQuerySchema,
     TrialBalanceSchema,
 )
+from marketplace.pagination import CursorQuerySchema
 
 blp = Blueprint("finance_api", __name__, url_prefix="/api/v1", description="The book")
 
@@ -110,11 +111,13 @@ class TransferDetail(MethodView):
 @blp.route("/finance/accounts")
 class Accounts(MethodView):
     @blp.doc(security=READ_AUTH)
-    @blp.response(200, AccountSchema(many=True))
-    @problems(401, 403)
-    def get(self) -> Any:
-        """The accounts you may read, with their balances now."""
-        return statements.accounts(api_user())
+    @blp.arguments(CursorQuerySchema, location="query")
+    @blp.response(200, AccountPageSchema)
+    @problems(401, 403, 422)
+    def get(self, query: dict) -> Any:
+        """The accounts you may read, by code, a page at a time (`cursor`), with their
+        balances now."""
+        return statements.accounts(api_user(), query["cursor"], query["per_page"])
 
 
 @blp.route("/finance/statement")

@@ -131,6 +131,10 @@ class AccountSchema(ma.Schema):
     credits_pending = ma.fields.Integer()
 
 
+class AccountPageSchema(KeysetPageSchema):
+    items = ma.fields.List(ma.fields.Nested(AccountSchema))
+
+
 class StatementQuerySchema(CursorQuerySchema):
     account = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=200), NO_NUL])
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -12,9 +12,16 @@ from ledger.statements import balance_as_of as statement_balance_as_of
 from marketplace.accounts.models import User
 from marketplace.errors import Invalid
 from marketplace.extensions import db
-from marketplace.finance.access import finance_scope, visible_account, visible_accounts
+from marketplace.finance.access import finance_scope, visible_account
 from marketplace.finance.journal import day_end
-from marketplace.pagination import INVALID_CURSOR, PER_PAGE, decode_cursor, encode_cursor
+from marketplace.pagination import (
+    INVALID_CURSOR,
+    PER_PAGE,
+    KeysetPage,
+    decode_cursor,
+    encode_cursor,
+    keyset_page,
+)
 
 
 @dataclass(frozen=True)
@@ -28,14 +35,26 @@ class AccountSummary:
     credits_pending: int
 
 
-def accounts(actor: User) -> list[AccountSummary]:
-    """The accounts ``actor`` may see, with their balances now."""
-    return [
+def accounts(
+    actor: User, cursor: str | None = None, per_page: int = PER_PAGE
+) -> KeysetPage[AccountSummary]:
+    """The accounts ``actor`` may see, by code, a keyset page at a time, with their balances."""
+    scope = finance_scope(actor)
+    page = keyset_page(
+        select(ledger.Account).where(scope.account_condition()),
+        [ledger.Account.code],
+        cursor=cursor,
+        per_page=per_page,
+        descending=False,
+        scalars=True,
+    )
+    summaries = [
         AccountSummary(
             a.code, a.name, a.type, a.currency, a.balance, a.debits_pending, a.credits_pending
         )
-        for a in visible_accounts(finance_scope(actor))
+        for a in page.items
     ]
+    return replace(page, items=summaries)
 
 
 @dataclass(frozen=True)

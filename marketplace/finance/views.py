@@ -28,6 +28,7 @@ from marketplace.finance.schemas import (
     TrialBalanceAccountsQuerySchema,
     TrialBalanceQuerySchema,
 )
+from marketplace.pagination import CursorQuerySchema
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
 
@@ -68,7 +69,9 @@ def journal_page() -> ResponseReturnValue:
 @bp.route("/accounts")
 @login_required
 def accounts() -> ResponseReturnValue:
-    return render_template("finance/accounts.html", accounts=statements.accounts(current_user))
+    query = _query(CursorQuerySchema(), "Follow the links between pages.")
+    page = statements.accounts(current_user, query["cursor"], query["per_page"])
+    return render_template("finance/accounts.html", page=page)
 
 
 @bp.route("/statement")

@@ -10,7 +10,7 @@ API = "/api/v1/finance"
 
 def test_acme_finance_sees_acme_escrow_only(client, auth, book) -> None:
     auth.login(book.people.finance)
-    accounts = [a["code"] for a in client.get(f"{API}/accounts").json]
+    accounts = [a["code"] for a in client.get(f"{API}/accounts").json["items"]]
     assert accounts == [f"asset:receivable:org:{book.acme}:usd", book.acme_escrow]
     rows = client.get(f"{API}/transfers").json["items"]
     assert {r["code"] for r in rows} == {"FUND_ESCROW", "AWARD", "FEE"} and len(rows) == 4

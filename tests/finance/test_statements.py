@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import ledger
+from marketplace.extensions import db
 from tests.finance.conftest import post
 
 CASH = "asset:cash:stripe:usd"
@@ -152,8 +154,44 @@ def test_the_statement_count_does_not_grow_with_the_rows(app, client, auth, book
 
 def test_the_accounts_list(client, auth, book) -> None:
     auth.login(book.staff)
-    accounts = {a["code"]: a for a in client.get("/api/v1/finance/accounts").json}
+    answer = client.get("/api/v1/finance/accounts").json
+    accounts = {a["code"]: a for a in answer["items"]}
     assert accounts[book.acme_escrow]["balance"] == -550_000  # 16,500.00 in, 11,000.00 out
     assert accounts["revenue:fees:usd"]["balance"] == -100_000
+    assert list(accounts) == sorted(accounts) and answer["next_cursor"] is None
     page = client.get("/finance/accounts").get_data(as_text=True)
     assert book.rival_escrow in page and "-5,500.00 USD" in page
+
+
+def test_the_accounts_list_is_paged_by_code(app, client, auth, book) -> None:
+    from tests.sql_writes import statements_during
+
+    auth.login(book.staff)
+    api = "/api/v1/finance/accounts"
+    everything = [a["code"] for a in client.get(api, query_string={"per_page": 200}).json["items"]]
+    walked, cursor = [], None
+    while True:
+        query = {"per_page": 2} | ({"cursor": cursor} if cursor else {})
+        page = client.get(api, query_string=query).json
+        walked += [a["code"] for a in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert walked == everything
+    exactly = client.get(api, query_string={"per_page": len(everything)}).json
+    assert exactly["next_cursor"] is None
+    assert client.get(api, query_string={"cursor": "nonsense"}).status_code == 422
+    assert client.get("/finance/accounts", query_string={"cursor": "nonsense"}).status_code == 422
+    with app.app_context():
+        for n in range(50):
+            ledger.open_account(db.session, f"expense:listed:{n:02}:usd", "expense", "USD")
+        db.session.commit()
+    counts = []
+    for per_page in (5, 50):
+        for url in (api, "/finance/accounts"):
+            with statements_during(app) as seen:
+                assert client.get(url, query_string={"per_page": per_page}).status_code == 200
+            counts.append(len(seen))
+    assert counts[:2] == counts[2:], counts
+    text = client.get("/finance/accounts", query_string={"per_page": 5}).get_data(as_text=True)
+    assert "cursor=" in text
