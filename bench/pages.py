@@ -290,6 +290,22 @@ def signed_in(base: str, people: dict) -> dict[str, requests.Session]:
     return sessions
 
 
+def revision() -> str:
+    """The commit the app ran from, with ``+changes`` when the working tree differs."""
+    import subprocess
+
+    def git(*words: str) -> str:
+        return subprocess.run(("git", *words), cwd=ROOT, capture_output=True, text=True).stdout
+
+    head = git("rev-parse", "--short", "HEAD").strip() or "unknown"
+    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def log_of(base: str) -> str:
+    """Where gunicorn wrote (tracebacks of pages that answered 500)."""
+    return f"/tmp/bench-pages-{base.rsplit(':', 1)[1]}.log"
+
+
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     base_url = args.url or os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL
     url = schema_url(base_url, args.schema)
@@ -337,6 +353,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     ratio = list_rps / hello_rps if hello_rps and list_rps else None
     return {
         "schema": args.schema,
+        "code": revision(),
+        "server_log": log_of(base),
         "requests": args.requests,
         "hello_rps": hello_rps,
         "challenges_rps": list_rps,
@@ -364,6 +382,7 @@ def report(figures: dict[str, Any]) -> None:
     verdict = "-" if ratio is None else ("ok" if ratio >= MIN_RATIO else "under 10 %")
     print(f"\nhello {_cell(hello, ',.0f')} requests/s, /challenges {_cell(listed, ',.0f')} "
           f"requests/s (8 connections): ratio {_cell(ratio, '.1%')}  {verdict}")  # fmt: skip
+    print(f"code {figures['code']}; server log {figures['server_log']}")
     failing = sum(1 for r in results if r.marks())
     print(
         f"targets: p95 <= {P95_MS} ms, <= {MAX_STATEMENTS} statements (same at S and L), "
