@@ -101,7 +101,33 @@ def is_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID
 
 
+_KEY, _CODE, _REFERENCE = (TRANSFER_TEXT[name] for name in ("key", "code", "reference"))
+
+
 def check_shape(transfer: NewTransfer) -> None:
+    """Refuse a malformed transfer; a plainly well-formed one passes a few cheap tests first."""
+    t = transfer
+    if (
+        type(t.amount) is int
+        and type(t.debit) is int
+        and type(t.credit) is int
+        and 0 < t.amount <= MAX_AMOUNT
+        and 0 < t.debit <= MAX_ID
+        and 0 < t.credit <= MAX_ID
+        and t.debit != t.credit
+        and (t.reverses is None or (type(t.reverses) is int and 0 < t.reverses <= MAX_ID))
+        and type(t.code) is str
+        and 0 < len(t.code) <= _CODE
+        and type(t.key) is str
+        and len(t.key) <= _KEY
+        and type(t.reference) is str
+        and len(t.reference) <= _REFERENCE
+    ):
+        return
+    _check_shape(transfer)
+
+
+def _check_shape(transfer: NewTransfer) -> None:
     amount = transfer.amount
     if isinstance(amount, bool) or not isinstance(amount, int):
         raise InvalidTransfer(f"amount must be an integer number of minor units, not {amount!r}")

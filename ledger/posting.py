@@ -17,7 +17,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
@@ -382,6 +382,11 @@ def _replay(session: Session, journal: dict, effective_at: datetime | None) -> P
     return PostedJournal(earlier.id, tuple(row.id for row in written), replayed=True)
 
 
+def _keyed(t: NewTransfer, key: str) -> NewTransfer:
+    """``t`` with this key (``dataclasses.replace`` costs ten times as much)."""
+    return NewTransfer(t.debit, t.credit, t.amount, t.code, t.reference, t.pending, key, t.reverses)
+
+
 def post_journal(
     session: Session,
     batch: Sequence[NewTransfer],
@@ -400,7 +405,7 @@ def post_journal(
     if not batch:
         raise EmptyJournal("a journal must hold at least one transfer")
     check_journal(key, recorded_by, description)
-    batch = [t if t.key else replace(t, key=f"{key}/{index}") for index, t in enumerate(batch)]
+    batch = [t if t.key else _keyed(t, f"{key}/{index}") for index, t in enumerate(batch)]
     for transfer in batch:
         check_shape(transfer)
     check_reversed_exist(session, batch)

@@ -247,3 +247,21 @@ def test_trial_balance_as_of_uses_posting_time_of_pending_transfers(book) -> Non
 def test_naive_datetimes_are_refused(book) -> None:
     with pytest.raises(Exception, match="naive"):
         book.move(book.cash, book.escrow, 1, effective_at=datetime(2026, 1, 1))
+
+
+def test_a_journal_keeps_text_with_quotes_braces_and_backslashes(book) -> None:
+    odd = ['a"b', "c\\d", "{e,f}", "NULL", "", " g ", "é ü"]
+    book.fund(1_000)
+    journal = ledger.post_journal(
+        book.session,
+        [
+            NewTransfer(book.escrow.id, book.payable.id, 1, f"C{n}", reference=text, key=f"k{text}")
+            for n, text in enumerate(odd)
+        ],
+        key="odd",
+        recorded_by="t",
+    )
+    written = [book.session.get_one(ledger.Transfer, i) for i in journal.transfer_ids]
+    assert [(t.reference, t.key, t.code) for t in written] == [
+        (text, f"k{text}", f"C{n}") for n, text in enumerate(odd)
+    ]
