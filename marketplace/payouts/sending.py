@@ -93,6 +93,8 @@ WAIT_IN_JOB = timedelta(seconds=10)
 #: Seconds of Retry-After a claimed line waits out in place before it is left for later
 #: (well within its claim, ``CLAIM``).
 RATE_LIMIT_PATIENCE = 60.0
+#: HTTP requests of a look-up that finds nothing (by transfer group, then by destination).
+LOOKUP_REQUESTS = 2
 #: Lines a job sends at once (on PostgreSQL), all within the shared pace.
 SEND_THREADS = 4
 #: A job stops taking lines after this long and leaves the rest to the next one (seconds).
@@ -215,15 +217,17 @@ def _next_version(claimed: Claim) -> PayoutRequest | None:
 R = TypeVar("R")
 
 
-def paced(call: Callable[[PayoutRequest], R], request: PayoutRequest) -> R:
-    """``call(request)`` at the shared pace. A 429 did nothing at the provider, so the same
-    request (same idempotency key) goes again once its Retry-After has passed, the pace
-    paused for every sender meanwhile, until ``RATE_LIMIT_PATIENCE`` is spent (then the 429
-    is raised and the line tried later)."""
+def paced(call: Callable[[PayoutRequest], R], request: PayoutRequest, requests: int = 1) -> R:
+    """``call(request)`` at the shared pace, taking a token for each of the ``requests`` HTTP
+    requests it makes. A 429 did nothing at the provider, so the same request (same
+    idempotency key) goes again once its Retry-After has passed, the pace paused for every
+    sender meanwhile, until ``RATE_LIMIT_PATIENCE`` is spent (then the 429 is raised and the
+    line tried later)."""
     pace = payout_pace()
     waited = 0.0
     while True:
-        pace.wait()
+        for _ in range(requests):
+            pace.wait()
         try:
             return call(request)
         except RateLimited as error:
@@ -240,7 +244,7 @@ def ask(provider: PaymentProvider, claimed: Claim) -> Answer:
     request = claimed.request
     if claimed.tried_before or claimed.key_expired:
         try:
-            found = paced(provider.find_payout, request)
+            found = paced(provider.find_payout, request, LOOKUP_REQUESTS)
         except ProviderError as error:
             return _no_answer(error)
         if found is not None:
