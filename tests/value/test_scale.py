@@ -352,3 +352,17 @@ def test_a_withdrawal_of_a_share_paid_out_is_refused_and_writes_nothing(app, peo
         assert not db.session.scalar(
             select(func.count(Transfer.id)).where(Transfer.code == "REVERSAL")
         )
+
+
+def test_payables_opened_at_once_are_those_opened_one_by_one(app):
+    with app.app_context():
+        ids = [UserFactory().id for _ in range(6)]
+        existing = chart.payable(db.session, ids[2], "USD").id
+        opened = chart.payables(db.session, reversed(ids), "USD")
+        assert list(opened) == list(reversed(ids))
+        assert opened[ids[2]] == existing
+        for uid in ids:
+            account = chart.payable(db.session, uid, "USD")
+            assert (opened[uid], account.name) == (account.id, f"Owed to solver {uid}")
+            assert account.debits_must_not_exceed_credits
+        assert len(set(opened.values())) == 6
