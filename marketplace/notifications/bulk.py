@@ -68,12 +68,21 @@ def _insert(ids: list[int], kind: str, title: str, body: str, link: str) -> Rang
         literal(link, String()),
         literal(utcnow(), UTCDateTime()),
     ).order_by(source.c.value)
-    written = db.session.scalars(
+    written = (
         insert(notifications)
         .from_select(["user_id", "kind", "title", "body", "link", "created_at"], rows)
         .returning(notifications.c.id)
     )
-    return ranges_of(written)
+    if db.session.get_bind().dialect.name != "postgresql":
+        return ranges_of(db.session.scalars(written))
+    # PostgreSQL folds the new ids into ranges itself (gaps and islands): a few rows come
+    # back, not one per person.
+    new = written.cte("written")
+    island = select(new.c.id, (new.c.id - func.row_number().over(order_by=new.c.id)).label("i"))
+    islands = island.subquery()
+    first = func.min(islands.c.id)
+    folded = select(first, func.max(islands.c.id)).group_by(islands.c.i).order_by(first)
+    return [[low, high] for low, high in db.session.execute(folded)]
 
 
 @command
