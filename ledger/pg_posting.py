@@ -110,4 +110,6 @@ def post(
     if first[2] is not None:
         _refuse(first)
         return None
-    return first[0], [row[1] for row in rows]
+    if len(batch) == 1:
+        return first[0], [first[1]]
+    return first[0], [int(i) for i in first[1].split(",")]

@@ -195,9 +195,9 @@ CREATE OR REPLACE FUNCTION ledger_post_journal(
     p_recorded_at timestamptz, p_effective_at timestamptz, p_keys varchar[], p_debits bigint[],
     p_credits bigint[], p_amounts bigint[], p_codes varchar[], p_references varchar[],
     p_pending boolean[], p_reverses bigint[])
-RETURNS TABLE (o_journal_id bigint, o_transfer_id bigint, o_refusal text, o_ref bigint,
+RETURNS TABLE (o_journal_id bigint, o_transfer_ids text, o_refusal text, o_ref bigint,
     o_code_a text, o_currency_a text, o_code_b text, o_currency_b text, o_available bigint)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET work_mem = '64MB' AS $$
 DECLARE
   v_ids bigint[]; v_dp bigint[]; v_cp bigint[]; v_dpend bigint[]; v_cpend bigint[];
   a_ids bigint[]; a_code text[]; a_currency text[]; a_dposted bigint[]; a_cposted bigint[];
@@ -232,7 +232,7 @@ BEGIN
        a_drule, a_crule
   FROM (SELECT * FROM ledger_accounts WHERE id = ANY (v_ids) ORDER BY id FOR UPDATE) AS a;
   IF coalesce(cardinality(a_ids), 0) < cardinality(v_ids) THEN
-    RETURN QUERY SELECT NULL::bigint, NULL::bigint, 'account'::text, min(x.id), NULL::text,
+    RETURN QUERY SELECT NULL::bigint, NULL::text, 'account'::text, min(x.id), NULL::text,
         NULL::text, NULL::text, NULL::text, NULL::bigint
       FROM unnest(v_ids) AS x(id)
       WHERE NOT x.id = ANY (coalesce(a_ids, '{}'));
@@ -278,7 +278,7 @@ BEGIN
     FROM unnest(t_dcurrency, t_ccurrency) WITH ORDINALITY AS u(d, c, n)
     WHERE u.d <> u.c ORDER BY u.n LIMIT 1;
     IF FOUND THEN
-      RETURN QUERY SELECT NULL::bigint, NULL::bigint, 'currency'::text, NULL::bigint,
+      RETURN QUERY SELECT NULL::bigint, NULL::text, 'currency'::text, NULL::bigint,
           a_code[array_position(a_ids, p_debits[v_n])], t_dcurrency[v_n],
           a_code[array_position(a_ids, p_credits[v_n])], t_ccurrency[v_n], NULL::bigint;
       RETURN;
@@ -298,10 +298,10 @@ BEGIN
   ORDER BY s.id LIMIT 1;
   IF FOUND THEN
     IF EXISTS (SELECT FROM ledger_journals AS j WHERE j.key = p_key) THEN
-      RETURN QUERY SELECT NULL::bigint, NULL::bigint, 'replay'::text, NULL::bigint, NULL::text,
+      RETURN QUERY SELECT NULL::bigint, NULL::text, 'replay'::text, NULL::bigint, NULL::text,
           NULL::text, NULL::text, NULL::text, NULL::bigint;
     ELSE
-      RETURN QUERY SELECT NULL::bigint, NULL::bigint, 'funds'::text, NULL::bigint,
+      RETURN QUERY SELECT NULL::bigint, NULL::text, 'funds'::text, NULL::bigint,
           r.code::text, r.currency::text, NULL::text, NULL::text, r.available::bigint;
     END IF;
     RETURN;
@@ -312,7 +312,7 @@ BEGIN
   ON CONFLICT (key) DO NOTHING
   RETURNING j.id INTO v_journal;
   IF v_journal IS NULL THEN
-    RETURN QUERY SELECT NULL::bigint, NULL::bigint, 'replay'::text, NULL::bigint, NULL::text,
+    RETURN QUERY SELECT NULL::bigint, NULL::text, 'replay'::text, NULL::bigint, NULL::text,
         NULL::text, NULL::text, NULL::text, NULL::bigint;
     RETURN;
   END IF;
@@ -344,9 +344,8 @@ BEGIN
   FROM unnest(v_ids, v_dp, v_cp, v_dpend, v_cpend) AS s(id, dp, cp, dpend, cpend)
   WHERE a.id = s.id;
 
-  RETURN QUERY SELECT v_journal, x.id, NULL::text, NULL::bigint, NULL::text, NULL::text,
-      NULL::text, NULL::text, NULL::bigint
-    FROM unnest(v_transfers) WITH ORDINALITY AS x(id, n) ORDER BY x.n;
+  RETURN QUERY SELECT v_journal, array_to_string(v_transfers, ','), NULL::text, NULL::bigint,
+      NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint;
 END
 $$;
 """
