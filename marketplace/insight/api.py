@@ -11,7 +11,11 @@ from flask_smorest import Blueprint
 from marketplace.api import ID, problem_responses
 from marketplace.auth import READ_AUTH, api_user
 from marketplace.insight import services
-from marketplace.insight.schemas import FunnelSchema, OrganizationInsightSchema
+from marketplace.insight.schemas import (
+    FunnelSchema,
+    InsightQuerySchema,
+    OrganizationInsightSchema,
+)
 
 blp = Blueprint(
     "insight_api",
@@ -25,6 +29,7 @@ PROBLEMS = {
     401: "Not authenticated: sign in or send an API token",
     403: "Authenticated, but your role in the organization does not allow this",
     404: "No such need or organization, or a need you may not see",
+    422: "A cursor or page size that is not valid",
 }
 
 
@@ -45,9 +50,10 @@ class NeedInsight(MethodView):
 @blp.route("/organizations/<slug>/insight")
 class OrganizationInsight(MethodView):
     @blp.doc(security=READ_AUTH)
+    @blp.arguments(InsightQuerySchema, location="query")
     @blp.response(200, OrganizationInsightSchema)
-    @problems(401, 403, 404, _404="No such organization")
-    def get(self, slug: str) -> Any:
+    @problems(401, 403, 404, 422, _404="No such organization")
+    def get(self, query: dict, slug: str) -> Any:
         """The funnels of the organization's needs and its solvers: what each did, won and
         shares in, and their type in the typology (the organization's owners and managers)."""
-        return services.organization_insight(api_user(), slug)
+        return services.organization_insight(api_user(), slug, **query)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from marketplace.pagination import MAX_CURSOR_LENGTH, MAX_PER_PAGE, PER_PAGE
+
 
 class StageSchema(ma.Schema):
     key = ma.fields.String(metadata={"description": "views, accepted_terms, started, "
@@ -99,9 +101,42 @@ class OrganizationInsightSchema(ma.Schema):
         ma.fields.Nested(FunnelSchema), attribute="funnels",
         metadata={"description": "the organization's needs, drafts aside, newest first"},
     )  # fmt: skip
-    solvers = ma.fields.List(ma.fields.Nested(SolverSchema))
+    needs_next_cursor = ma.fields.String(
+        attribute="needs.next_cursor",
+        allow_none=True,
+        metadata={"description": "pass as `needs_cursor` for the next page of needs"},
+    )
+    solvers = ma.fields.List(
+        ma.fields.Nested(SolverSchema),
+        metadata={"description": "a page of the solvers: by type, most awards, most proposals"},
+    )
+    solvers_next_cursor = ma.fields.String(
+        attribute="solver_page.next_cursor",
+        allow_none=True,
+        metadata={"description": "pass as `solvers_cursor` for the next page of solvers"},
+    )
+    per_page = ma.fields.Integer(attribute="needs.per_page")
+    type_counts = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.Integer(),
+        metadata={"description": "type key -> how many of all the solvers have it"},
+    )
     typology = ma.fields.List(
         ma.fields.Nested(SolverTypeSchema),
         metadata={"description": "the types in order of precedence: a solver is the first "
                                  "whose rule matches"},
     )  # fmt: skip
+
+
+def _cursor() -> ma.fields.String:
+    return ma.fields.String(load_default=None, validate=ma.validate.Length(max=MAX_CURSOR_LENGTH))
+
+
+class InsightQuerySchema(ma.Schema):
+    """The pages of an organization's insight: needs and solvers page separately."""
+
+    needs_cursor = _cursor()
+    solvers_cursor = _cursor()
+    per_page = ma.fields.Integer(
+        load_default=PER_PAGE, validate=ma.validate.Range(min=1, max=MAX_PER_PAGE)
+    )

@@ -10,7 +10,6 @@ integers (percentages rounded down); money is integer minor units per currency.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import distinct, func, select
@@ -21,11 +20,12 @@ from marketplace.challenges.access import EDITORS, get_visible, require
 from marketplace.challenges.models import Challenge, Status, TermsAcceptance
 from marketplace.errors import NotFound
 from marketplace.extensions import db
-from marketplace.insight.typology import TYPOLOGY, SolverFacts, SolverType, classify
+from marketplace.insight.solvers import SolverRow, solvers_page, type_counts
+from marketplace.insight.typology import TYPOLOGY, SolverType
 from marketplace.judging.models import Award, Decision
+from marketplace.pagination import PER_PAGE, KeysetPage, keyset_page
 from marketplace.proposals.access import READERS, SENT
-from marketplace.proposals.models import MemberStatus, Proposal, TeamMember
-from marketplace.value.models import ReportStatus, ValueReport
+from marketplace.proposals.models import Proposal
 
 #: The funnel's stages, top to bottom: (key, label).
 STAGES: tuple[tuple[str, str], ...] = (
@@ -191,154 +191,56 @@ def need_insight(user: User | None, challenge_id: int) -> Funnel:
     return funnels([challenge])[0]
 
 
-# --- the organization's solvers ---
-
-
-@dataclass(frozen=True)
-class SolverRow:
-    facts: SolverFacts
-    type: SolverType
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.facts, name)
-
-    @property
-    def proposal_count(self) -> int:
-        return len(self.facts.proposals)
-
-    @property
-    def need_count(self) -> int:
-        return len(self.facts.needs)
-
-    @property
-    def award_count(self) -> int:
-        return len(self.facts.awards)
-
-    @property
-    def teams_led_count(self) -> int:
-        return len(self.facts.teams_led)
-
-    @property
-    def earned_money(self) -> list[dict]:
-        return money_list(self.facts.earned)
-
-    @property
-    def value_money(self) -> list[dict]:
-        return money_list(self.facts.value_attributed)
+# --- the organization's needs and solvers ---
 
 
 @dataclass(frozen=True)
 class OrganizationInsight:
+    """A page of the organization's needs with their funnels, a page of its solvers, and how
+    many solvers each type has (over all of them)."""
+
     organization: Organization
-    funnels: list[Funnel]
-    solvers: list[SolverRow]
+    needs: KeysetPage[Funnel]
+    solver_page: KeysetPage[SolverRow]
+    type_counts: dict[str, int]
     typology: tuple[SolverType, ...] = TYPOLOGY
 
     @property
-    def type_counts(self) -> dict[str, int]:
-        counts = {kind.key: 0 for kind in self.typology}
-        for row in self.solvers:
-            counts[row.type.key] = counts.get(row.type.key, 0) + 1
-        return counts
+    def funnels(self) -> list[Funnel]:
+        return self.needs.items
+
+    @property
+    def solvers(self) -> list[SolverRow]:
+        return self.solver_page.items
 
 
-def money_list(money: dict[str, int]) -> list[dict]:
-    """``{"EUR": 5, "USD": 7}`` as ``[{"currency": "EUR", "amount": 5}, ...]``."""
-    return [{"currency": currency, "amount": money[currency]} for currency in sorted(money)]
-
-
-def _add(money: dict[str, int], currency: str, amount: int) -> None:
-    money[currency] = money.get(currency, 0) + amount
-
-
-def _part(shares: dict, user_id: str) -> int:
-    return int(shares.get(user_id, 0) or 0)
-
-
-def solver_facts(organization: Organization) -> list[SolverFacts]:
-    """Every solver who took part in the organization's needs, with what they did there."""
-    facts: dict[int, SolverFacts] = {}
-
-    def of(user_id: int) -> SolverFacts:
-        return facts.setdefault(user_id, SolverFacts(user_id))
-
-    ours = Challenge.organization_id == organization.id
-    rows = db.session.execute(
-        select(TeamMember.user_id, Proposal.id, Proposal.challenge_id, Proposal.lead_id)
-        .join(Proposal, Proposal.id == TeamMember.proposal_id)
-        .join(Challenge, Challenge.id == Proposal.challenge_id)
-        .where(
-            ours,
-            Proposal.status.in_(SENT),
-            TeamMember.status == MemberStatus.JOINED,
-            TeamMember.user_id.is_not(None),
-        )
-    ).all()
-    joined: dict[int, int] = defaultdict(int)
-    for user_id, proposal_id, challenge_id, _ in rows:
-        solver = of(user_id)
-        solver.proposals.add(proposal_id)
-        solver.needs.add(challenge_id)
-        joined[proposal_id] += 1
-    for _, proposal_id, _, lead_id in rows:
-        if joined[proposal_id] >= 2:
-            of(lead_id).teams_led.add(proposal_id)
-    for award in db.session.scalars(
-        select(Award).join(Challenge, Challenge.id == Award.challenge_id).where(ours)
-    ):
-        for key, amount in (award.shares or {}).items():
-            solver = of(int(key))
-            solver.awards.add(award.id)
-            _add(solver.earned, award.currency, int(amount or 0))
-    for report in db.session.scalars(
-        select(ValueReport).where(
-            ValueReport.organization_id == organization.id,
-            ValueReport.status == ReportStatus.POSTED,
-        )
-    ):
-        for key, amount in (report.shares or {}).items():
-            solver = of(int(key))
-            _add(solver.value_attributed, report.currency, int(amount or 0))
-            if int(amount or 0) > 0:
-                solver.value_reports.add(report.id)
-    names = _names(facts)
-    for solver in facts.values():
-        solver.name = names.get(solver.user_id, "")
-    return list(facts.values())
-
-
-def _names(facts: Iterable[int]) -> dict[int, str]:
-    ids = list(facts)
-    if not ids:
-        return {}
-    return dict(db.session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
-
-
-def solvers(organization: Organization) -> list[SolverRow]:
-    """The organization's solvers with their type, the most involved first."""
-    rank = {kind.key: index for index, kind in enumerate(TYPOLOGY)}
-    rows = [SolverRow(facts, classify(facts)) for facts in solver_facts(organization)]
-    rows.sort(
-        key=lambda r: (
-            rank.get(r.type.key, len(rank)), -len(r.facts.awards), -len(r.facts.proposals),
-            r.facts.name.lower(), r.facts.user_id,
-        )
-    )  # fmt: skip
-    return rows
-
-
-def organization_insight(user: User | None, slug: str) -> OrganizationInsight:
-    """The funnels of the organization's needs (drafts aside) and its solvers (its owners and
-    managers)."""
+def organization_insight(
+    user: User | None,
+    slug: str,
+    *,
+    needs_cursor: str | None = None,
+    solvers_cursor: str | None = None,
+    per_page: int = PER_PAGE,
+) -> OrganizationInsight:
+    """A page of the funnels of the organization's needs (drafts aside, newest first) and a
+    page of its solvers (its owners and managers). A bounded number of statements whatever
+    the organization's size: every count is an aggregate in SQL."""
     if not isinstance(slug, str) or len(slug) > 60 or not SLUG.match(slug):
         raise NotFound("No such organization.")
     organization = get_organization(slug)
     require_role(user, organization, *EDITORS)
-    needs = list(
-        db.session.scalars(
-            select(Challenge)
-            .where(Challenge.organization_id == organization.id, Challenge.status != Status.DRAFT)
-            .order_by(Challenge.created_at.desc(), Challenge.id.desc())
-        )
+    needs = keyset_page(
+        select(Challenge).where(
+            Challenge.organization_id == organization.id, Challenge.status != Status.DRAFT
+        ),
+        [Challenge.created_at, Challenge.id],
+        cursor=needs_cursor,
+        per_page=per_page,
+        scalars=True,
     )
-    return OrganizationInsight(organization, funnels(needs), solvers(organization))
+    return OrganizationInsight(
+        organization,
+        KeysetPage(funnels(needs.items), needs.per_page, needs.next_cursor, needs.has_previous),
+        solvers_page(organization, cursor=solvers_cursor, per_page=per_page),
+        type_counts(organization),
+    )

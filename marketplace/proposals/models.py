@@ -92,7 +92,8 @@ class TeamMember(db.Model):
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposals.id"), index=True)
     #: Empty until the invited person joins.
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    email: Mapped[str] = mapped_column(String(254))
+    #: Indexed: a solver's home lists the invitations sent to their address.
+    email: Mapped[str] = mapped_column(String(254), index=True)
     is_lead: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(12), default=MemberStatus.INVITED)
     share_bp: Mapped[int] = mapped_column(default=0)

@@ -3,7 +3,8 @@
 Full-text search reads a stored tsvector (PostgreSQL only: a generated column, kept by the
 database in the transaction that writes the need) under a GIN index, instead of rebuilding the
 document for every match and again for ts_rank. The inbox reads ``(user_id, id)``; the unread
-count (on every page) a partial index of unread notifications only.
+count (on every page) a partial index of unread notifications only; a solver's home finds
+the invitations sent to their address by ``proposal_members.email``.
 
 Revision ID: 0015
 Revises: 0014
@@ -26,6 +27,8 @@ DOCUMENT = (
 
 
 def upgrade():
+    with op.batch_alter_table('proposal_members', schema=None) as batch_op:
+        batch_op.create_index('ix_proposal_members_email', ['email'], unique=False)
     with op.batch_alter_table('notifications', schema=None) as batch_op:
         batch_op.drop_index('ix_notifications_user_id')
         batch_op.create_index('ix_notifications_user_id_id', ['user_id', 'id'], unique=False)
@@ -54,3 +57,5 @@ def downgrade():
         batch_op.drop_index('ix_notifications_unread')
         batch_op.drop_index('ix_notifications_user_id_id')
         batch_op.create_index('ix_notifications_user_id', ['user_id'], unique=False)
+    with op.batch_alter_table('proposal_members', schema=None) as batch_op:
+        batch_op.drop_index('ix_proposal_members_email')
