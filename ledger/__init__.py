@@ -34,15 +34,7 @@ from ledger.posting import (
     reverse_transfer,
     void_pending,
 )
-from ledger.reading import (
-    Discrepancy,
-    Statement,
-    TrialBalanceLine,
-    balance_as_of,
-    statement,
-    trial_balance,
-    verify,
-)
+from ledger.reading import Discrepancy, TrialBalanceLine, trial_balance, verify
 from ledger.sqlite import configure_sqlite_engine
 from ledger.statements import StatementKey, StatementRow, statement_page
 
@@ -50,10 +42,10 @@ __all__ = [
     "Account", "AccountConflict", "AccountNotFound", "AccountType", "Base", "BigId",
     "CurrencyMismatch", "Discrepancy", "EmptyJournal", "IdempotencyConflict", "InsufficientFunds",
     "InvalidAccount", "InvalidTransfer", "Journal", "LedgerError", "NewTransfer", "NotPending",
-    "NotReversible", "PostedJournal", "Statement", "StatementKey", "StatementRow", "Transfer",
+    "NotReversible", "PostedJournal", "StatementKey", "StatementRow", "Transfer",
     "TransferNotFound", "TransferStatus", "TrialBalanceLine", "UTCDateTime", "allocate", "as_utc",
-    "balance_as_of", "configure_sqlite_engine", "export_csv", "export_hledger", "find_account",
+    "configure_sqlite_engine", "export_csv", "export_hledger", "find_account",
     "format_minor", "open_account", "open_accounts", "post_journal", "post_pending",
-    "post_transfer", "reverse_transfer", "statement", "statement_page", "trial_balance", "utcnow",
+    "post_transfer", "reverse_transfer", "statement_page", "trial_balance", "utcnow",
     "verify", "void_pending",
 ]  # fmt: skip

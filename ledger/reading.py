@@ -1,4 +1,7 @@
-"""Reading the ledger: balances now and as of a time, statements, trial balance, verify."""
+"""Reading the ledger: trial balance (now or as of a time), verify, transfers for exports.
+
+Statements and an account's balance as of a time: ledger.statements.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, tuple_, union
+from sqlalchemy import ColumnElement, and_, func, literal, select, tuple_, union
 from sqlalchemy.orm import Session
 
-from ledger.errors import AccountNotFound
 from ledger.models import Account, Transfer, TransferStatus
 
 
@@ -34,25 +36,6 @@ class TrialBalanceLine:
             "credits": self.credits,
             "balance": self.balance,
         }
-
-
-@dataclass(frozen=True)
-class StatementLine:
-    transfer: Transfer
-    debit: int
-    credit: int
-    balance: int
-
-
-@dataclass(frozen=True)
-class Statement:
-    account: Account
-    opening_balance: int
-    lines: list[StatementLine]
-
-    @property
-    def closing_balance(self) -> int:
-        return self.lines[-1].balance if self.lines else self.opening_balance
 
 
 @dataclass(frozen=True)
@@ -85,20 +68,6 @@ def _sums_by_account(session: Session, as_of: datetime | None) -> dict[int, tupl
     return {account_id: (d, c) for account_id, (d, c) in totals.items()}
 
 
-def balance_as_of(session: Session, account_id: int, as_of: datetime) -> int:
-    """Posted balance (debits minus credits) of one account at a moment in the past."""
-    signed = case(
-        (Transfer.debit_account_id == account_id, Transfer.amount), else_=-Transfer.amount
-    )
-    total = session.scalar(
-        select(func.coalesce(func.sum(signed), 0)).where(
-            _posted_by(as_of),
-            or_(Transfer.debit_account_id == account_id, Transfer.credit_account_id == account_id),
-        )
-    )
-    return int(total)
-
-
 def trial_balance(session: Session, as_of: datetime | None = None) -> list[TrialBalanceLine]:
     """Every account's posted debits and credits, from the counters now or the transfers then."""
     all_accounts = session.scalars(select(Account).order_by(Account.currency, Account.code)).all()
@@ -111,38 +80,6 @@ def trial_balance(session: Session, as_of: datetime | None = None) -> list[Trial
     return [
         TrialBalanceLine(a.code, a.type, a.currency, *sums.get(a.id, (0, 0))) for a in all_accounts
     ]
-
-
-def statement(
-    session: Session,
-    account_id: int,
-    *,
-    start: datetime | None = None,
-    end: datetime | None = None,
-) -> Statement:
-    """Posted transfers of one account in posting order, each with the running balance."""
-    account = session.get(Account, account_id)
-    if account is None:
-        raise AccountNotFound(account_id)
-    opening = balance_as_of(session, account_id, start) if start is not None else 0
-    conditions = [
-        Transfer.status == TransferStatus.POSTED,
-        or_(Transfer.debit_account_id == account_id, Transfer.credit_account_id == account_id),
-    ]
-    if start is not None:
-        conditions.append(Transfer.posted_at > start)
-    if end is not None:
-        conditions.append(Transfer.posted_at <= end)
-    running = opening
-    lines = []
-    for transfer in session.scalars(
-        select(Transfer).where(*conditions).order_by(Transfer.posted_at, Transfer.id)
-    ):
-        debit = transfer.amount if transfer.debit_account_id == account_id else 0
-        credit = transfer.amount - debit
-        running += debit - credit
-        lines.append(StatementLine(transfer, debit, credit, running))
-    return Statement(account, opening, lines)
 
 
 def _in_period(start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
