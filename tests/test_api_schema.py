@@ -75,6 +75,7 @@ CROSS_FIELD_QUERIES = frozenset(
         "/api/v1/finance/reconciliation",
         "/api/v1/finance/transfers",
         "/api/v1/finance/accounts",
+        "/api/v1/finance/provider-discrepancies",
         "/api/v1/finance/statement",
         "/api/v1/ledger/trial-balance/accounts",
         "/api/v1/notifications",

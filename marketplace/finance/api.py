@@ -27,6 +27,7 @@ from marketplace.finance.schemas import (
     ExportSchema,
     JournalPageSchema,
     JournalQuerySchema,
+    ProviderDiscrepancyPageSchema,
     ReconciliationQuerySchema,
     ReconciliationSchema,
     StatementQuerySchema,
@@ -157,6 +158,18 @@ class Reconciliation(MethodView):
         the payout lines, with every difference; and the webhooks recorded but not applied
         (platform finance staff)."""
         return reconciliation.reconcile(api_user(), query["start"], query["end"])
+
+
+@blp.route("/finance/provider-discrepancies")
+class ProviderDiscrepancies(MethodView):
+    @blp.doc(security=READ_AUTH)
+    @blp.arguments(CursorQuerySchema, location="query")
+    @blp.response(200, ProviderDiscrepancyPageSchema)
+    @problems(401, 403, 422, _403=STAFF_ONLY)
+    def get(self, query: dict) -> Any:
+        """What webhooks said that did not match what was sent (recorded, not applied),
+        newest first, a page at a time (platform finance staff)."""
+        return reconciliation.provider_discrepancies(api_user(), query["cursor"], query["per_page"])
 
 
 @blp.route("/finance/charts")

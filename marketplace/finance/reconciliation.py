@@ -26,7 +26,8 @@ from marketplace.accounts.services import require_platform_finance
 from marketplace.finance import reconciliation_queries as queries
 from marketplace.finance.journal import day_end, day_start
 from marketplace.finance.provider_check import ProviderCheck, check_provider, period
-from marketplace.payments.discrepancies import recent_discrepancies
+from marketplace.pagination import KeysetPage
+from marketplace.payments.discrepancies import discrepancy_page, recent_discrepancies
 from marketplace.payments.models import PaymentKind, ProviderDiscrepancy
 
 #: flow name -> (payment kind, ledger code, +1 money in / -1 money out)
@@ -169,6 +170,14 @@ def reconcile(actor: User, start: date | None = None, end: date | None = None) -
             )
         )
     return Reconciliation([report[c] for c in sorted(report)], provider, recent_discrepancies())
+
+
+def provider_discrepancies(
+    actor: User, cursor: str | None, per_page: int
+) -> KeysetPage[ProviderDiscrepancy]:
+    """What the provider said that did not match, newest first (platform finance staff)."""
+    require_platform_finance(actor)
+    return discrepancy_page(cursor, per_page)
 
 
 def _money(amount: int, currency: str) -> str:

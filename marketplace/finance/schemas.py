@@ -244,13 +244,20 @@ class ProviderDiscrepancySchema(ma.Schema):
     recorded_at = ma.fields.DateTime()
 
 
+class ProviderDiscrepancyPageSchema(KeysetPageSchema):
+    items = ma.fields.List(ma.fields.Nested(ProviderDiscrepancySchema))
+
+
 class ReconciliationSchema(ma.Schema):
     clean = ma.fields.Boolean()
     currencies = ma.fields.List(ma.fields.Nested(CurrencyReconciliationSchema))
     provider = ma.fields.Nested(ProviderCheckSchema, allow_none=True)
     provider_discrepancies = ma.fields.List(
         ma.fields.Nested(ProviderDiscrepancySchema),
-        metadata={"description": "webhooks that did not match what was sent: not applied"},
+        metadata={
+            "description": "the newest webhooks that did not match what was sent (not "
+            "applied); all of them at /finance/provider-discrepancies"
+        },
     )
 
 

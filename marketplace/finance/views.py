@@ -100,6 +100,14 @@ def reconciliation_page() -> ResponseReturnValue:
     return render_template("finance/reconciliation.html", result=result)
 
 
+@bp.route("/provider-discrepancies")
+@login_required
+def provider_discrepancies() -> ResponseReturnValue:
+    query = _query(CursorQuerySchema(), "Follow the links between pages.")
+    page = reconciliation.provider_discrepancies(current_user, query["cursor"], query["per_page"])
+    return render_template("finance/provider_discrepancies.html", page=page)
+
+
 @bp.route("/exports")
 @login_required
 def export_list() -> ResponseReturnValue:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from marketplace.extensions import db
+from marketplace.pagination import KeysetPage, keyset_page
 from marketplace.payments.models import ProviderDiscrepancy
 
 log = logging.getLogger(__name__)
@@ -55,12 +56,17 @@ def _text(value: Any) -> str | None:
     return str(value)[:255] if value is not None else None
 
 
-def recent_discrepancies(limit: int = 200) -> list[ProviderDiscrepancy]:
-    """The newest recorded discrepancies first."""
-    return list(
-        db.session.scalars(
-            select(ProviderDiscrepancy)
-            .order_by(ProviderDiscrepancy.recorded_at.desc(), ProviderDiscrepancy.id.desc())
-            .limit(limit)
-        )
+def recent_discrepancies(limit: int = 20) -> list[ProviderDiscrepancy]:
+    """The newest recorded discrepancies first (the first page of ``discrepancy_page``)."""
+    return discrepancy_page(None, limit).items
+
+
+def discrepancy_page(cursor: str | None, per_page: int) -> KeysetPage[ProviderDiscrepancy]:
+    """Every recorded discrepancy, newest first by (recorded_at, id), a keyset page at a time."""
+    return keyset_page(
+        select(ProviderDiscrepancy),
+        [ProviderDiscrepancy.recorded_at, ProviderDiscrepancy.id],
+        cursor=cursor,
+        per_page=per_page,
+        scalars=True,
     )
