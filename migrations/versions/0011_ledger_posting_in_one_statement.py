@@ -342,7 +342,7 @@ BEGIN
       debits_pending = a.debits_pending + s.dpend, credits_pending = a.credits_pending + s.cpend,
       version = a.version + 1
   FROM unnest(v_ids, v_dp, v_cp, v_dpend, v_cpend) AS s(id, dp, cp, dpend, cpend)
-  WHERE a.id = s.id;
+  WHERE a.id = s.id AND a.id = ANY (v_ids);  -- by the primary key, never a scan of all accounts
 
   RETURN QUERY SELECT v_journal, array_to_string(v_transfers, ','), NULL::text, NULL::bigint,
       NULL::text, NULL::text, NULL::text, NULL::text, NULL::bigint;
