@@ -6,12 +6,14 @@ S: 2,000 needs, 10,000 users, 20,000 proposals, 100,000 ledger transfers.
 L: 20,000 needs, 100,000 users, 200,000 proposals, 1,000,000 transfers (and ~220,000 value
 reports, about 11 per award, so that preparing a payout batch has real work to do).
 
-The schema (default ``scale_s`` / ``scale_l``) is dropped if it exists, migrated to head and
-left in place. Rows are generated in memory (bench/scale_world.py, bench/scale_book.py) and
-loaded with COPY, with the ids the services would have given them in time order; the book is
-consistent (``ledger.verify`` is run and printed at the end). The people pages.py signs in as
-are in the table ``bench_people`` of the schema (email, user id, an API token) with the ids of
-the needs, organization and accounts it measures; everyone's password is ``scale-password``.
+The schema (default ``scale_s`` / ``scale_l``) is built as ``<schema>_loading``, migrated to
+head, and renamed ``<schema>`` once verified (replacing the previous one, which stays usable
+until then); it is left in place. Rows are generated in memory (bench/scale_world.py,
+bench/scale_book.py) and loaded with COPY, with the ids the services would have given them in
+time order; the book is consistent (``ledger.verify`` is run and printed at the end). The
+people pages.py signs in as are in the table ``bench_people`` of the schema (email, user id, an
+API token) with the ids of the needs, organization and accounts it measures; everyone's
+password is ``scale-password``.
 """
 
 from __future__ import annotations
@@ -394,9 +396,20 @@ def _bench_people(tables: Tables, world: World, book: Book) -> dict[str, dict]:
     return found
 
 
-def seed(scale: str, schema: str, base_url: str) -> None:
+def swap_in(base_url: str, loading: str, schema: str) -> None:
+    """Replace ``schema`` by the finished ``loading`` one in one transaction: other benches
+    reading ``schema`` meanwhile see the old data set, then the new one, never half of one."""
+    admin = sa.create_engine(psycopg_url(base_url))
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        connection.exec_driver_sql(f"ALTER SCHEMA {loading} RENAME TO {schema}")
+    admin.dispose()
+
+
+def seed(scale: str, target: str, base_url: str) -> None:
     clock = Clock()
-    print(f"seed_scale {scale} into schema {schema}", flush=True)
+    schema = f"{target}_loading"
+    print(f"seed_scale {scale} into schema {schema}, renamed {target} when done", flush=True)
     url = fresh_schema(base_url, schema)
     clock.step("schema dropped, created, migrated to head")
     from marketplace.accounts.passwords import hash_password
@@ -450,9 +463,11 @@ def seed(scale: str, schema: str, base_url: str) -> None:
     clock.step(f"ledger.verify: {len(problems)} problems")
     for problem in problems[:20]:
         print(f"    {problem}")
-    print(f"seed_scale {scale}: {clock.total:.1f} s in all", flush=True)
     if problems:
-        raise SystemExit(1)
+        raise SystemExit(f"seed_scale {scale}: the book is wrong; {target} left as it was")
+    swap_in(base_url, schema, target)
+    clock.step(f"schema {schema} renamed {target}")
+    print(f"seed_scale {scale}: {clock.total:.1f} s in all", flush=True)
 
 
 def main() -> None:
