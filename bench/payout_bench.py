@@ -2,6 +2,7 @@
 
     python bench/payout_bench.py [--payouts N] [--onboard K] [--rate-limit R] [--rate P]
     python bench/payout_bench.py --prepare-reports 221000 [--payouts N]
+    python bench/payout_bench.py --schema scale_l [--minimum M]
 
 The targets (issue 10): ``--payouts 1000 --rate-limit 25`` finishes sending in <= 50 s with 0
 failed lines and 0 duplicates; ``--prepare-reports 221000`` prepares a batch in <= 5 s.
@@ -61,10 +62,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the working tree's ledger, marketplace and tests
 
-from sqlalchemy import func, insert, select, text  # noqa: E402
+from sqlalchemy import func, insert, make_url, select, text  # noqa: E402
 
 import ledger  # noqa: E402
-from bench.ledger_bench import DEFAULT_URL, bench_schema, migrate_to_head  # noqa: E402
+from bench.ledger_bench import DEFAULT_URL, bench_schema, migrate_to_head, psycopg_url  # noqa: E402
 from ledger import NewTransfer, utcnow  # noqa: E402
 from marketplace import create_app  # noqa: E402
 from marketplace.accounts.models import User  # noqa: E402
@@ -281,6 +282,50 @@ def bench_prepare(app, options, preparer_id: int, solver_ids: list[int]) -> None
     )
 
 
+def bench_existing(base_url: str, schema: str, minimum: int) -> None:
+    """Dues, preview and Prepare on an existing database (``bench/seed_scale.py``'s
+    ``scale_l``), all in one transaction rolled back at the end: nothing is kept."""
+    from tests.conftest import ConnectionBoundSession
+
+    url = make_url(psycopg_url(base_url)).update_query_dict({"options": f"-csearch_path={schema}"})
+    app = create_app(
+        {
+            "SECRET_KEY": "bench",
+            "SQLALCHEMY_DATABASE_URI": url.render_as_string(hide_password=False),
+            "REDIS_URL": None,
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
+    times: dict[str, float] = {}
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        db.session = db._make_scoped_session(
+            {"bind": connection, "join_transaction_mode": "create_savepoint",
+             "class_": ConnectionBoundSession}
+        )  # fmt: skip
+        try:
+            reports = db.session.scalar(select(func.count(ValueReport.id)))
+            finance = db.session.scalar(select(User).where(User.is_platform_finance.is_(True)))
+            print(f"schema {schema}: {reports:,} value reports", flush=True)
+            with timed(times, "dues"):
+                owed = dues("USD")
+            with timed(times, "preview"):
+                candidates = payable_candidates("USD", minimum)
+            print(f"dues: {times['dues']:.2f} s ({len(owed):,} reports with something due)")
+            print(f"preview (payable_candidates): {times['preview']:.2f} s, "
+                  f"{len(candidates):,} payable", flush=True)  # fmt: skip
+            with timed(times, "prepare"):
+                batch = prepare_batch(finance, "USD", minimum)
+            print(f"PREPARE over {reports:,} value reports: {times['prepare']:.2f} s "
+                  f"({batch.line_count:,} lines; rolled back) [target <= 5 s]")  # fmt: skip
+        finally:
+            db.session.remove()
+            outer.rollback()
+            connection.close()
+            db.engine.dispose()
+
+
 def count_duplicates(fake: FakeStripe) -> tuple[int, int]:
     """(transfers beyond one per payout line, transfers beyond one per idempotency key)."""
     per_line = Counter(t["metadata"].get("payout_line_id") for t in fake.transfers.values())
@@ -319,7 +364,19 @@ def main() -> None:
         "--prepare-reports", type=int, default=0, metavar="N",
         help="measure preparation over N bulk-inserted value reports instead of sending",
     )  # fmt: skip
+    parser.add_argument(
+        "--schema", default=None, metavar="S",
+        help="measure dues, preview and Prepare (rolled back) on an existing schema, e.g. "
+        "scale_l from bench/seed_scale.py",
+    )  # fmt: skip
+    parser.add_argument(
+        "--minimum", type=int, default=1, help="the batch's minimum (minor units) with --schema"
+    )
     options = parser.parse_args()
+    if options.schema:
+        bench_existing(os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL), options.schema,
+                       options.minimum)  # fmt: skip
+        return
     count = options.payouts
     base_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     times: dict[str, float] = {}

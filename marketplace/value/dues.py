@@ -11,7 +11,18 @@ payout batch costs the same few statements whatever the number of reports.
 
 from __future__ import annotations
 
-from sqlalchemy import Result, Select, Subquery, func, select, text
+from sqlalchemy import (
+    BigInteger,
+    Numeric,
+    Result,
+    Select,
+    Subquery,
+    cast,
+    func,
+    select,
+    text,
+    true,
+)
 
 from marketplace.extensions import db
 from marketplace.payments.models import Payment, PaymentKind, PaymentStatus
@@ -97,13 +108,34 @@ def dues(currency: str) -> dict[int, int]:
 def unfunded_shares(currency: str) -> dict[int, int]:
     """{user id: minor units} of value shares the seekers have not paid yet. Money promised
     is money held: payouts wait for the seeker's payment (rounded up, so never early).
-    One query whatever the number of reports."""
+    One query whatever the number of reports.
+
+    Each co-creator's unpaid part of a report is ceil(part * due / share), exactly. On
+    PostgreSQL the splits are unnested and summed per co-creator in the query (numeric, so
+    no product overflows), so a report shared among 100,000 people never crosses the wire
+    as JSON; elsewhere (the embedded SQLite) the splits are added up here."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _unfunded_in_postgresql(currency)
     held: dict[int, int] = {}
     for _, share_amount, shares, due in _rows(currency):
         for uid, part in shares.items():
             unpaid = -(-part * int(due) // share_amount)
             held[int(uid)] = held.get(int(uid), 0) + unpaid
     return held
+
+
+def _unfunded_in_postgresql(currency: str) -> dict[int, int]:
+    db.session.execute(text("SET LOCAL jit = off"))  # see _rows
+    owed = _dues_query(currency).subquery("owed")
+    split = func.json_each_text(owed.c.shares).table_valued("key", "value").alias("split")
+    share = cast(owed.c.share_amount, Numeric)
+    # ceil(a / b) for positive integers, exactly: (a + b - 1) div b
+    unpaid = func.div(cast(split.c.value, Numeric) * owed.c.due + share - 1, share)
+    user_id = cast(split.c.key, BigInteger)
+    rows = db.session.execute(
+        select(user_id, func.sum(unpaid)).select_from(owed).join(split, true()).group_by(user_id)
+    )
+    return {int(uid): int(amount) for uid, amount in rows}
 
 
 def value_share_due(report_id: int) -> int:
