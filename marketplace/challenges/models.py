@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     ForeignKey,
+    Index,
     String,
     Text,
     UniqueConstraint,
@@ -93,6 +94,11 @@ class Challenge(db.Model):
         CheckConstraint(_one_of("visibility", Visibility), name="visibility_known"),
         CheckConstraint(_one_of("maturity", Maturity), name="maturity_known"),
         CheckConstraint("prize_total >= 0", name="prize_total_not_negative"),
+        # Browsing reads one status in one of three orders: each is an index walk, not a
+        # filter over every need with an earlier deadline.
+        Index("ix_challenges_status_deadline", "status", "deadline"),
+        Index("ix_challenges_status_created_at", "status", "created_at"),
+        Index("ix_challenges_status_prize_total", "status", "prize_total"),
     )
 
     @property

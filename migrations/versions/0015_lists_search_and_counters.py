@@ -26,7 +26,17 @@ DOCUMENT = (
 )
 
 
+BROWSE_ORDERS = {
+    "ix_challenges_status_deadline": ["status", "deadline"],
+    "ix_challenges_status_created_at": ["status", "created_at"],
+    "ix_challenges_status_prize_total": ["status", "prize_total"],
+}
+
+
 def upgrade():
+    with op.batch_alter_table('challenges', schema=None) as batch_op:
+        for name, columns in BROWSE_ORDERS.items():
+            batch_op.create_index(name, columns, unique=False)
     with op.batch_alter_table('proposal_members', schema=None) as batch_op:
         batch_op.create_index('ix_proposal_members_email', ['email'], unique=False)
     with op.batch_alter_table('notifications', schema=None) as batch_op:
@@ -49,6 +59,9 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('challenges', schema=None) as batch_op:
+        for name in BROWSE_ORDERS:
+            batch_op.drop_index(name)
     if op.get_context().dialect.name == "postgresql":
         op.execute("DROP INDEX ix_challenges_search")
         op.execute("ALTER TABLE challenges DROP COLUMN search_vector")
