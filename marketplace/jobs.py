@@ -16,8 +16,10 @@ import ledger
 from marketplace.accounts.models import User
 from marketplace.accounts.services import email_verification_token
 from marketplace.challenges.services import advance_deadlines as advance_open_needs
+from marketplace.db import transaction
 from marketplace.extensions import db
 from marketplace.finance.exports import run_export
+from marketplace.insight.solvers import refresh as refresh_facts
 from marketplace.notifications.bulk import send_emails
 from marketplace.notifications.mail import send_email, send_notification_email
 from marketplace.operations.alerts import alert_platform_admins
@@ -141,3 +143,10 @@ def send_refund(payment_id: int) -> str:
 def export_book_job(export_id: int) -> dict[str, Any]:
     """Write a requested book export to EXPORT_FOLDER, reporting the rows written as it goes."""
     return run_export(export_id)
+
+
+def refresh_solver_facts(organization_id: int) -> str:
+    """Recompute an organization's solver facts for its insight page (safe to run again:
+    each run replaces them with the live computation)."""
+    with transaction():
+        return refresh_facts(organization_id).isoformat()

@@ -17,7 +17,7 @@ from marketplace.challenges.models import (
 )
 from marketplace.dialogue.models import Clarification, ProgressUpdate
 from marketplace.finance.models import BookExport
-from marketplace.insight.models import NeedVisit
+from marketplace.insight.models import NeedVisit, SolverFacts, SolverFactsRefresh, SolverMoney
 from marketplace.judging.models import Award, Decision, Review, ReviewAssignment
 from marketplace.notifications.models import Notification
 from marketplace.outbox import OutboxJob
@@ -33,6 +33,7 @@ __all__ = [
     "Notification",
     "Organization", "OrganizationDomain", "OutboxJob", "Payment", "PayoutAccount", "PayoutBatch",
     "PayoutLine",
-    "ProgressUpdate", "Proposal", "Review", "ReviewAssignment", "StripeEvent", "TeamMember",
+    "ProgressUpdate", "Proposal", "Review", "ReviewAssignment", "SolverFacts", "SolverFactsRefresh",
+    "SolverMoney", "StripeEvent", "TeamMember",
     "TermsAcceptance", "TermsVersion", "Transfer", "User", "ValueReport",
 ]  # fmt: skip

@@ -12,6 +12,7 @@ by string, so no service imports the jobs module.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from sqlalchemy import or_, select, update
+from sqlalchemy import Text, cast, or_, select, update
 
 from ledger import utcnow
 from marketplace.db import collect_after_commit, transaction
@@ -50,6 +51,25 @@ def enqueue(
     db.session.flush()
     collect_after_commit("outbox", row.id, hand_over)
     return row
+
+
+def enqueue_once(function: str, *args: Any, queue: JobQueue = JobQueue.DEFAULT) -> OutboxJob:
+    """``enqueue`` unless the same job with the same arguments already waits to start (a
+    burst of changes needs one refresh). The waiting row is locked until the caller commits,
+    so a worker cannot start it before this change is visible to it; a row already running
+    may have read too early, so a new one is enqueued then."""
+    waiting = db.session.scalars(
+        select(OutboxJob)
+        .where(
+            OutboxJob.function == function,
+            OutboxJob.status.in_((JobStatus.PENDING, JobStatus.QUEUED, JobStatus.RETRYING)),
+            cast(OutboxJob.args, Text) == json.dumps(list(args)),
+        )
+        .order_by(OutboxJob.id)
+        .limit(1)
+        .with_for_update()
+    ).first()
+    return waiting if waiting is not None else enqueue(function, *args, queue=queue)
 
 
 def is_inline(app: Flask | None = None) -> bool:

@@ -121,6 +121,10 @@ class OrganizationInsightSchema(ma.Schema):
         values=ma.fields.Integer(),
         metadata={"description": "type key -> how many of all the solvers have it"},
     )
+    figures_as_of = ma.fields.DateTime(
+        metadata={"description": "when the solvers' figures and type counts were computed "
+                                 "(they are computed again shortly after each change)"},
+    )  # fmt: skip
     typology = ma.fields.List(
         ma.fields.Nested(SolverTypeSchema),
         metadata={"description": "the types in order of precedence: a solver is the first "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import distinct, func, select
 
@@ -18,9 +19,11 @@ from marketplace.accounts.models import Organization, User
 from marketplace.accounts.services import SLUG, get_organization, require_role
 from marketplace.challenges.access import EDITORS, get_visible, require
 from marketplace.challenges.models import Challenge, Status, TermsAcceptance
+from marketplace.db import transaction
 from marketplace.errors import NotFound
 from marketplace.extensions import db
-from marketplace.insight.solvers import SolverRow, solvers_page, type_counts
+from marketplace.insight import solvers
+from marketplace.insight.solvers import SolverRow
 from marketplace.insight.typology import TYPOLOGY, SolverType
 from marketplace.judging.models import Award, Decision
 from marketplace.pagination import PER_PAGE, KeysetPage, keyset_page
@@ -197,12 +200,13 @@ def need_insight(user: User | None, challenge_id: int) -> Funnel:
 @dataclass(frozen=True)
 class OrganizationInsight:
     """A page of the organization's needs with their funnels, a page of its solvers, and how
-    many solvers each type has (over all of them)."""
+    many solvers each type has (over all of them), as computed at ``figures_as_of``."""
 
     organization: Organization
     needs: KeysetPage[Funnel]
     solver_page: KeysetPage[SolverRow]
     type_counts: dict[str, int]
+    figures_as_of: datetime
     typology: tuple[SolverType, ...] = TYPOLOGY
 
     @property
@@ -224,7 +228,9 @@ def organization_insight(
 ) -> OrganizationInsight:
     """A page of the funnels of the organization's needs (drafts aside, newest first) and a
     page of its solvers (its owners and managers). A bounded number of statements whatever
-    the organization's size: every count is an aggregate in SQL."""
+    the organization's size: the funnels are aggregates in SQL of the page's needs; the
+    solvers are read from their facts as last computed (``insight.solvers``), which the
+    first view of an organization computes."""
     if not isinstance(slug, str) or len(slug) > 60 or not SLUG.match(slug):
         raise NotFound("No such organization.")
     organization = get_organization(slug)
@@ -238,9 +244,14 @@ def organization_insight(
         per_page=per_page,
         scalars=True,
     )
+    as_of = solvers.computed_at(organization.id)
+    if as_of is None:
+        with transaction():
+            as_of = solvers.refresh(organization.id)
     return OrganizationInsight(
         organization,
         KeysetPage(funnels(needs.items), needs.per_page, needs.next_cursor, needs.has_previous),
-        solvers_page(organization, cursor=solvers_cursor, per_page=per_page),
-        type_counts(organization),
+        solvers.solvers_page(organization.id, cursor=solvers_cursor, per_page=per_page),
+        solvers.type_counts(organization.id),
+        as_of,
     )

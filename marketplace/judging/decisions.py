@@ -30,6 +30,7 @@ from marketplace.judging.models import Award, Decision, IpStatus, Outcome
 from marketplace.notifications.services import notify
 from marketplace.proposals.access import get_proposal
 from marketplace.proposals.models import Proposal, ProposalStatus
+from marketplace.queue import enqueue_once
 from marketplace.value.contributions import record_split
 
 MAX_FEEDBACK = 10_000
@@ -226,6 +227,7 @@ def award_prize(
     proposal.split_locked_at = utcnow()
     db.session.flush()
     record_split(award, proposal)
+    enqueue_once("refresh_solver_facts", challenge.organization_id)  # the insight's solver facts
     shown = format_minor(amount, terms.currency, grouped=True)
     _after(proposal, f"“{proposal.title}” won prize {prize_rank}: {shown} {terms.currency}",
            feedback)  # fmt: skip

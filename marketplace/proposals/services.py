@@ -32,6 +32,7 @@ from marketplace.proposals.access import (
     require_team,
 )
 from marketplace.proposals.models import MemberStatus, Proposal, ProposalStatus, TeamMember
+from marketplace.queue import enqueue_once
 
 TEXT_FIELDS = ("title", "summary", "description", "approach")
 #: Filled in before a proposal may be submitted.
@@ -143,6 +144,7 @@ def submit_proposal(user: User, proposal_id: int) -> Proposal:
     proposal.status = ProposalStatus.SUBMITTED
     proposal.submitted_at = utcnow()
     proposal.terms_version_id = challenge.current_terms.id
+    enqueue_once("refresh_solver_facts", challenge.organization_id)  # the insight's solver facts
     notify(
         _seeker_editors(challenge),
         kind="proposal_submitted",
@@ -163,6 +165,7 @@ def withdraw_proposal(user: User, proposal_id: int) -> Proposal:
     proposal.status = ProposalStatus.WITHDRAWN
     proposal.withdrawn_at = utcnow()
     if was_sent:
+        enqueue_once("refresh_solver_facts", proposal.challenge.organization_id)  # insight
         notify(
             _seeker_editors(proposal.challenge),
             kind="proposal_withdrawn",

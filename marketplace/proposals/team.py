@@ -33,7 +33,7 @@ from marketplace.proposals.access import (
     require_team,
 )
 from marketplace.proposals.models import MemberStatus, Proposal, ProposalStatus, TeamMember
-from marketplace.queue import enqueue
+from marketplace.queue import enqueue, enqueue_once
 
 INVITATION_DAYS = 14
 FULL = 10_000
@@ -157,6 +157,7 @@ def join_team(user: User, token: str) -> Proposal:
     member.status = MemberStatus.JOINED
     member.joined_at = utcnow()
     member.invitation_sha256 = None
+    enqueue_once("refresh_solver_facts", challenge.organization_id)  # the insight's solver facts
     _tell_team(proposal, user.id, f"{user.name} joined the team of “{proposal.title}”")
     return proposal
 
@@ -229,6 +230,7 @@ def remove_member(user: User, proposal_id: int, member_id: int) -> Proposal:
     # confirms the new version.
     lead.share_bp = min(FULL, lead.share_bp + member.share_bp)
     proposal.members.remove(member)
+    enqueue_once("refresh_solver_facts", proposal.challenge.organization_id)  # insight
     _new_split_version(proposal, lead)
     _tell_team(proposal, user.id, f"The team of “{proposal.title}” changed; confirm the split")
     return proposal

@@ -26,6 +26,7 @@ from marketplace.extensions import db
 from marketplace.finance import chart
 from marketplace.judging.models import Award
 from marketplace.notifications.bulk import notify_many
+from marketplace.queue import enqueue_once
 from marketplace.value.contributions import get_award, weights
 from marketplace.value.models import ReportStatus, ValueReport
 from marketplace.value.periods import overlaps, term
@@ -165,6 +166,7 @@ def report_value(actor: User, award_id: int, data: dict[str, Any]) -> ValueRepor
     report = _file(actor, award, data, None)
     db.session.flush()
     _tell(report, "A value share was reported for your solution")
+    enqueue_once("refresh_solver_facts", report.organization_id)  # the insight's solver facts
     return report
 
 
@@ -226,6 +228,7 @@ def reverse_report(actor: User, report_id: int, reason: str) -> ValueReport:
     _lock_award(award)
     _reverse(actor, report, reason)
     _tell(report, "A value share report was withdrawn")
+    enqueue_once("refresh_solver_facts", report.organization_id)  # the insight's solver facts
     return report
 
 
@@ -239,6 +242,7 @@ def correct_report(actor: User, report_id: int, reason: str, data: dict[str, Any
     replacement = _file(actor, award, data, report.id)
     db.session.flush()
     _tell(replacement, "A value share report was corrected")
+    enqueue_once("refresh_solver_facts", replacement.organization_id)  # the insight's solver facts
     return replacement
 
 

@@ -11,11 +11,13 @@ from sqlalchemy import select, update
 
 import ledger
 from marketplace.accounts.models import Organization
+from marketplace.db import transaction
 from marketplace.extensions import db
 from marketplace.finance import chart
 from marketplace.judging import decisions
 from marketplace.judging.models import Decision
 from marketplace.proposals import services as proposals
+from marketplace.queue import enqueue_once
 from marketplace.value.models import ReportStatus, ValueReport
 from tests.challenges.conftest import user
 from tests.factories import UserFactory
@@ -75,6 +77,8 @@ def report_value(app, staff, award_id: int, shares: dict[str, int], *, reversed_
         )  # fmt: skip
         db.session.add(report)
         db.session.commit()
+        with transaction():  # as reports.report_value does; run inline after the commit
+            enqueue_once("refresh_solver_facts", acme.id)
         return report.id
 
 

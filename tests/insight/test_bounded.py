@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 from ledger import utcnow
 from marketplace.accounts.models import Organization
 from marketplace.challenges.models import Challenge, Status
+from marketplace.db import transaction
 from marketplace.extensions import db
+from marketplace.insight import solvers
 from marketplace.proposals.models import MemberStatus, Proposal, ProposalStatus, TeamMember
 from tests.challenges.conftest import people, user  # noqa: F401
 from tests.factories import UserFactory
@@ -23,7 +25,8 @@ from tests.proposals.test_api import auth as token
 
 def grow(app, total: int) -> None:
     """Open needs of Acme until it has ``total``, each answered by a solver of its own, and
-    the first solver on every need (a supporter)."""
+    the first solver on every need (a supporter). The rows are inserted directly, so the
+    solver facts are refreshed as the job the services enqueue would."""
     with app.app_context():
         acme = db.session.scalar(select(Organization).where(Organization.slug == "acme"))
         have = db.session.scalar(
@@ -49,6 +52,8 @@ def grow(app, total: int) -> None:
                 proposal.members = [member]
                 db.session.add(proposal)
         db.session.commit()
+        with transaction():
+            solvers.refresh(acme.id)
 
 
 @pytest.mark.parametrize("api", [False, True])
