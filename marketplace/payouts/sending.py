@@ -235,7 +235,7 @@ def paced(call: Callable[[PayoutRequest], R], request: PayoutRequest, requests: 
                 raise
             log.info("429 for %s: again after %.1f s", request.key, error.retry_after)
             pace.pause(error.retry_after)
-            waited += error.retry_after
+            waited += max(error.retry_after, 1.0)  # a "Retry-After: 0" still counts
 
 
 def ask(provider: PaymentProvider, claimed: Claim) -> Answer:
