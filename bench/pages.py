@@ -300,8 +300,8 @@ def in_process(url: str, people: dict, results: list[Result], since: int) -> Non
     app = in_process_app(url)
     reject_new_batches(app, people, since)
     count_statements(app, people, results)
-    prepare = next(r for r in results if r.method == "POST")
-    if prepare.ok and prepare.p50_ms is not None and prepare.p50_ms < 2 * SLOW_S * 1000:
+    prepare = next((r for r in results if r.method == "POST"), None)
+    if prepare and prepare.ok and prepare.p50_ms is not None and prepare.p50_ms < 2 * SLOW_S * 1000:
         prepare_statements(app, people, prepare)
         reject_new_batches(app, people, since)
 
@@ -347,7 +347,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     url = schema_url(base_url, args.schema)
     people = load_people(url)
     results = [Result(name, who, fill(path, people), method)
-               for name, who, method, path in PAGES]  # fmt: skip
+               for name, who, method, path in PAGES
+               if not args.only or args.only.lower() in name.lower()]  # fmt: skip
     since = last_batch(url)
     env = {
         "DATABASE_URL": url,
@@ -438,6 +439,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=60, help="seconds before giving up")
     parser.add_argument("--seconds", type=int, default=10, help="of wrk load for requests/s")
     parser.add_argument("--json", action="store_true", help="also print one JSON line")
+    parser.add_argument("--only", help="measure only the pages whose name contains this")
     parser.add_argument("--against", help="a --json line of another run (e.g. at S): "
                         "marks pages whose statement count differs")  # fmt: skip
     args = parser.parse_args()
