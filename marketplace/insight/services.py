@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import ScalarSelect, distinct, func, select
 
 from marketplace.accounts.models import Organization, User
 from marketplace.accounts.services import SLUG, get_organization, require_role
@@ -108,47 +108,40 @@ class Funnel:
         return max((stage.count for stage in self.stages), default=0)
 
 
-def _counts(statement) -> dict[int, int]:  # noqa: ANN001
-    return {challenge_id: count for challenge_id, count in db.session.execute(statement)}
+def _count(column, *where) -> ScalarSelect:  # noqa: ANN001
+    """How many rows (or distinct ``column`` values) of one need: a correlated subquery."""
+    return select(func.count(column)).where(*where).scalar_subquery()
 
 
 def funnels(challenges: list[Challenge]) -> list[Funnel]:
-    """The funnel and response times of each need, in a fixed number of queries."""
+    """The funnel and response times of each need: two statements whatever their number
+    (every count a correlated subquery on the need's index, then the decision times)."""
     ids = [c.id for c in challenges]
     if not ids:
         return []
-    counted = {
-        "accepted_terms": _counts(
-            select(TermsAcceptance.challenge_id, func.count(distinct(TermsAcceptance.user_id)))
-            .where(TermsAcceptance.challenge_id.in_(ids))
-            .group_by(TermsAcceptance.challenge_id)
+    need = Challenge.id
+    counts_of = {
+        "accepted_terms": _count(
+            distinct(TermsAcceptance.user_id), TermsAcceptance.challenge_id == need
         ),
-        "started": _counts(
-            select(Proposal.challenge_id, func.count(Proposal.id))
-            .where(Proposal.challenge_id.in_(ids))
-            .group_by(Proposal.challenge_id)
+        "started": _count(Proposal.id, Proposal.challenge_id == need),
+        "submitted": _count(
+            Proposal.id, Proposal.challenge_id == need, Proposal.submitted_at.is_not(None)
         ),
-        "submitted": _counts(
-            select(Proposal.challenge_id, func.count(Proposal.id))
-            .where(Proposal.challenge_id.in_(ids), Proposal.submitted_at.is_not(None))
-            .group_by(Proposal.challenge_id)
-        ),
-        "decided": _counts(
-            select(Decision.challenge_id, func.count(Decision.id))
-            .where(Decision.challenge_id.in_(ids))
-            .group_by(Decision.challenge_id)
-        ),
-        "awarded": _counts(
-            select(Award.challenge_id, func.count(Award.id))
-            .where(Award.challenge_id.in_(ids))
-            .group_by(Award.challenge_id)
-        ),
+        "decided": _count(Decision.id, Decision.challenge_id == need),
+        "awarded": _count(Award.id, Award.challenge_id == need),
+        "received": _count(Proposal.id, Proposal.challenge_id == need, Proposal.status.in_(SENT)),
     }
-    received = _counts(
-        select(Proposal.challenge_id, func.count(Proposal.id))
-        .where(Proposal.challenge_id.in_(ids), Proposal.status.in_(SENT))
-        .group_by(Proposal.challenge_id)
+    rows = db.session.execute(
+        select(need, *(column.label(key) for key, column in counts_of.items())).where(need.in_(ids))
     )
+    by_need = {row.id: row._mapping for row in rows}
+    counted = {
+        key: {challenge_id: row[key] for challenge_id, row in by_need.items()}
+        for key in counts_of
+        if key != "received"
+    }
+    received = {challenge_id: row["received"] for challenge_id, row in by_need.items()}
     times: dict[int, list[int]] = defaultdict(list)
     for challenge_id, seconds in db.session.execute(
         select(Decision.challenge_id, Decision.response_seconds).where(
