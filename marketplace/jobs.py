@@ -62,6 +62,14 @@ def reconcile_with_provider() -> dict[str, Any]:
     }
 
 
+def fill_daily_totals() -> dict[str, Any]:
+    """Sum the closed days of the ledger (and transfers written late onto them) into the daily
+    totals the finance dashboard reads (hourly; each run reads only what is not yet in)."""
+    from marketplace.finance.daily_totals import fill
+
+    return fill()
+
+
 def relay_outbox() -> int:
     """Hand rq the jobs that Redis never got or lost (every 30 seconds)."""
     return relay()

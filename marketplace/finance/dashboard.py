@@ -25,6 +25,8 @@ from marketplace.extensions import db
 from marketplace.finance.access import ESCROW, RECEIVABLE, Scope, finance_scope
 from marketplace.finance.access import organization_names as names_of
 from marketplace.finance.charts import Datum, bar_chart, line_chart
+from marketplace.finance.daily_totals import Coverage, coverage, live, materialised, unindexed
+from marketplace.finance.models import DailyTotal
 from marketplace.finance.sql import as_date, utc_day
 
 SPAN_DAYS = 365
@@ -66,9 +68,46 @@ class Dashboard:
 def dashboard(actor: User, today: date | None = None) -> Dashboard:
     scope = finance_scope(actor)
     today = today or utcnow().date()
+    # The whole book sums its closed days from the daily totals; an organization's part of it
+    # is read live through its accounts' indexes.
+    cover = coverage() if scope.everything else None
     return Dashboard(
-        escrow_held(scope, today), payouts_per_month(scope, today), value_shared(scope)
+        escrow_held(scope, today, cover),
+        payouts_per_month(scope, today, cover),
+        value_shared(scope, cover),
     )
+
+
+def _daily_sums(cover: Coverage | None, group: list, *conditions) -> list:
+    """(group..., amount, count) summed from the daily totals; none before the first fill."""
+    if cover is None:
+        return []
+    return db.session.execute(
+        select(*group, func.sum(DailyTotal.amount), func.sum(DailyTotal.count))
+        .where(*conditions)
+        .group_by(*group)
+    ).all()
+
+
+def _reversed_sums(cover: Coverage | None, group: list, *conditions) -> list:
+    """(group..., -amount, -count) of the materialised transfers a reversal undid: the daily
+    totals hold them, the charts leave them out. Read from the reversals (few, indexed)."""
+    if cover is None:
+        return []
+    reversal = aliased(ledger.Transfer)
+    rows = db.session.execute(
+        select(*group, func.sum(ledger.Transfer.amount), func.count())
+        .select_from(reversal)
+        .join(ledger.Transfer, ledger.Transfer.id == reversal.reverses_id)
+        .where(
+            reversal.reverses_id.is_not(None),
+            ledger.Transfer.status == TransferStatus.POSTED,
+            materialised(cover),
+            *conditions,
+        )
+        .group_by(*group)
+    ).all()
+    return [(*row[:-2], -int(row[-2]), -row[-1]) for row in rows]
 
 
 def _posted_sums(scope: Scope, group: list, *conditions) -> list:
@@ -90,10 +129,16 @@ def _not_reversed():
     return ~exists().where(reversal.reverses_id == ledger.Transfer.id)
 
 
-def _escrow_changes(scope: Scope) -> dict[str, dict[date, int]]:
+def _escrow_changes(scope: Scope, cover: Coverage | None) -> dict[str, dict[date, int]]:
     """Per currency and day (UTC) of posting, what escrow in scope gained (credits) net of
-    what it lost (debits): one grouped query per side."""
+    what it lost (debits): one grouped query per side, and the daily totals."""
     changes: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    for currency, when, measure, amount, _ in _daily_sums(
+        cover,
+        [DailyTotal.currency, DailyTotal.day, DailyTotal.measure],
+        DailyTotal.measure.in_(("escrow_in", "escrow_out")),
+    ):
+        changes[currency][as_date(when)] += (1 if measure == "escrow_in" else -1) * int(amount)
     day = utc_day(ledger.Transfer.posted_at)
     for column, sign in (
         (ledger.Transfer.credit_account_id, 1),
@@ -103,14 +148,17 @@ def _escrow_changes(scope: Scope) -> dict[str, dict[date, int]]:
             ledger.Account.code.startswith(ESCROW), scope.account_condition()
         )
         for currency, when, amount, _ in _posted_sums(
-            scope, [ledger.Transfer.currency, day], column.in_(escrow)
+            scope,
+            [ledger.Transfer.currency, day],
+            unindexed(column, cover).in_(escrow),
+            live(cover),
         ):
             changes[currency][as_date(when)] += sign * int(amount)
     return changes
 
 
-def escrow_held(scope: Scope, today: date) -> list[Series]:
-    changes = _escrow_changes(scope)
+def escrow_held(scope: Scope, today: date, cover: Coverage | None = None) -> list[Series]:
+    changes = _escrow_changes(scope, cover)
     result = []
     for currency in sorted(changes):
         by_day = changes[currency]
@@ -139,12 +187,22 @@ def _months(first: date, last: date) -> list[date]:
     return months
 
 
-def payouts_per_month(scope: Scope, today: date) -> list[Bars]:
+def payouts_per_month(scope: Scope, today: date, cover: Coverage | None = None) -> list[Bars]:
     totals: dict[str, dict[date, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     day = utc_day(ledger.Transfer.posted_at)
-    rows = _posted_sums(
-        scope, [ledger.Transfer.currency, day], ledger.Transfer.code == "PAYOUT", _not_reversed()
-    )
+    payout = ledger.Transfer.code == "PAYOUT"
+    live_payout = unindexed(ledger.Transfer.code, cover) == "PAYOUT"
+    by_day = [ledger.Transfer.currency, day]
+    rows = [
+        *_posted_sums(scope, by_day, live_payout, _not_reversed(), live(cover)),
+        *_daily_sums(
+            cover,
+            [DailyTotal.currency, DailyTotal.day],
+            DailyTotal.measure == "transfers",
+            DailyTotal.code == "PAYOUT",
+        ),
+        *_reversed_sums(cover, [ledger.Transfer.currency, day], payout),
+    ]
     for currency, when, amount, count in rows:
         month = totals[currency][as_date(when).replace(day=1)]
         month[0] += int(amount)
@@ -163,7 +221,7 @@ def payouts_per_month(scope: Scope, today: date) -> list[Bars]:
     return result
 
 
-def value_shared(scope: Scope) -> list[Bars]:
+def value_shared(scope: Scope, cover: Coverage | None = None) -> list[Bars]:
     receivables = dict(
         db.session.execute(
             select(ledger.Account.id, ledger.Account.code).where(
@@ -172,14 +230,24 @@ def value_shared(scope: Scope) -> list[Bars]:
         ).all()
     )
     totals: dict[str, dict[int, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    rows = _posted_sums(
-        scope,
-        [ledger.Transfer.currency, ledger.Transfer.debit_account_id],
-        ledger.Transfer.code == "VALUE_SHARE",
-        _not_reversed(),
-        ledger.Transfer.debit_account_id.in_(list(receivables)),
-    )
+    by_account = [ledger.Transfer.currency, ledger.Transfer.debit_account_id]
+    share = ledger.Transfer.code == "VALUE_SHARE"
+    debits_receivable = ledger.Transfer.debit_account_id.in_(list(receivables))
+    live_share = unindexed(ledger.Transfer.code, cover) == "VALUE_SHARE"
+    live_debits = unindexed(ledger.Transfer.debit_account_id, cover).in_(list(receivables))
+    rows = [
+        *_posted_sums(scope, by_account, live_share, _not_reversed(), live_debits, live(cover)),
+        *_daily_sums(
+            cover,
+            [DailyTotal.currency, DailyTotal.account_id],
+            DailyTotal.measure == "receivable_debit",
+            DailyTotal.code == "VALUE_SHARE",
+        ),
+        *_reversed_sums(cover, by_account, share, debits_receivable),
+    ]
     for currency, account_id, amount, count in rows:
+        if account_id not in receivables:
+            continue
         organization_id = int(receivables[account_id].split(":")[3])
         total = totals[currency][organization_id]
         total[0] += int(amount)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+import ledger
 from ledger import BigId, UTCDateTime, utcnow
 from marketplace.accounts.models import User
 from marketplace.extensions import db
@@ -53,3 +54,44 @@ class BookExport(db.Model):
         CheckConstraint("rows >= 0 AND total >= 0", name="counts_not_negative"),
         CheckConstraint('start IS NULL OR "end" IS NULL OR start <= "end"', name="period_ordered"),
     )
+
+
+class DailyTotal(db.Model):
+    """Posted ledger movements summed per UTC day of ``posted_at``, currency, code and measure
+    (see marketplace/finance/daily_totals.py), so the dashboard sums days, not transfers.
+
+    ``measure``: ``transfers`` (every posted transfer, ``account_id`` 0), ``escrow_in`` /
+    ``escrow_out`` (credits to / debits from any escrow account, ``account_id`` 0) and
+    ``receivable_debit`` (debits of each receivable account, by ``account_id``; summed per
+    year: ``day`` is the first day of the year, as the dashboard wants them over all time).
+    """
+
+    __tablename__ = "ledger_daily_totals"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    measure: Mapped[str] = mapped_column(String(20), primary_key=True)
+    account_id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=False)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_ledger_daily_totals_measure_day", "measure", "day"),)
+
+
+class DailyTotalsState(db.Model):
+    """How far ``ledger_daily_totals`` goes (one row, id 1): every posted transfer whose
+    ``posted_at`` falls on or before ``through_day`` and whose ``written_at`` is before
+    ``written_through`` is in it; every other posted transfer is read live."""
+
+    __tablename__ = "ledger_daily_totals_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    through_day: Mapped[date] = mapped_column(Date)
+    written_through: Mapped[datetime] = mapped_column(UTCDateTime)
+    filled_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+#: Late transfers (posted on a materialised day but written after the fill: backdated, or
+#: pending ones posted later) are found by the moment of their last write.
+Index("ix_ledger_transfers_written_at", ledger.Transfer.__table__.c.written_at)
