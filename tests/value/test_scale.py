@@ -24,6 +24,7 @@ from ledger import (
 from marketplace import queue
 from marketplace.accounts.models import User
 from marketplace.challenges.models import Challenge
+from marketplace.db import transaction
 from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.finance import chart
@@ -39,6 +40,9 @@ from tests.local_servers import SMTPServer
 from tests.sql_writes import statements_during
 from tests.value.conftest import award
 from tests.value.test_reports import period
+
+#: The email jobs (a report also enqueues the insight's ``refresh_solver_facts``).
+EMAILS = OutboxJob.function != "refresh_solver_facts"
 
 #: Later contributions beside the team's 6000 : 4000 split: a tie (3333 twice), a weight so
 #: small that its part rounds down to nothing, and uneven others.
@@ -139,7 +143,8 @@ def test_several_co_creators_get_exactly_their_parts_one_notification_and_one_em
             for uid in sorted(weights)
         ]  # fmt: skip
         assert all(n.emailed_at is not None and n.read_at is None for n in rows)
-        jobs = db.session.scalars(select(OutboxJob).where(OutboxJob.id > jobs_before)).all()
+        later = select(OutboxJob).where(OutboxJob.id > jobs_before, EMAILS)
+        jobs = db.session.scalars(later).all()
         assert [(job.function, job.status) for job in jobs] == [
             ("send_notification_email_ranges", JobStatus.DONE)
         ]
@@ -166,7 +171,7 @@ def test_a_large_crowd_is_emailed_by_follow_up_jobs_each_once(
         jobs_before = db.session.scalar(select(func.max(OutboxJob.id)))
         reports.report_value(user(people.manager), awarded.award_id, period(awarded, 0, 89, VALUE))
         jobs = db.session.scalars(
-            select(OutboxJob).where(OutboxJob.id > jobs_before).order_by(OutboxJob.id)
+            select(OutboxJob).where(OutboxJob.id > jobs_before, EMAILS).order_by(OutboxJob.id)
         ).all()
         assert [job.function for job in jobs] == ["send_notification_email_ranges"] * 4  # 7 / 2
         assert {job.status for job in jobs} == {JobStatus.DONE}
@@ -250,6 +255,10 @@ def test_filing_costs_the_same_statements_for_5_and_for_50_co_creators(
     monkeypatch.setattr(queue, "hand_over", lambda ids: len(list(ids)))
     with app.app_context():
         add_co_creators(awarded.award_id, [100] * 3, "five")
+        challenge = db.session.get(Challenge, award(awarded.award_id).challenge_id)
+        organization_id = challenge.organization_id
+        with transaction():  # the insight's refresh waits already: each report finds it
+            queue.enqueue_once("refresh_solver_facts", organization_id)
     five = _statements_of_a_report(app, people, awarded, 0)
     with app.app_context():
         add_co_creators(awarded.award_id, [100] * 45, "fifty")
