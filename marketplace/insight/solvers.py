@@ -22,7 +22,8 @@ organization never refreshed is refreshed in the request that first shows it (on
 of the live computation), so no figure is ever read from facts that were never computed.
 
 ``refresh`` takes a lock on the organization's ``organization_solver_facts_refreshes`` row
-first, so two refreshes of one organization run one after the other.
+first, so two refreshes of one organization run one after the other. A solver's new name
+shows (and sorts) from the next refresh of each organization.
 
 Award and value-report splits are JSON objects ``{user id: minor units}``; they are expanded in
 SQL (``json_each_text`` on PostgreSQL, ``json_each`` on SQLite). The SQL mirrors the rules of
