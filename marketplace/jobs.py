@@ -63,8 +63,8 @@ def reconcile_with_provider() -> dict[str, Any]:
 
 
 def fill_daily_totals() -> dict[str, Any]:
-    """Sum the closed days of the ledger (and transfers written late onto them) into the daily
-    totals the finance dashboard reads (hourly; each run reads only what is not yet in)."""
+    """Sum what the ledger posted since the last run (and transfers written late onto earlier
+    days) into the daily totals the finance dashboard reads (every 5 minutes)."""
     from marketplace.finance.daily_totals import fill
 
     return fill()

@@ -7,7 +7,7 @@
 | resume_payouts | every 5 min | approved batches with unanswered lines are sent again |
 | verify_book | 03:15 UTC daily | recompute the book; alert the admins when it is wrong |
 | reconcile_with_provider | 03:45 UTC daily | Stripe's payout transfers of two days vs the book |
-| fill_daily_totals | hourly at :05 | closed days of the ledger summed for the finance dashboard |
+| fill_daily_totals | every 5 min (cron) | the ledger's days summed for the finance dashboard |
 """
 
 from __future__ import annotations
@@ -42,5 +42,5 @@ SCHEDULE = (
     Scheduled(resume_payouts, JobQueue.PAYOUTS, interval=300),
     Scheduled(verify_book, JobQueue.DEFAULT, cron="15 3 * * *", timeout=3600),
     Scheduled(reconcile_with_provider, JobQueue.DEFAULT, cron="45 3 * * *", timeout=3600),
-    Scheduled(fill_daily_totals, JobQueue.DEFAULT, cron="5 * * * *", timeout=3600),
+    Scheduled(fill_daily_totals, JobQueue.DEFAULT, cron="*/5 * * * *", timeout=3600),
 )

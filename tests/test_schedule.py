@@ -28,7 +28,7 @@ def test_the_schedule_lists_the_periodic_work_the_design_names() -> None:
         "resume_payouts": (JobQueue.PAYOUTS, 300, None),
         "verify_book": (JobQueue.DEFAULT, None, "15 3 * * *"),
         "reconcile_with_provider": (JobQueue.DEFAULT, None, "45 3 * * *"),
-        "fill_daily_totals": (JobQueue.DEFAULT, None, "5 * * * *"),
+        "fill_daily_totals": (JobQueue.DEFAULT, None, "*/5 * * * *"),
     }
 
 

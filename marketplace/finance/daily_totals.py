@@ -1,10 +1,12 @@
 """Posted ledger movements summed per UTC day of ``posted_at`` (``ledger_daily_totals``).
 
-The ``fill_daily_totals`` job adds the closed days (up to yesterday) in a few set-based
+The ``fill_daily_totals`` job (every 5 minutes) adds what was posted since its last run in a
+few set-based
 ``INSERT ... SELECT ... GROUP BY`` statements. What is materialised is exactly the posted
-transfers with ``posted_at`` before the end of ``through_day`` AND ``written_at`` before
-``written_through`` (:func:`materialised`); readers add the rest live (:func:`live`): today, any
-day after ``through_day``, and late rows: a transfer posted with a past ``effective_at``
+transfers with ``posted_at`` before ``posted_before`` AND ``written_at`` before
+``written_through`` (:func:`materialised`; both are the moment of the last fill, so a day may be
+partly filled and is added to later); readers add the rest live (:func:`live`): what was posted
+since, and late rows: a transfer posted with a past ``effective_at``
 (backdated) or a pending one posted after the fill lands on a materialised day, but its
 ``written_at`` (the moment of its last write, indexed) is after ``written_through``. The next
 fill adds those late rows to their days and moves ``written_through`` on. Posted transfers never
@@ -17,7 +19,7 @@ change again (a reversal is a new transfer), so a day's sums only ever grow.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -55,18 +57,14 @@ MARGIN = timedelta(minutes=5)
 class Coverage:
     """How far the daily totals go: posted_at < ``end`` and written_at <= ``written``."""
 
-    through_day: date
+    end: datetime
     written: datetime
-
-    @property
-    def end(self) -> datetime:
-        return datetime.combine(self.through_day + timedelta(days=1), time(), UTC)
 
 
 def coverage() -> Coverage | None:
     """What the daily totals hold now; None before the first fill."""
     state = db.session.get(DailyTotalsState, 1)
-    return None if state is None else Coverage(state.through_day, state.written_through)
+    return None if state is None else Coverage(state.posted_before, state.written_through)
 
 
 def materialised(cover: Coverage | None) -> ColumnElement[bool]:
@@ -178,21 +176,21 @@ def _add(query: Any) -> int:
 
 
 def fill(
-    today: date | None = None, margin: timedelta = MARGIN, written: datetime | None = None
+    until: datetime | None = None, margin: timedelta = MARGIN, written: datetime | None = None
 ) -> dict[str, Any]:
-    """Bring the daily totals up to yesterday (UTC) and take in the late rows written since the
-    last fill: only the transfers not yet covered are read (one index range each way).
+    """Bring the daily totals up to now (or ``until``) and take in the late rows written since
+    the last fill: only the transfers not yet covered are read (one index range each way).
     ``written`` overrides the safe moment, for a caller that knows every write before it is
     visible (a test inside one transaction)."""
-    through = (today or utcnow().date()) - timedelta(days=1)
     with transaction() as session:
         state = session.scalar(
             select(DailyTotalsState).where(DailyTotalsState.id == 1).with_for_update()
         )
         written = written or _safe_moment(margin)
-        old = None if state is None else Coverage(state.through_day, state.written_through)
+        through = until or written
+        old = None if state is None else Coverage(state.posted_before, state.written_through)
         if old is not None:
-            through, written = max(through, old.through_day), max(written, old.written)
+            through, written = max(through, old.end), max(written, old.written)
         new = Coverage(through, written)
         covered = materialised(new)
         if old is not None:
@@ -201,6 +199,6 @@ def fill(
         if state is None:
             state = DailyTotalsState(id=1)
             session.add(state)
-        state.through_day, state.written_through, state.filled_at = through, written, utcnow()
-    return {"through_day": through.isoformat(), "written_through": written.isoformat(),
+        state.posted_before, state.written_through, state.filled_at = through, written, utcnow()
+    return {"posted_before": through.isoformat(), "written_through": written.isoformat(),
             "rows": rows}  # fmt: skip

@@ -81,13 +81,13 @@ class DailyTotal(db.Model):
 
 class DailyTotalsState(db.Model):
     """How far ``ledger_daily_totals`` goes (one row, id 1): every posted transfer whose
-    ``posted_at`` falls on or before ``through_day`` and whose ``written_at`` is before
+    ``posted_at`` is before ``posted_before`` and whose ``written_at`` is before
     ``written_through`` is in it; every other posted transfer is read live."""
 
     __tablename__ = "ledger_daily_totals_state"
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
-    through_day: Mapped[date] = mapped_column(Date)
+    posted_before: Mapped[datetime] = mapped_column(UTCDateTime)
     written_through: Mapped[datetime] = mapped_column(UTCDateTime)
     filled_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -1,8 +1,8 @@
 """ledger daily totals
 
-Posted ledger movements summed per UTC day of posting (``ledger_daily_totals``), filled for
-closed days by the ``fill_daily_totals`` job, so the finance dashboard sums days instead of a
-million transfers; ``ledger_daily_totals_state`` says how far it goes. Transfers written after
+Posted ledger movements summed per UTC day of posting (``ledger_daily_totals``), filled with
+what was posted up to its last run by the ``fill_daily_totals`` job (every 5 minutes), so the
+finance dashboard sums days instead of a million transfers; ``ledger_daily_totals_state`` says how far it goes. Transfers written after
 a fill (backdated ones, pending ones posted later) are found by ``written_at``.
 
 Revision ID: 0017
@@ -41,7 +41,7 @@ def upgrade():
                     ['measure', 'day'], unique=False)
     op.create_table('ledger_daily_totals_state',
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('through_day', sa.Date(), nullable=False),
+    sa.Column('posted_before', ledger.base.UTCDateTime(), nullable=False),
     sa.Column('written_through', ledger.base.UTCDateTime(), nullable=False),
     sa.Column('filled_at', ledger.base.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_daily_totals_state'))
