@@ -33,6 +33,7 @@ from ledger.posting import (
     post_transfer,
     reverse_transfer,
     void_pending,
+    void_pending_many,
 )
 from ledger.reading import Discrepancy, TrialBalanceLine, trial_balance, verify
 from ledger.sqlite import configure_sqlite_engine
@@ -47,5 +48,5 @@ __all__ = [
     "configure_sqlite_engine", "export_csv", "export_hledger", "find_account",
     "format_minor", "open_account", "open_accounts", "post_journal", "post_pending",
     "post_transfer", "reverse_transfer", "statement_page", "trial_balance", "utcnow",
-    "verify", "void_pending",
+    "verify", "void_pending", "void_pending_many",
 ]  # fmt: skip

@@ -597,6 +597,123 @@ def void_pending(session: Session, transfer_id: int, *, at: datetime | None = No
     _resolve(session, transfer_id, TransferStatus.VOIDED, at)
 
 
+# Voiding many pending transfers at once (a rejected payout batch of thousands of lines): the
+# same writes as void_pending for each, in id order, as a few statements instead of six each.
+_VOID_TRANSFER = (
+    update(transfers)
+    .where(transfers.c.id == bindparam("_id"))
+    .values(
+        status=TransferStatus.VOIDED,
+        resolved_at=bindparam("_when"),
+        posted_at=None,
+        debit_balance_after=bindparam("_dba"),
+        credit_balance_after=bindparam("_cba"),
+        debit_version=bindparam("_dv"),
+        credit_version=bindparam("_cv"),
+        written_at=bindparam("_written"),
+    )
+)
+_SET_COUNTERS = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("_id"))
+    .values(
+        debits_posted=bindparam("_dp"),
+        credits_posted=bindparam("_cp"),
+        debits_pending=bindparam("_dpend"),
+        credits_pending=bindparam("_cpend"),
+        version=bindparam("_version"),
+    )
+)
+
+
+def _pending_rows(session: Session, ids: list[int]) -> list:
+    """The transfers ``ids`` locked FOR UPDATE, in id order, in slices of _PER_STATEMENT."""
+    rows = []
+    for start in range(0, len(ids), _PER_STATEMENT):
+        chunk = ids[start : start + _PER_STATEMENT]
+        rows += session.execute(
+            select(transfers)
+            .where(transfers.c.id.in_(chunk))
+            .order_by(transfers.c.id)
+            .with_for_update()
+        ).all()
+    return rows
+
+
+def void_pending_many(
+    session: Session, transfer_ids: Sequence[int], *, at: datetime | None = None
+) -> None:
+    """``void_pending`` for many transfers as one write, all or none.
+
+    Each transfer gets what ``void_pending`` would have written had they been voided one by one
+    in id order: its balances after, and the accounts' versions counted one write each, so
+    statements keep their order. Transfers already voided are left as they are; one that is
+    posted refuses the whole call (NotPending), an unknown id TransferNotFound.
+    """
+    ids = sorted(set(transfer_ids))
+    for transfer_id in ids:
+        if not is_id(transfer_id):
+            raise TransferNotFound(transfer_id)
+    if not ids:
+        return
+    when = utc(at) or utcnow()
+    first = _pending_rows(session, ids)
+    found = {row.id for row in first}
+    for transfer_id in ids:
+        if transfer_id not in found:
+            raise TransferNotFound(transfer_id)
+    locked = _lock_accounts(
+        session, {r.debit_account_id for r in first} | {r.credit_account_id for r in first}
+    )
+    versions = {account_id: c.row.version for account_id, c in locked.items()}
+    written = _write_moment(session)
+    updates = []
+    for row in _pending_rows(session, ids):
+        if row.status == TransferStatus.VOIDED:
+            continue
+        if row.status != TransferStatus.PENDING:
+            raise NotPending(f"transfer {row.id} is {row.status}, not pending")
+        debit, credit = locked[row.debit_account_id], locked[row.credit_account_id]
+        debit.dpend -= row.amount
+        credit.cpend -= row.amount
+        versions[debit.row.id] += 1
+        versions[credit.row.id] += 1
+        updates.append(
+            {
+                "_id": row.id,
+                "_when": when,
+                "_dba": debit.dp - debit.cp,
+                "_cba": credit.dp - credit.cp,
+                "_dv": versions[debit.row.id],
+                "_cv": versions[credit.row.id],
+                "_written": written if isinstance(written, datetime) else utcnow(),
+            }
+        )
+    if not updates:
+        return
+    touched = [
+        {**counters.params(), "_version": versions[account_id]}
+        for account_id, counters in locked.items()
+        if versions[account_id] != counters.row.version
+    ]
+    with refusals(f"transfers {ids[0]}..{ids[-1]}"):
+        session.execute(_void_statement(session), updates)
+        session.execute(_SET_COUNTERS, touched)
+    _expire_accounts(session, locked)
+    voided = {u["_id"] for u in updates}
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Transfer) and obj.id in voided:
+            session.expire(obj)
+
+
+def _void_statement(session: Session):  # noqa: ANN202  (an UPDATE)
+    """On PostgreSQL each row's written_at is the server's clock at its update, as in
+    ``_resolve``; elsewhere the time bound per row."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _VOID_TRANSFER.values(written_at=func.clock_timestamp())
+    return _VOID_TRANSFER
+
+
 def reverse_transfer(
     session: Session,
     transfer_id: int,

@@ -9,9 +9,11 @@ import re
 import pytest
 from sqlalchemy import select
 
+import ledger
+from ledger import Transfer, TransferStatus
 from marketplace.extensions import db
 from marketplace.payouts import batches
-from marketplace.payouts.models import PayoutLine
+from marketplace.payouts.models import BatchStatus, LineStatus, PayoutBatch, PayoutLine
 from tests.challenges.conftest import user
 from tests.challenges.test_api import bearer, token_for
 from tests.factories import UserFactory
@@ -120,4 +122,26 @@ def test_statements_do_not_grow_with_the_lines_shown(
         text = answer.get_data(as_text=True)
         assert all(f"s{count}-{n}@example.com" in text for n in range(count))
         counted[count] = len(statements)
+    assert counted[5] == counted[50], counted
+
+
+def test_rejecting_voids_every_hold_in_statements_that_do_not_grow_with_the_lines(
+    app, stripe_server, finance
+):
+    """A rejected batch of 5 and of 50 lines: every reservation voided and every line marked,
+    the book still verifies, in the same number of statements."""
+    counted = {}
+    for count in (5, 50):
+        batch_id, line_ids = batch_of(app, stripe_server, finance, count, f"r{count}-")
+        with app.app_context():
+            with statements_during(app) as statements:
+                batches.reject_batch(user(finance.approver), batch_id, "Wrong month")
+            counted[count] = len(statements)
+            lines = db.session.scalars(select(PayoutLine).where(PayoutLine.id.in_(line_ids)))
+            holds = [line.transfer_id for line in lines if line.status == LineStatus.VOIDED]
+            assert len(holds) == len(line_ids) >= count
+            statuses = db.session.scalars(select(Transfer.status).where(Transfer.id.in_(holds)))
+            assert set(statuses) == {TransferStatus.VOIDED}
+            assert db.session.get(PayoutBatch, batch_id).status == BatchStatus.REJECTED
+            assert ledger.verify(db.session) == []
     assert counted[5] == counted[50], counted
