@@ -95,8 +95,10 @@ class Challenge(db.Model):
         CheckConstraint(_one_of("maturity", Maturity), name="maturity_known"),
         CheckConstraint("prize_total >= 0", name="prize_total_not_negative"),
         # Browsing reads one status in one of three orders: each is an index walk, not a
-        # filter over every need with an earlier deadline.
+        # filter over every need with an earlier deadline. Public needs by deadline (what
+        # visitors browse) and their capped count are read from the index alone.
         Index("ix_challenges_status_deadline", "status", "deadline"),
+        Index("ix_challenges_public_by_deadline", "status", "visibility", "deadline"),
         Index("ix_challenges_status_created_at", "status", "created_at"),
         Index("ix_challenges_status_prize_total", "status", "prize_total"),
     )

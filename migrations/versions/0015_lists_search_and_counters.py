@@ -28,6 +28,7 @@ DOCUMENT = (
 
 BROWSE_ORDERS = {
     "ix_challenges_status_deadline": ["status", "deadline"],
+    "ix_challenges_public_by_deadline": ["status", "visibility", "deadline"],
     "ix_challenges_status_created_at": ["status", "created_at"],
     "ix_challenges_status_prize_total": ["status", "prize_total"],
 }
