@@ -142,11 +142,13 @@ def reconcile(actor: User, start: date | None = None, end: date | None = None) -
             report[currency] = CurrencyReconciliation(currency, flows)
         return report[currency]
 
-    for currency, balance in queries.cash_accounts():
+    cash = []
+    for account, currency, balance in queries.cash_accounts():
         of(currency).cash_balance = balance
-    _totals(of)
+        cash.append(account)
+    _totals(of, cash)
     first, last = day_start(start), day_end(end)
-    _item_differences(of, first, last)
+    _item_differences(of, first, last, cash)
     for item in report.values():
         for flow in item.flow_list:
             if flow.difference:
@@ -184,10 +186,10 @@ def _money(amount: int, currency: str) -> str:
     return f"{ledger.format_minor(amount, currency, grouped=True)} {currency}"
 
 
-def _totals(of) -> None:  # noqa: ANN001
+def _totals(of, cash: list[int]) -> None:  # noqa: ANN001
     """Flows, in-flight payouts and other cash movements from grouped sums."""
     flow_of_code = {code: name for name, code in FLOW_CODES.items()}
-    for total in queries.book_totals():
+    for total in queries.book_totals(cash):
         item = of(total.currency)
         signed = total.amount if total.money_in else -total.amount
         if total.code == "PAYOUT" and total.status == TransferStatus.PENDING:
@@ -214,11 +216,14 @@ def _state(item: queries.Item) -> str:
     return f"ledger transfer {item.transfer_id} is {item.transfer_status}"
 
 
-def _item_differences(of, start: datetime, end: datetime) -> None:  # noqa: ANN001
+def _item_differences(of, start: datetime, end: datetime, cash: list[int]) -> None:  # noqa: ANN001
     codes = list(FLOW_CODES.values())
     for reader, is_line in ((queries.payment_items, False), (queries.line_items, True)):
-        missing_counts, missing = reader(start, end, codes, differing=False, limit=LISTED)
-        differing_counts, differing = reader(start, end, codes, differing=True, limit=LISTED)
+        found = reader(start, end, codes, cash, limit=LISTED)
+        (missing_counts, missing), (differing_counts, differing) = (
+            found[queries.MISSING],
+            found[queries.DIFFERING],
+        )
         for counts in (missing_counts, differing_counts):
             for currency, count in counts.items():
                 of(currency).difference_count += count
@@ -244,7 +249,7 @@ def _item_differences(of, start: datetime, end: datetime) -> None:  # noqa: ANN0
                     **_ids(item, is_line),
                 )
             )
-    counts, transfers = queries.unmatched_transfers(start, end, codes, limit=LISTED)
+    counts, transfers = queries.unmatched_transfers(start, end, codes, cash, limit=LISTED)
     for currency, count in counts.items():
         of(currency).difference_count += count
     for t in transfers:

@@ -26,23 +26,20 @@ CASH = "asset:cash:stripe:"
 Transfer, Account = ledger.Transfer, ledger.Account
 
 
-def cash_ids() -> Select:
-    return select(Account.id).where(Account.code.startswith(CASH))
+def on_cash(cash: list[int], transfer: Any = Transfer) -> Any:
+    """``transfer`` moves a cash account (``cash``: their ids, read once per request, so the
+    planner sees constants rather than a LIKE over every account)."""
+    return or_(transfer.debit_account_id.in_(cash), transfer.credit_account_id.in_(cash))
 
 
-def on_cash(transfer: Any = Transfer) -> Any:
-    ids = cash_ids()
-    return or_(transfer.debit_account_id.in_(ids), transfer.credit_account_id.in_(ids))
-
-
-def cash_accounts() -> list[tuple[str, int]]:
-    """(currency, posted balance) of each cash account."""
+def cash_accounts() -> list[tuple[int, str, int]]:
+    """(id, currency, posted balance) of each cash account."""
     rows = db.session.execute(
-        select(Account.currency, Account.debits_posted - Account.credits_posted).where(
-            Account.code.startswith(CASH)
-        )
+        select(Account.id, Account.currency, Account.debits_posted - Account.credits_posted)
+        .where(Account.code.startswith(CASH))
+        .order_by(Account.id)
     )
-    return [(currency, int(balance)) for currency, balance in rows]
+    return [(account, currency, int(balance)) for account, currency, balance in rows]
 
 
 @dataclass(frozen=True)
@@ -56,19 +53,17 @@ class BookTotal:
     count: int
 
 
-def book_totals() -> list[BookTotal]:
+def book_totals(cash: list[int]) -> list[BookTotal]:
     """The cash account's transfers summed per currency, code, status, side and whether a
     reversal undid them: one grouped statement."""
-    debit = aliased(Account)
     reversal = aliased(Transfer)
-    money_in = case((debit.id.is_(None), False), else_=True)
+    money_in = case((Transfer.debit_account_id.in_(cash), True), else_=False)
     undone = case((reversal.id.is_(None), False), else_=True)
     key = (Transfer.currency, Transfer.code, Transfer.status, money_in, undone)
     rows = db.session.execute(
         select(*key, func.sum(Transfer.amount), func.count())
-        .outerjoin(debit, and_(debit.id == Transfer.debit_account_id, debit.code.startswith(CASH)))
         .outerjoin(reversal, reversal.reverses_id == Transfer.id)
-        .where(on_cash())
+        .where(on_cash(cash))
         .group_by(*key)
     )
     return [
@@ -122,19 +117,39 @@ class Item:
 
 
 Counts = dict[str, int]
+#: The two ways an item differs: no transfer that records a flow, or one for another amount.
+MISSING, DIFFERING = "missing", "differing"
 
 
-def count_by_currency(query: Select) -> Counts:
-    """How many rows ``query`` has per currency (its ``currency`` column)."""
-    listed = query.order_by(None).subquery()
-    rows = db.session.execute(select(listed.c.currency, func.count()).group_by(listed.c.currency))
-    return {currency: count for currency, count in rows}
+def _ranked(query: Select, currency: Any, kind: Any, order: Any) -> Any:
+    """``query`` with, per row: how many rows share its currency and kind (``n``), its place
+    among its kind (``rank``) and among its currency and kind (``place``)."""
+    return query.add_columns(
+        kind.label("difference"),
+        func.count().over(partition_by=(currency, kind)).label("n"),
+        func.row_number().over(partition_by=kind, order_by=order).label("rank"),
+        func.row_number().over(partition_by=(currency, kind), order_by=order).label("place"),
+    ).subquery()
 
 
-def _items(query: Select, limit: int) -> tuple[Counts, list[Item]]:
-    counts = count_by_currency(query)
-    rows = db.session.execute(query.limit(limit)).all() if counts else []
-    return counts, [Item(*row) for row in rows]
+def _listed(ranked: Any, limit: int) -> Select:
+    """The first ``limit`` rows of each kind, and the first row of each currency and kind
+    (it carries that count): one statement reads the counts and the items together."""
+    return (
+        select(ranked)
+        .where(or_(ranked.c.rank <= limit, ranked.c.place == 1))
+        .order_by(ranked.c.difference, ranked.c.rank)
+    )
+
+
+def _split(rows: Any, limit: int, width: int) -> dict[str, tuple[Counts, list[Item]]]:
+    found: dict[str, tuple[Counts, list[Item]]] = {MISSING: ({}, []), DIFFERING: ({}, [])}
+    for row in rows:
+        counts, items = found[row.difference]
+        counts[row.currency] = row.n
+        if row.rank <= limit:
+            items.append(Item(*row[:width]))
+    return found
 
 
 def _transfer_columns(transfer: Any, codes: list[str]) -> tuple:
@@ -151,15 +166,20 @@ def _transfer_columns(transfer: Any, codes: list[str]) -> tuple:
     )
 
 
+def _difference(transfer: Any, amount: Any, codes: list[str]) -> Any:
+    matches = and_(transfer.id.is_not(None), _matching(transfer, codes))
+    return case((~matches, MISSING), (transfer.amount != amount, DIFFERING), else_=None)
+
+
 def payment_items(
-    start: datetime, end: datetime, codes: list[str], *, differing: bool, limit: int
-) -> tuple[Counts, list[Item]]:
+    start: datetime, end: datetime, codes: list[str], cash: list[int], *, limit: int
+) -> dict[str, tuple[Counts, list[Item]]]:
     """Settled payments of the period whose cash transfer (key ``payment:<id>``) is missing or
-    does not record a flow (``differing=False``), or records another amount (``True``)."""
+    does not record a flow (``MISSING``), or records another amount (``DIFFERING``): per kind,
+    the count per currency and the first ``limit`` items by id."""
     transfer = aliased(Transfer)
     key = literal("payment:") + cast(Payment.id, String)
-    matches = and_(transfer.id.is_not(None), _matching(transfer, codes))
-    condition = and_(matches, transfer.amount != Payment.amount) if differing else ~matches
+    difference = _difference(transfer, Payment.amount, codes)
     query = (
         select(
             Payment.id,
@@ -170,25 +190,24 @@ def payment_items(
             literal(None, String),
             *_transfer_columns(transfer, codes),
         )  # fmt: skip
-        .outerjoin(transfer, and_(transfer.key == key, on_cash(transfer)))
+        .outerjoin(transfer, and_(transfer.key == key, on_cash(cash, transfer)))
         .where(
             Payment.status == PaymentStatus.SETTLED,
             Payment.settled_at.between(start, end),
-            condition,
+            difference.is_not(None),
         )
-        .order_by(Payment.id)
     )
-    return _items(query, limit)
+    ranked = _ranked(query, Payment.currency, difference, Payment.id)
+    return _split(db.session.execute(_listed(ranked, limit)), limit, ITEM_WIDTH)
 
 
 def line_items(
-    start: datetime, end: datetime, codes: list[str], *, differing: bool, limit: int
-) -> tuple[Counts, list[Item]]:
+    start: datetime, end: datetime, codes: list[str], cash: list[int], *, limit: int
+) -> dict[str, tuple[Counts, list[Item]]]:
     """Paid payout lines of the period whose transfer does not record a flow, or records
-    another amount."""
+    another amount (as :func:`payment_items`)."""
     transfer = aliased(Transfer)
-    matches = and_(transfer.id.is_not(None), _matching(transfer, codes))
-    condition = and_(matches, transfer.amount != PayoutLine.amount) if differing else ~matches
+    difference = _difference(transfer, PayoutLine.amount, codes)
     sent = func.coalesce(PayoutLine.sent_at, PayoutLine.resolved_at)
     query = (
         select(
@@ -200,22 +219,26 @@ def line_items(
             PayoutLine.provider_transfer_id,
             *_transfer_columns(transfer, codes),
         )  # fmt: skip
-        .outerjoin(transfer, and_(transfer.id == PayoutLine.transfer_id, on_cash(transfer)))
+        .outerjoin(transfer, and_(transfer.id == PayoutLine.transfer_id, on_cash(cash, transfer)))
         .where(
             PayoutLine.status == LineStatus.PAID,
             or_(sent.between(start, end), sent.is_(None)),  # no time: always checked
-            condition,
+            difference.is_not(None),
         )
-        .order_by(PayoutLine.id)
     )
-    return _items(query, limit)
+    ranked = _ranked(query, PayoutLine.currency, difference, PayoutLine.id)
+    return _split(db.session.execute(_listed(ranked, limit)), limit, ITEM_WIDTH)
+
+
+ITEM_WIDTH = 12  # Item's fields, the first columns of an item query
 
 
 def unmatched_transfers(
-    start: datetime, end: datetime, codes: list[str], *, limit: int
+    start: datetime, end: datetime, codes: list[str], cash: list[int], *, limit: int
 ) -> tuple[Counts, list[ledger.Transfer]]:
     """Cash transfers posted in the period that record a flow, but that no settled payment
-    (by key) and no paid payout line (by transfer) matches."""
+    (by key) and no paid payout line (by transfer) matches: the count per currency and the
+    first ``limit`` by id, in one statement."""
     key = literal("payment:") + cast(Payment.id, String)
     by_payment = select(Payment.id).where(
         Payment.status == PaymentStatus.SETTLED, key == Transfer.key
@@ -223,17 +246,24 @@ def unmatched_transfers(
     by_line = select(PayoutLine.id).where(
         PayoutLine.status == LineStatus.PAID, PayoutLine.transfer_id == Transfer.id
     )
-    query = (
-        select(Transfer)
-        .where(
-            Transfer.posted_at.between(start, end),
-            on_cash(),
-            _matching(Transfer, codes),
-            ~by_payment.exists(),
-            ~by_line.exists(),
-        )
-        .order_by(Transfer.id)
+    query = select(Transfer).where(
+        Transfer.posted_at.between(start, end),
+        on_cash(cash),
+        _matching(Transfer, codes),
+        ~by_payment.exists(),
+        ~by_line.exists(),
     )
-    counts = count_by_currency(query)
-    found = list(db.session.scalars(query.limit(limit))) if counts else []
+    ranked = _ranked(query, Transfer.currency, literal(MISSING), Transfer.id)
+    row = aliased(Transfer, ranked)
+    listed = (
+        select(row, ranked.c.n, ranked.c.rank)
+        .where(or_(ranked.c.rank <= limit, ranked.c.place == 1))
+        .order_by(ranked.c.rank)
+    )
+    counts: Counts = {}
+    found: list[ledger.Transfer] = []
+    for transfer, n, rank in db.session.execute(listed):
+        counts[transfer.currency] = n
+        if rank <= limit:
+            found.append(transfer)
     return counts, found
