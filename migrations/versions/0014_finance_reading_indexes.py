@@ -2,7 +2,7 @@
 a period
 
 Revision ID: 0014
-Revises: 0013
+Revises: 0012
 Create Date: 2026-11-30 20:00:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0014'
-down_revision = '0013'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
