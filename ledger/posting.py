@@ -613,17 +613,8 @@ _VOID_TRANSFER = (
         written_at=bindparam("_written"),
     )
 )
-_SET_COUNTERS = (
-    update(accounts)
-    .where(accounts.c.id == bindparam("_id"))
-    .values(
-        debits_posted=bindparam("_dp"),
-        credits_posted=bindparam("_cp"),
-        debits_pending=bindparam("_dpend"),
-        credits_pending=bindparam("_cpend"),
-        version=bindparam("_version"),
-    )
-)
+#: The counters of many writes at once: the version counts each write, not one.
+_SET_COUNTERS = _UPDATE_COUNTERS.values(version=bindparam("_version"))
 
 
 def _pending_rows(session: Session, ids: list[int]) -> list:
