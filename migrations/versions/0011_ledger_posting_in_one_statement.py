@@ -26,30 +26,22 @@ down_revision = '0010'
 branch_labels = None
 depends_on = None
 
+# Each side's version: the row's place among the account's writes (debit and credit legs alike).
+_NUMBER_SIDE = """
+    UPDATE ledger_transfers SET {side}_version = numbered.n
+    FROM (SELECT id, account_id, is_debit, row_number() OVER (
+              PARTITION BY account_id ORDER BY written_at, id) AS n
+          FROM (SELECT id, debit_account_id AS account_id, 1 AS is_debit, written_at
+                FROM ledger_transfers
+                UNION ALL
+                SELECT id, credit_account_id, 0, written_at FROM ledger_transfers) AS legs
+         ) AS numbered
+    WHERE numbered.id = ledger_transfers.id AND numbered.is_debit = {is_debit}
+    """
 BACKFILL = [
     "UPDATE ledger_transfers SET written_at = COALESCE(resolved_at, recorded_at)",
-    """
-    UPDATE ledger_transfers SET debit_version = numbered.n
-    FROM (SELECT id, account_id, is_debit, row_number() OVER (
-              PARTITION BY account_id ORDER BY written_at, id) AS n
-          FROM (SELECT id, debit_account_id AS account_id, 1 AS is_debit, written_at
-                FROM ledger_transfers
-                UNION ALL
-                SELECT id, credit_account_id, 0, written_at FROM ledger_transfers) AS legs
-         ) AS numbered
-    WHERE numbered.id = ledger_transfers.id AND numbered.is_debit = 1
-    """,
-    """
-    UPDATE ledger_transfers SET credit_version = numbered.n
-    FROM (SELECT id, account_id, is_debit, row_number() OVER (
-              PARTITION BY account_id ORDER BY written_at, id) AS n
-          FROM (SELECT id, debit_account_id AS account_id, 1 AS is_debit, written_at
-                FROM ledger_transfers
-                UNION ALL
-                SELECT id, credit_account_id, 0, written_at FROM ledger_transfers) AS legs
-         ) AS numbered
-    WHERE numbered.id = ledger_transfers.id AND numbered.is_debit = 0
-    """,
+    _NUMBER_SIDE.format(side="debit", is_debit=1),
+    _NUMBER_SIDE.format(side="credit", is_debit=0),
     """
     UPDATE ledger_accounts SET version = (
         SELECT CASE WHEN count(*) > ledger_accounts.version THEN count(*)
