@@ -30,6 +30,7 @@ R = TypeVar("R")
 _DEPTH = "unit_of_work_depth"
 _AFTER = "unit_of_work_after_commit"
 _COLLECTED = "unit_of_work_collected"
+_AFTER_END = "unit_of_work_after_end"
 
 
 @contextmanager
@@ -52,10 +53,13 @@ def transaction() -> Iterator[Session]:
         session.rollback()
         session.info.pop(_AFTER, None)
         session.info.pop(_COLLECTED, None)
+        session.info[_DEPTH] = 0
+        _run_after_end(session)
         raise
     finally:
         session.info[_DEPTH] = 0
     _run_after_commit(session)
+    _run_after_end(session)
 
 
 def command(function: Callable[P, R]) -> Callable[P, R]:
@@ -87,6 +91,24 @@ def collect_after_commit(key: str, item: Any, callback: Callable[[list[Any]], An
     session = db.session()
     session.info.setdefault(_COLLECTED, {}).setdefault(key, []).append(item)
     after_commit(key, lambda: callback(session.info.get(_COLLECTED, {}).pop(key, [])))
+
+
+def after_end(callback: Callable[[], Any]) -> None:
+    """Run ``callback`` once the current transaction ends, committed or rolled back (at once
+    when none is open). For records that must outlive a rollback, such as the audit log's
+    refusals; the callback may open a short transaction of its own."""
+    if not in_transaction():
+        callback()
+        return
+    db.session().info.setdefault(_AFTER_END, []).append(callback)
+
+
+def _run_after_end(session: Session) -> None:
+    for callback in session.info.pop(_AFTER_END, []):
+        try:
+            callback()
+        except Exception:  # never hide the command's own outcome (or error) behind this one
+            log.exception("after-end work failed")
 
 
 def _run_after_commit(session: Session) -> None:

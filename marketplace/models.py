@@ -8,6 +8,7 @@ from marketplace.accounts.models import (
     OrganizationDomain,
     User,
 )
+from marketplace.audit.models import AuditEvent
 from marketplace.challenges.models import (
     Challenge,
     Guest,
@@ -27,7 +28,8 @@ from marketplace.proposals.models import Attachment, Message, Proposal, TeamMemb
 from marketplace.value.models import Contribution, ValueReport
 
 __all__ = [
-    "Account", "ApiToken", "Attachment", "Award", "BookExport", "Challenge", "Clarification",
+    "Account", "ApiToken", "Attachment", "AuditEvent", "Award", "BookExport", "Challenge",
+    "Clarification",
     "Contribution",
     "Decision", "Guest", "Invitation", "Journal", "Membership", "Message", "NeedVisit",
     "Notification",

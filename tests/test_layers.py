@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "marketplace.outbox", "marketplace.queue", "marketplace.input_guards", "marketplace.forms",
      "marketplace.files", "marketplace.sqlite", "marketplace.pagination"),
     ("*.models", "marketplace.challenges.terms", "marketplace.accounts.passwords",
-     "marketplace.finance.chart"),
+     "marketplace.finance.chart", "marketplace.audit.log"),
     ("marketplace.accounts", "marketplace.auth", "marketplace.notifications"),
     ("marketplace.challenges", "marketplace.dialogue", "marketplace.portal",
      "marketplace.payments.provider", "marketplace.payments.stripe_provider",
@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # Stripe's webhook events settle payments and payouts alike; a refused refund (sent by
     # marketplace.payments.refunds) is told to the admins through operations.
     ("marketplace.payments", "marketplace.finance", "marketplace.insight",
-     "marketplace.operations"),
+     "marketplace.operations", "marketplace.audit"),
     ("marketplace.models",),
     ("views, API resources, schemas and forms of every area",),
     ("marketplace.jobs", "marketplace.schedule", "marketplace.worker", "marketplace.cli",
