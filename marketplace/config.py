@@ -74,6 +74,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "MAIL_FROM": os.environ.get("MAIL_FROM", "Co-create <no-reply@cocreate.example>"),
         "UPLOAD_FOLDER": os.environ.get("UPLOAD_FOLDER") or os.path.join(instance_path, "uploads"),
         "EXPORT_FOLDER": os.environ.get("EXPORT_FOLDER") or os.path.join(instance_path, "exports"),
+        # ClamAV's clamd unix socket: every upload is scanned (INSTREAM) before it is stored;
+        # a configured scanner that does not answer refuses the upload (marketplace.uploads).
+        "CLAMD_SOCKET": os.environ.get("CLAMD_SOCKET") or None,
+        "CLAMD_TIMEOUT": float(os.environ.get("CLAMD_TIMEOUT") or 10),
         "ATTACHMENT_MAX_BYTES": int(os.environ.get("ATTACHMENT_MAX_MB") or 10) * 1024 * 1024,
         # A request body larger than the largest attachment plus its form is refused (413).
         "MAX_CONTENT_LENGTH": (int(os.environ.get("ATTACHMENT_MAX_MB") or 10) + 1) * 1024 * 1024,

@@ -110,3 +110,52 @@ class SMTPServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+#: The EICAR anti-virus test string: every scanner reports it, and it harms nothing.
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+class ClamdHandler(socketserver.StreamRequestHandler):
+    """clamd's INSTREAM command: ``zINSTREAM\\0``, chunks each after a 4-byte big-endian length,
+    a zero length to end; answers ``stream: OK`` or ``stream: <name> FOUND`` (NUL-ended)."""
+
+    def handle(self) -> None:
+        command = b""
+        while not command.endswith(b"\0"):
+            command += self.rfile.read(1)
+        if command != b"zINSTREAM\0":
+            self.wfile.write(b"UNKNOWN COMMAND\0")
+            return
+        received = bytearray()
+        while length := int.from_bytes(self.rfile.read(4), "big"):
+            received += self.rfile.read(length)
+        self.server.scanned.append(bytes(received))
+        if self.server.silent:
+            self.server.release.wait(10)  # a scanner that hangs: never answers
+            return
+        found = EICAR in received
+        self.wfile.write(b"stream: Eicar-Test-Signature FOUND\0" if found else b"stream: OK\0")
+
+
+class Clamd:
+    """A clamd stand-in on the unix socket ``path``; ``silent`` ones read but never answer."""
+
+    def __init__(self, path: str, *, silent: bool = False) -> None:
+        self.server = socketserver.ThreadingUnixStreamServer(path, ClamdHandler)
+        self.server.daemon_threads = True
+        self.server.scanned = []
+        self.server.silent = silent
+        self.server.release = threading.Event()
+        self.path = path
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def scanned(self) -> list[bytes]:
+        return self.server.scanned
+
+    def stop(self) -> None:
+        self.server.release.set()
+        self.server.shutdown()
+        self.server.server_close()

@@ -14,11 +14,13 @@ from marketplace.accounts.services import require_role
 from marketplace.db import command
 from marketplace.errors import Invalid
 from marketplace.files import remove_after_commit, write_new_file
+from marketplace.uploads import Refused, images, scanner
 
-COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
-DOMAIN = re.compile(r"^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+COLOR = re.compile(r"#[0-9a-fA-F]{6}")
+DOMAIN = re.compile(r"(?=.{3,253}\Z)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+#: Stored logos by extension (older ones kept their upload's type; new ones are PNG).
+LOGO_CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
 PUBLIC_MAIL_DOMAINS = {"gmail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com"}
-LOGO_TYPES = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpg", b"RIFF": "webp"}
 MAX_LOGO_BYTES = 512 * 1024
 
 
@@ -33,7 +35,7 @@ def save_portal(
     require_role(actor, organization, OrgRole.OWNER)
     errors = _branding_errors(tagline, about, primary_color, accent_color)
     domains = sorted({d.strip().lower() for d in email_domains if d.strip()})
-    bad = [d for d in domains if not DOMAIN.match(d) or d in PUBLIC_MAIL_DOMAINS]
+    bad = [d for d in domains if not DOMAIN.fullmatch(d) or d in PUBLIC_MAIL_DOMAINS]
     if bad:
         errors["email_domains"] = [f"Not a domain your organization owns: {', '.join(bad)}."]
     image = None
@@ -50,7 +52,7 @@ def save_portal(
     organization.accent_color = accent_color.lower()
     _set_domains(organization, domains)
     if image is not None:
-        _store_logo(organization, *image)
+        _store_logo(organization, image)
     return organization
 
 
@@ -63,7 +65,7 @@ def _branding_errors(
     if len(about or "") > 10_000:
         errors["about"] = ["At most 10,000 characters."]
     for name, value in (("primary_color", primary_color), ("accent_color", accent_color)):
-        if not COLOR.match(value or ""):
+        if not COLOR.fullmatch(value or ""):
             errors[name] = ["Use a colour like #2456d6."]
     return errors
 
@@ -79,32 +81,29 @@ def _set_domains(organization: Organization, domains: list[str]) -> None:
     organization.domains.extend(OrganizationDomain(domain=d) for d in domains if d not in kept)
 
 
-def _logo_type(head: bytes) -> str | None:
-    for magic, extension in LOGO_TYPES.items():
-        if head.startswith(magic):
-            return extension
-    return None
-
-
-def _read_logo(stream: IO[bytes]) -> tuple[bytes, str]:
-    """The logo's bytes and extension: a PNG, JPEG or WebP image (checked by content)."""
+def _read_logo(stream: IO[bytes]) -> bytes:
+    """The logo as a fresh PNG drawn by Pillow from a PNG, JPEG or WebP upload (never SVG),
+    after the virus scan when one is configured."""
     data = stream.read(MAX_LOGO_BYTES + 1)
     if len(data) > MAX_LOGO_BYTES:
         raise Invalid("Logo too large.", {"logo": ["At most 512 KB."]})
-    extension = _logo_type(data[:12])
-    if extension is None:
-        raise Invalid("Not an image.", {"logo": ["Upload a PNG, JPEG or WebP image."]})
-    return data, extension
+    try:
+        scanner.scan(data)
+        return images.reencode_logo(data)
+    except Refused as refused:
+        raise Invalid(
+            "Not an image.", {"logo": [f"Upload a PNG, JPEG or WebP image. {refused.message}"]}
+        ) from None
 
 
 def logo_folder() -> str:
     return os.path.join(current_app.config["UPLOAD_FOLDER"], "logos")
 
 
-def _store_logo(organization: Organization, data: bytes, extension: str) -> None:
+def _store_logo(organization: Organization, data: bytes) -> None:
     """Write the new logo (removed again if the command fails); the old one goes once the
     change is committed."""
-    filename = f"{organization.id}-{secrets.token_hex(8)}.{extension}"
+    filename = f"{organization.id}-{secrets.token_hex(8)}.png"
     write_new_file(logo_folder(), filename, data, field="logo")
     if organization.logo_filename:
         remove_after_commit(os.path.join(logo_folder(), organization.logo_filename))

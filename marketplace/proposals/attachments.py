@@ -18,27 +18,12 @@ from marketplace.extensions import db
 from marketplace.files import remove_after_commit, write_new_file
 from marketplace.proposals.access import get_proposal, require_changeable, require_team
 from marketplace.proposals.models import Attachment
+from marketplace.text_rules import unsafe_characters
+from marketplace.uploads import Refused, content, images, scanner
 
 MAX_FILES = 10
-#: extension -> (content type, what the file must start with; None: UTF-8 text)
-TYPES: dict[str, tuple[str, tuple[bytes, ...] | None]] = {
-    "pdf": ("application/pdf", (b"%PDF-",)),
-    "png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
-    "jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
-    "jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
-    "docx": (
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        (b"PK\x03\x04",),
-    ),
-    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", (b"PK\x03\x04",)),
-    "pptx": (
-        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-        (b"PK\x03\x04",),
-    ),
-    "txt": ("text/plain; charset=utf-8", None),
-    "md": ("text/markdown; charset=utf-8", None),
-    "csv": ("text/csv; charset=utf-8", None),
-}
+#: extension -> (content type, what ``filetype`` must detect); see marketplace.uploads.content
+TYPES = content.TYPES
 ALLOWED = ", ".join(sorted(TYPES))
 
 
@@ -60,9 +45,14 @@ def check_filename(filename: str) -> str:
         or any(c in name for c in "/\\\x00:")
         or name.startswith(".")
         or ".." in name
-        or any(ord(c) < 32 for c in name)
     ):
         raise _refuse("Use a plain file name (no folders, no leading dot, at most 200 letters).")
+    hidden = unsafe_characters(name)
+    if hidden:
+        raise _refuse(
+            f"The file name contains {', '.join(hidden)}: control characters and hidden "
+            "direction marks can disguise a file's real type. Rename the file."
+        )
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if extension not in TYPES:
         raise _refuse(f"Files of this type are not accepted; use one of: {ALLOWED}.")
@@ -70,16 +60,14 @@ def check_filename(filename: str) -> str:
 
 
 def _check_content(extension: str, data: bytes) -> None:
-    _, magic = TYPES[extension]
-    if magic is None:
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise _refuse(f"This .{extension} file is not UTF-8 text.") from None
-        if b"\x00" in data:
-            raise _refuse(f"This .{extension} file is not text.")
-    elif not data.startswith(magic):
-        raise _refuse(f"This file's content is not a .{extension} file.")
+    """What the file really is (``marketplace.uploads``), then the virus scan if configured."""
+    try:
+        content.check_attachment(extension, data)
+        if extension in images.FORMATS:
+            images.check_image(data, extension)
+        scanner.scan(data)
+    except Refused as refused:
+        raise _refuse(refused.message) from None
 
 
 def _folder() -> str:

@@ -13,6 +13,7 @@ from marketplace.dialogue.models import Clarification
 from marketplace.extensions import db
 from marketplace.notifications.models import Notification
 from marketplace.payments.models import Payment
+from tests import sample_files
 from tests.challenges.conftest import create, fund_and_open, user
 
 FORM = {
@@ -228,7 +229,7 @@ def test_progress_updates_reach_participants(app, client, auth, people, opened) 
     assert "Judging panel" in client.get(f"/challenges/{opened}").get_data(as_text=True)
 
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = sample_files.image()
 
 
 def test_the_owner_brands_the_portal(app, client, auth, people, opened, tmp_path) -> None:
@@ -250,7 +251,8 @@ def test_the_owner_brands_the_portal(app, client, auth, people, opened, tmp_path
     portal = client.get("/o/acme").get_data(as_text=True)
     assert "Better packaging" in portal and "<strong>care</strong>" in portal
     assert "--brand: #aa0000" in portal and "Biodegradable coffee capsule liner" in portal
-    assert client.get("/o/acme/logo").data == PNG
+    logo = client.get("/o/acme/logo")
+    assert logo.mimetype == "image/png" and logo.data.startswith(b"\x89PNG\r\n\x1a\n")
     assert "--brand: #aa0000" in client.get(f"/challenges/{opened}").get_data(as_text=True)
 
 

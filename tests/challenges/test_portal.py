@@ -9,15 +9,17 @@ import os
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from marketplace import files
 from marketplace.accounts.models import Organization, OrganizationDomain
 from marketplace.extensions import db
+from tests import sample_files
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-OTHER_PNG = b"\x89PNG\r\n\x1a\n" + b"\x01" * 64
+PNG = sample_files.image(color=(0, 0, 0))
+OTHER_PNG = sample_files.image(color=(1, 1, 1))
 SAVED = {
     "tagline": "Better packaging",
     "about": "We **care**.",
@@ -147,4 +149,5 @@ def test_a_new_logo_replaces_the_old_file_once_saved(app, client, owner):
     second = portal(app)[1]
     assert second != first
     assert stored_logos(owner) == [second]
-    assert client.get("/o/acme/logo").data == OTHER_PNG
+    served = Image.open(io.BytesIO(client.get("/o/acme/logo").data))
+    assert served.getpixel((0, 0)) == (1, 1, 1, 255)  # the second logo, re-encoded

@@ -12,13 +12,14 @@ from flask.testing import FlaskClient
 from marketplace.accounts import tokens
 from marketplace.extensions import db
 from marketplace.proposals.models import Proposal
+from tests import sample_files
 from tests.challenges.conftest import user
 from tests.factories import UserFactory
 from tests.proposals.conftest import PROPOSAL, build_team, draft_proposal, member_id
 
 API = "/api/v1"
 PARTNER = "partner@example.com"
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
+PDF = sample_files.pdf()
 
 
 def auth(app: Flask, email: str) -> dict[str, str]:

@@ -20,9 +20,10 @@ from marketplace.errors import Conflict
 from marketplace.extensions import db
 from marketplace.proposals import attachments
 from marketplace.proposals.models import Attachment
+from tests import sample_files
 from tests.challenges.conftest import user
 
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
+PDF = sample_files.pdf()
 FULL_OR_READ_ONLY = [errno.ENOSPC, errno.EROFS, errno.EACCES]
 
 

@@ -13,11 +13,12 @@ from marketplace.extensions import db
 from marketplace.judging.decisions import award_prize
 from marketplace.notifications.models import Notification
 from marketplace.proposals.models import Attachment, Proposal
+from tests import sample_files
 from tests.challenges.conftest import user
 from tests.factories import UserFactory
 from tests.proposals.conftest import PROPOSAL, build_team, draft_proposal, member_id
 
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
+PDF = sample_files.pdf()
 SECRET = "chitosan coating"  # in PROPOSAL["description"]
 
 
