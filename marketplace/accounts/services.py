@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 from ledger import utcnow
 from marketplace.accounts.models import Membership, Organization, OrgRole, User
 from marketplace.accounts.passwords import check_password, hash_password, needs_rehash
+from marketplace.audit.log import record, refusals_recorded
 from marketplace.db import command
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.extensions import db
@@ -76,6 +77,7 @@ def register_user(
             "Please correct the highlighted fields.",
             {"email": ["An account with this email already exists."]},
         ) from error
+    record("account.register", obj=user, actor=user)
     send_verification_email(user)
     return user
 
@@ -87,9 +89,12 @@ def authenticate(email: str, password: str) -> User:
     if not check_password(user.password_hash if user else None, password or "") or not (
         user and user.active
     ):
+        tried = {"email": normalise_email(email)[:254]}
+        record("session.sign_in", outcome="refused", details=tried, actor=user, apart=True)
         raise Invalid("Wrong email or password.")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    record("session.sign_in", obj=user, actor=user)
     return user
 
 
@@ -158,6 +163,7 @@ def create_organization(actor: User, name: str, slug: str) -> Organization:
         raise Invalid(
             "Please correct the highlighted fields.", {"slug": ["This address is taken."]}
         ) from error
+    record("organization.create", obj=organization, actor=actor)
     return organization
 
 
@@ -171,6 +177,7 @@ def _role(value: str) -> OrgRole:
         ) from None
 
 
+@refusals_recorded("membership.set", object_arg="organization", object_type="organization")
 @command
 def set_member(actor: User, organization: Organization, email: str, role: str) -> Membership:
     """Add a user to the organization, or change their role. Owners only."""
@@ -190,13 +197,18 @@ def set_member(actor: User, organization: Organization, email: str, role: str) -
     if membership is None:
         membership = Membership(organization=organization, user=user, role=new_role)
         db.session.add(membership)
+        added = {"user_id": user.id, "role": new_role}
+        record("membership.add", obj=membership, actor=actor, details=added)
     else:
         if membership.role == OrgRole.OWNER and new_role != OrgRole.OWNER:
             _keep_an_owner(organization, leaving=membership)
+        changed = {"user_id": user.id, "from": membership.role, "to": new_role}
+        record("membership.change_role", obj=membership, actor=actor, details=changed)
         membership.role = new_role
     return membership
 
 
+@refusals_recorded("membership.remove", object_arg="organization", object_type="organization")
 @command
 def remove_member(actor: User, organization: Organization, user_id: int) -> None:
     require_role(actor, organization, OrgRole.OWNER)
@@ -209,6 +221,7 @@ def remove_member(actor: User, organization: Organization, user_id: int) -> None
         raise NotFound("This person is not a member.")
     if membership.role == OrgRole.OWNER:
         _keep_an_owner(organization, leaving=membership)
+    record("membership.remove", obj=membership, actor=actor, details={"user_id": user_id})
     db.session.delete(membership)
 
 
@@ -264,6 +277,7 @@ def verify_email(token: str) -> User:
         raise Invalid("This verification link is not valid.")
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
+        record("account.verify_email", obj=user, actor=user)
     return user
 
 

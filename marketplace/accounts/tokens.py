@@ -15,6 +15,7 @@ from sqlalchemy import or_, select, update
 
 from ledger import utcnow
 from marketplace.accounts.models import ApiToken, User
+from marketplace.audit.log import record
 from marketplace.db import command, transaction
 from marketplace.errors import Invalid, NotFound
 from marketplace.extensions import db
@@ -48,7 +49,7 @@ def create_token(user: User, name: str) -> tuple[ApiToken, str]:
         user_id=user.id, name=name, prefix=secret[:PREFIX_LENGTH], token_sha256=_digest(secret)
     )
     db.session.add(token)
-    db.session.flush()
+    record("token.create", obj=token, actor=user, details={"name": name})
     return token, secret
 
 
@@ -62,6 +63,7 @@ def revoke_token(user: User, token_id: int) -> ApiToken:
         raise NotFound("No such token.")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        record("token.revoke", obj=token, actor=user)
     return token
 
 

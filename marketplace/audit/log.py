@@ -6,9 +6,11 @@ a CLI command has none: pass ``actor=`` when someone is known).
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar, cast
 
 from flask import g, has_request_context, request
 from flask_login import current_user
@@ -16,12 +18,14 @@ from flask_login import current_user
 from ledger import utcnow
 from marketplace.audit.models import AuditEvent, Outcome
 from marketplace.db import after_end, transaction
+from marketplace.errors import DomainError
 from marketplace.extensions import db
 
 #: Detail keys whose values are never written (a caller's slip must not store a secret).
 _SECRET_KEY = re.compile(r"password|secret|_hash|sha256|totp|recovery_code", re.I)
 WITHHELD = "[withheld]"
 MAX_DETAIL_TEXT = 500
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def record(
@@ -58,7 +62,8 @@ def record(
       ``record("session.sign_in", outcome="refused", details={"email": email}, apart=True)``
       just before raising. The event's values are taken now; it is written in a short
       transaction of its own once the current transaction ends, committed or rolled back (at
-      once when none is open).
+      once when none is open). A command whose permission check raises 401 or 403 records
+      its refusals with the ``@refusals_recorded(action)`` decorator instead.
     """
     row = _event_values(
         action, obj, object_type, object_id, organization_id, outcome, details, actor
@@ -93,6 +98,8 @@ def _event_values(
         object_id = obj.id
         if organization_id is None:
             organization_id = getattr(obj, "organization_id", None)
+        if organization_id is None and object_type == "organization":
+            organization_id = obj.id
     actor_id, token_id, address = _request_facts(actor)
     return {
         "occurred_at": utcnow(),
@@ -132,5 +139,52 @@ def _clean(details: Mapping[str, Any]) -> dict[str, Any]:
     return cleaned
 
 
+#: Object types named as people see them, where the class name differs.
+_TYPE_NAMES = {"Challenge": "need"}
+
+
 def _snake(name: str) -> str:
+    if name in _TYPE_NAMES:
+        return _TYPE_NAMES[name]
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def refusals_recorded(
+    action: str, *, object_arg: str | None = None, object_type: str | None = None
+) -> Callable[[F], F]:
+    """Decorate a command so that a permission refusal (a 401 or 403 domain error) is recorded
+    as ``action`` with outcome "refused", apart from the command's rolled-back transaction.
+
+    The actor is the command's ``actor`` (or ``user``) argument; ``object_arg`` names the
+    argument holding the object (an id or a model), whose type is ``object_type`` or else the
+    action's first part.
+    """
+
+    def decorate(function: F) -> F:
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(*args, **kwargs)
+            except DomainError as error:
+                if error.status not in (401, 403):
+                    raise
+                given = signature.bind_partial(*args, **kwargs).arguments
+                target = given.get(object_arg) if object_arg else None
+                model = target if hasattr(target, "id") else None
+                record(
+                    action,
+                    obj=model,
+                    object_type=object_type or (action.rpartition(".")[0] if target else None),
+                    object_id=None if model is not None else target,
+                    outcome=Outcome.REFUSED,
+                    details={"reason": error.message},
+                    actor=given.get("actor", given.get("user")),
+                    apart=True,
+                )
+                raise
+
+        return cast(F, run)
+
+    return decorate

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from ledger import as_utc, utcnow
 from marketplace.accounts.models import Organization, User
 from marketplace.accounts.services import normalise_email, require_role
+from marketplace.audit.log import record
 from marketplace.challenges.access import EDITORS, STAFF, get_visible, is_staff, require
 from marketplace.challenges.models import (
     Challenge,
@@ -91,6 +92,7 @@ def create_challenge(
     db.session.add(challenge)
     _add_version(actor, challenge, terms, "First version")
     db.session.flush()  # a caller in the same transaction gets its id
+    record("need.create", obj=challenge, actor=actor)
     return challenge
 
 
@@ -103,6 +105,7 @@ def update_need(actor: User, challenge: Challenge, need: dict[str, Any]) -> Chal
             "A published need cannot be rewritten; post a clarification or an update instead."
         )
     _apply_need(challenge, need)
+    record("need.edit", obj=challenge, actor=actor, details={"fields": sorted(need)})
     return challenge
 
 
@@ -147,6 +150,7 @@ def amend_terms(actor: User, challenge: Challenge, terms: Terms, note: str = "")
                 "currency", "The escrow already holds money in the first currency; keep it."
             )
     version = _add_version(actor, challenge, terms, note or "Amended")
+    record("need.amend", obj=challenge, actor=actor, details={"version": version.version})
     if challenge.status == Status.OPEN:
         notify_participants(
             challenge,
@@ -176,6 +180,7 @@ def open_challenge(actor: User, challenge: Challenge) -> Challenge:
         )
     challenge.status = Status.OPEN
     challenge.opened_at = utcnow()
+    record("need.publish", obj=challenge, actor=actor)
     return challenge
 
 
@@ -202,6 +207,7 @@ def cancel_challenge(actor: User, challenge: Challenge) -> Challenge:
         raise Conflict(f"A {challenge.status} need cannot be cancelled.")
     challenge.status = Status.CANCELLED
     challenge.closed_at = utcnow()
+    record("need.cancel", obj=challenge, actor=actor)
     db.session.flush()
     refund_escrow(actor, challenge)
     return challenge
@@ -300,6 +306,7 @@ def invite_partner(
     )
     db.session.add(invitation)
     db.session.flush()
+    record("need.invite_partner", obj=challenge, actor=actor, details={"email": email})
     return invitation, token
 
 
@@ -331,7 +338,9 @@ def redeem_invitation(user: User, token: str) -> Challenge:
                 challenge_id=invitation.challenge_id, user_id=user.id, invitation_id=invitation.id
             )
         )
-    return db.session.get(Challenge, invitation.challenge_id)
+    challenge = db.session.get(Challenge, invitation.challenge_id)
+    record("need.redeem_invitation", obj=challenge, actor=user)
+    return challenge
 
 
 def challenges_of(actor: User, organization: Organization) -> list[Challenge]:

@@ -22,6 +22,7 @@ import ledger
 from ledger import Transfer, utcnow
 from marketplace.accounts.models import User
 from marketplace.accounts.services import require_platform_finance
+from marketplace.audit.log import record, refusals_recorded
 from marketplace.db import command, transaction
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.extensions import db
@@ -52,6 +53,7 @@ def _folder() -> str:
     return current_app.config["EXPORT_FOLDER"]
 
 
+@refusals_recorded("book_export.request")
 @command
 def request_export(
     actor: User, format: str, start: date | None = None, end: date | None = None
@@ -79,6 +81,7 @@ def request_export(
     )
     db.session.add(export)
     db.session.flush()
+    record("book_export.request", obj=export, actor=actor, details={"format": format})
     enqueue("export_book_job", export.id, queue=JobQueue.EXPORTS, timeout=JOB_TIMEOUT)
     return export
 
@@ -132,6 +135,7 @@ def download_name(export: BookExport) -> str:
     return f"book-{export.id}-{stamp}.{FORMATS[ExportFormat(export.format)][2]}"
 
 
+@refusals_recorded("book_export.download", object_arg="export_id")
 def export_file(actor: User, export_id: int) -> ExportFile:
     """Where a finished export's file is (Conflict before it is done, NotFound if it is gone)."""
     export = get_export(actor, export_id)
@@ -140,6 +144,7 @@ def export_file(actor: User, export_id: int) -> ExportFile:
     path = os.path.join(_folder(), export.file_name)
     if not os.path.isfile(path):
         raise NotFound(f"The file of export {export.id} is no longer there.")
+    record("book_export.download", obj=export, actor=actor)
     return ExportFile(path, FORMATS[ExportFormat(export.format)][1], download_name(export))
 
 

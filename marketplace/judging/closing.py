@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from ledger import LedgerError, as_utc, utcnow
 from marketplace.accounts.models import User
+from marketplace.audit.log import record
 from marketplace.challenges.access import EDITORS, get_visible, require
 from marketplace.challenges.models import Challenge, Status
 from marketplace.db import command
@@ -81,6 +82,7 @@ def _close_out(actor: User | None, challenge: Challenge) -> None:
     challenge.status = Status.CLOSED
     challenge.closed_at = utcnow()
     db.session.flush()
+    record("need.close", obj=challenge, actor=actor)
     refund = refund_escrow(actor, challenge)
     awards = db.session.scalar(
         select(func.count(Award.id)).where(Award.challenge_id == challenge.id)

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 import ledger
 from ledger import InsufficientFunds, NewTransfer, as_utc, format_minor, utcnow
 from marketplace.accounts.models import User
+from marketplace.audit.log import record, refusals_recorded
 from marketplace.challenges.access import EDITORS, require
 from marketplace.challenges.models import Challenge, Status
 from marketplace.challenges.terms import BASIS_POINTS
@@ -97,6 +98,7 @@ def _after(proposal: Proposal, title: str, body: str) -> None:
     close_when_answered(proposal.challenge)
 
 
+@refusals_recorded("proposal.decline", object_arg="proposal_id")
 @command
 def decline_proposal(actor: User, proposal_id: int, feedback: str) -> Decision:
     proposal = get_proposal(actor, proposal_id)
@@ -110,6 +112,7 @@ def decline_proposal(actor: User, proposal_id: int, feedback: str) -> Decision:
         raise Conflict("This proposal has a decision already.")
     _check_decidable(challenge, proposal)
     decision = _record(actor, proposal, Outcome.DECLINE, feedback)
+    record("proposal.decline", obj=proposal, organization_id=challenge.organization_id, actor=actor)
     _after(proposal, f"Decision on “{proposal.title}”: not selected", feedback)
     return decision
 
@@ -157,6 +160,7 @@ def _ip_status(ip_terms: str) -> IpStatus:
     return IpStatus.RETAINED if ip_terms == "solver_keeps" else IpStatus.PENDING_TRANSFER
 
 
+@refusals_recorded("award.grant", object_arg="proposal_id", object_type="proposal")
 @command
 def award_prize(
     actor: User, proposal_id: int, prize_rank: int, feedback: str, amount: int | None = None
@@ -226,6 +230,8 @@ def award_prize(
     db.session.add(award)
     proposal.split_locked_at = utcnow()
     db.session.flush()
+    record("award.grant", obj=award, organization_id=challenge.organization_id, actor=actor,
+           details={"amount": amount, "fee": fee, "currency": terms.currency})  # fmt: skip
     record_split(award, proposal)
     enqueue_once("refresh_solver_facts", challenge.organization_id)  # the insight's solver facts
     shown = format_minor(amount, terms.currency, grouped=True)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from marketplace.accounts.models import Membership, User
+from marketplace.audit.log import record
 from marketplace.challenges.access import EDITORS, require
 from marketplace.db import command
 from marketplace.errors import Conflict, Forbidden, Invalid
@@ -74,6 +75,9 @@ def assign_reviewer(actor: User, proposal_id: int, reviewer_id: int) -> ReviewAs
             db.session.add(assignment)
     except IntegrityError:  # the same assignment made twice at once: the first one stands
         return db.session.scalars(assigned).one()
+    facts = {"proposal_id": proposal.id, "reviewer_id": reviewer_id}
+    record("review.assign", obj=assignment, actor=actor, details=facts,
+           organization_id=proposal.challenge.organization_id)  # fmt: skip
     notify(
         [reviewer_id],
         kind="review_assigned",

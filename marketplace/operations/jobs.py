@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from marketplace.accounts.models import User
 from marketplace.accounts.services import require_platform_admin
+from marketplace.audit.log import record, refusals_recorded
 from marketplace.db import command
 from marketplace.errors import Conflict, NotFound
 from marketplace.extensions import db
@@ -48,6 +49,7 @@ def troubled_jobs(actor: User, page: int = 1) -> JobsPage:
     return JobsPage(list(jobs), page, pages, {s.value: counts.get(s, 0) for s in JobStatus})
 
 
+@refusals_recorded("job.retry", object_arg="job_id", object_type="outbox_job")
 @command
 def retry_job(actor: User, job_id: int) -> OutboxJob:
     """Try a job that gave up again from its first attempt. A job still retrying is left to
@@ -61,4 +63,5 @@ def retry_job(actor: User, job_id: int) -> OutboxJob:
             f"Job {job.id} is {job.status}: only a job that gave up can be retried "
             "(one still retrying is tried again by itself)."
         )
+    record("job.retry", obj=job, actor=actor, details={"function": job.function})
     return retry(job.id)

@@ -22,6 +22,7 @@ from sqlalchemy import func, or_, select
 import ledger
 from ledger import Account, as_utc, utcnow
 from marketplace.accounts.models import User
+from marketplace.audit.log import record, refusals_recorded
 from marketplace.challenges.access import FUNDERS, get_visible, require, role_for
 from marketplace.challenges.models import Challenge, Status
 from marketplace.db import command
@@ -73,6 +74,7 @@ def start_funding(actor: User, challenge: Challenge, amount: int | None = None) 
     return ask_provider(payment.id, f"Prize pool of “{challenge.title}”")
 
 
+@refusals_recorded("need.fund", object_arg="challenge_id", object_type="need")
 @command
 def _open_funding(actor: User, challenge_id: int, amount: int | None) -> tuple[Payment, bool]:
     """Under the need's row lock: the pending payment to hand back (False), or a new one
@@ -100,7 +102,10 @@ def _open_funding(actor: User, challenge_id: int, amount: int | None) -> tuple[P
         kind=PaymentKind.FUNDING, challenge_id=challenge.id, amount=amount,
         currency=challenge.currency,
     )  # fmt: skip
-    return add_payment(actor, payment), True
+    add_payment(actor, payment)
+    record("need.fund", obj=payment, organization_id=challenge.organization_id, actor=actor,
+           details={"amount": amount, "currency": payment.currency})  # fmt: skip
+    return payment, True
 
 
 def _pending_funding(challenge: Challenge, amount: int | None) -> Payment | None:
@@ -209,6 +214,8 @@ def settle_funding(payment_id: int, payment_intent: str | None = None) -> Paymen
     )
     payment.status = PaymentStatus.SETTLED
     payment.settled_at = utcnow()
+    record("payment.settle", obj=payment, organization_id=challenge.organization_id,
+           details={"amount": payment.amount, "currency": payment.currency})  # fmt: skip
     if payment_intent:
         payment.payment_intent = payment_intent
     if payment.kind == PaymentKind.FUNDING and challenge.status not in (Status.DRAFT, Status.OPEN):

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from marketplace.accounts.models import User
+from marketplace.audit.log import record
 from marketplace.db import command
 from marketplace.errors import Conflict, Unauthorized
 from marketplace.extensions import db
@@ -80,6 +81,7 @@ def _save_account(user: User, provider: str, opened: PayoutAccountOpened) -> Pay
             db.session.add(account)
     except IntegrityError:
         return payout_account_of(user)
+    record("payout_account.open", obj=account, actor=user, details={"provider": provider})
     return account
 
 

@@ -24,6 +24,7 @@ import ledger
 from ledger import Account, InsufficientFunds, NewTransfer, format_minor, utcnow
 from marketplace.accounts.models import User
 from marketplace.accounts.services import require_platform_finance
+from marketplace.audit.log import record, refusals_recorded
 from marketplace.db import command, transaction
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
 from marketplace.extensions import db
@@ -87,6 +88,7 @@ def payable_candidates(currency: str, minimum: int) -> list[Candidate]:
     ]
 
 
+@refusals_recorded("payout_batch.prepare")
 @command
 def prepare_batch(actor: User, currency: str, minimum: int) -> PayoutBatch:
     require_platform_finance(actor)
@@ -138,6 +140,8 @@ def prepare_batch(actor: User, currency: str, minimum: int) -> PayoutBatch:
     batch.journal_id = posted.journal_id
     batch.total = sum(amounts)
     batch.line_count = len(amounts)
+    facts = {"total": batch.total, "currency": currency, "lines": batch.line_count}
+    record("payout_batch.prepare", obj=batch, actor=actor, details=facts)
     return batch
 
 
@@ -154,6 +158,7 @@ def _lock(batch: PayoutBatch) -> None:
     db.session.refresh(batch)
 
 
+@refusals_recorded("payout_batch.approve", object_arg="batch_id")
 @command
 def approve_batch(actor: User, batch_id: int) -> PayoutBatch:
     """The second pair of eyes: another finance user approves, and the job starts sending."""
@@ -166,10 +171,12 @@ def approve_batch(actor: User, batch_id: int) -> PayoutBatch:
     batch.status = BatchStatus.APPROVED
     batch.approved_by_id = actor.id
     batch.approved_at = utcnow()
+    record("payout_batch.approve", obj=batch, actor=actor, details={"total": batch.total})
     enqueue(SEND_JOB, batch.id, queue=JobQueue.PAYOUTS, timeout=SEND_TIMEOUT)
     return batch
 
 
+@refusals_recorded("payout_batch.resend", object_arg="batch_id")
 @command
 def resend_batch(actor: User, batch_id: int) -> PayoutBatch:
     """Run the sending job for an approved batch now, rather than at the scheduler's next
@@ -179,6 +186,7 @@ def resend_batch(actor: User, batch_id: int) -> PayoutBatch:
     if batch.status != BatchStatus.APPROVED:
         raise Conflict(f"Only an approved batch still sending can be sent again, not a "
                        f"{batch.status} one.")  # fmt: skip
+    record("payout_batch.resend", obj=batch, actor=actor)
     enqueue(SEND_JOB, batch.id, queue=JobQueue.PAYOUTS, timeout=SEND_TIMEOUT)
     return batch
 
@@ -201,6 +209,7 @@ def _why_not_releasable(line: PayoutLine) -> str | None:
     )
 
 
+@refusals_recorded("payout_line.release", object_arg="line_id")
 def release_line(actor: User, line_id: int, reason: str) -> PayoutLine:
     """A platform finance user gives up on a line the provider never answered: its
     reservation is voided and the solver is owed again, recording who did it and why.
@@ -249,6 +258,7 @@ def _release(actor: User, line_id: int, reason: str) -> PayoutLine:
     line.status = LineStatus.RELEASED
     line.released_by_id, line.released_at, line.release_reason = actor.id, now, reason
     line.resolved_at = now
+    record("payout_line.release", obj=line, actor=actor, details={"reason": reason})
     complete_if_done(line.batch_id)
     notify(
         [line.user_id],
@@ -260,6 +270,7 @@ def _release(actor: User, line_id: int, reason: str) -> PayoutLine:
     return line
 
 
+@refusals_recorded("payout_batch.reject", object_arg="batch_id")
 @command
 def reject_batch(actor: User, batch_id: int, reason: str) -> PayoutBatch:
     """Any finance user rejects a prepared batch: its reservations are voided."""
@@ -289,6 +300,7 @@ def reject_batch(actor: User, batch_id: int, reason: str) -> PayoutBatch:
     batch.rejected_by_id = actor.id
     batch.rejected_at = now
     batch.rejection_reason = reason
+    record("payout_batch.reject", obj=batch, actor=actor, details={"reason": reason})
     return batch
 
 

@@ -49,6 +49,7 @@ from flask import Flask, current_app
 from sqlalchemy import Engine, and_, func, or_, select, update
 
 from ledger import utcnow
+from marketplace.audit.log import record
 from marketplace.db import transaction
 from marketplace.extensions import db
 from marketplace.outbox import JobQueue, JobStatus, OutboxJob
@@ -388,6 +389,8 @@ def send_batch(batch_id: int) -> dict[str, int]:
         time.sleep(max((next_due - utcnow()).total_seconds(), 0))
     with transaction():
         complete_if_done(batch_id)
+        record("payout_batch.send", object_type="payout_batch", object_id=batch_id,
+               details=dict(outcomes))  # fmt: skip
     return dict(outcomes)
 
 

@@ -11,6 +11,7 @@ from flask import current_app
 
 from marketplace.accounts.models import Organization, OrganizationDomain, OrgRole, User
 from marketplace.accounts.services import require_role
+from marketplace.audit.log import record
 from marketplace.db import command
 from marketplace.errors import Invalid
 from marketplace.files import remove_after_commit, write_new_file
@@ -51,6 +52,7 @@ def save_portal(
     organization.primary_color = primary_color.lower()
     organization.accent_color = accent_color.lower()
     _set_domains(organization, domains)
+    record("organization.edit_portal", obj=organization, actor=actor, details={"domains": domains})
     if image is not None:
         _store_logo(organization, image)
     return organization

@@ -117,3 +117,9 @@ def proposals_of(user: User, *, challenge_id: int) -> list[Proposal]:
             .order_by(Proposal.id.desc())
         )
     )
+
+
+def seeker_sees(proposal: Proposal) -> int | None:
+    """The seeking organization, once the proposal was sent to it: its owners see the
+    proposal's audit events. A draft is the team's own, so its events name no organization."""
+    return proposal.challenge.organization_id if proposal.submitted_at is not None else None

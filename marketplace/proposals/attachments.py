@@ -12,11 +12,17 @@ from typing import IO
 from flask import current_app
 
 from marketplace.accounts.models import User
+from marketplace.audit.log import record
 from marketplace.db import command
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.files import remove_after_commit, write_new_file
-from marketplace.proposals.access import get_proposal, require_changeable, require_team
+from marketplace.proposals.access import (
+    get_proposal,
+    require_changeable,
+    require_team,
+    seeker_sees,
+)
 from marketplace.proposals.models import Attachment
 from marketplace.text_rules import unsafe_characters
 from marketplace.uploads import Refused, content, images, scanner
@@ -102,7 +108,7 @@ def add_attachment(user: User, proposal_id: int, filename: str, stream: IO[bytes
         uploaded_by_id=user.id,
     )
     db.session.add(attachment)
-    db.session.flush()
+    record("attachment.add", obj=attachment, organization_id=seeker_sees(proposal), actor=user)
     write_new_file(_folder(), storage_name, data, field="file")
     return attachment
 
@@ -128,6 +134,8 @@ def download(user: User | None, proposal_id: int, attachment_id: int) -> Downloa
     path = os.path.join(_folder(), attachment.storage_name)
     if not os.path.isfile(path):
         raise NotFound("This file is no longer stored.")
+    seen_by = seeker_sees(attachment.proposal)
+    record("attachment.download", obj=attachment, organization_id=seen_by, actor=user)
     return Download(path, attachment.filename, attachment.content_type)
 
 
@@ -136,5 +144,6 @@ def remove_attachment(user: User, proposal_id: int, attachment_id: int) -> None:
     attachment = _attachment_of(user, proposal_id, attachment_id)
     require_team(user, attachment.proposal)
     require_changeable(attachment.proposal)
+    record("attachment.remove", obj=attachment, organization_id=seeker_sees(attachment.proposal))
     db.session.delete(attachment)
     remove_after_commit(os.path.join(_folder(), attachment.storage_name))

@@ -15,6 +15,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ledger import utcnow
 from marketplace.accounts.models import User
+from marketplace.audit.log import record
 from marketplace.challenges.access import EDITORS, get_visible, require, role_for
 from marketplace.challenges.models import Challenge, Status
 from marketplace.challenges.services import accepted_version, eligibility_problem
@@ -30,6 +31,7 @@ from marketplace.proposals.access import (
     require_changeable,
     require_lead,
     require_team,
+    seeker_sees,
 )
 from marketplace.proposals.models import MemberStatus, Proposal, ProposalStatus, TeamMember
 from marketplace.queue import enqueue_once
@@ -82,6 +84,7 @@ def create_proposal(user: User, challenge_id: int, data: dict[str, Any]) -> Prop
     )
     db.session.add(proposal)
     db.session.flush()  # a caller in the same transaction gets its id
+    record("proposal.create", obj=proposal, actor=user)
     return proposal
 
 
@@ -94,6 +97,7 @@ def update_proposal(user: User, proposal_id: int, data: dict[str, Any]) -> Propo
     if "title" in data and not (data["title"] or "").strip():
         raise Invalid("Please correct the highlighted fields.", {"title": ["Give a title."]})
     _apply(proposal, data)
+    record("proposal.edit", obj=proposal, organization_id=seeker_sees(proposal), actor=user)
     return proposal
 
 
@@ -144,6 +148,7 @@ def submit_proposal(user: User, proposal_id: int) -> Proposal:
     proposal.status = ProposalStatus.SUBMITTED
     proposal.submitted_at = utcnow()
     proposal.terms_version_id = challenge.current_terms.id
+    record("proposal.submit", obj=proposal, organization_id=seeker_sees(proposal), actor=user)
     enqueue_once("refresh_solver_facts", challenge.organization_id)  # the insight's solver facts
     notify(
         _seeker_editors(challenge),
@@ -164,6 +169,7 @@ def withdraw_proposal(user: User, proposal_id: int) -> Proposal:
     was_sent = proposal.status == ProposalStatus.SUBMITTED
     proposal.status = ProposalStatus.WITHDRAWN
     proposal.withdrawn_at = utcnow()
+    record("proposal.withdraw", obj=proposal, organization_id=seeker_sees(proposal), actor=user)
     if was_sent:
         enqueue_once("refresh_solver_facts", proposal.challenge.organization_id)  # insight
         notify(

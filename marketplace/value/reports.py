@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 import ledger
 from ledger import InsufficientFunds, NewTransfer, Transfer, format_minor, utcnow
 from marketplace.accounts.models import User
+from marketplace.audit.log import record, refusals_recorded
 from marketplace.challenges.access import FUNDERS, get_visible, require, role_for
 from marketplace.challenges.models import Challenge
 from marketplace.challenges.terms import BASIS_POINTS
@@ -158,6 +159,7 @@ def seeker_award(actor: User, award_id: int, doing: str) -> Award:
     return award
 
 
+@refusals_recorded("value_report.create", object_arg="award_id", object_type="award")
 @command
 def report_value(actor: User, award_id: int, data: dict[str, Any]) -> ValueReport:
     """The seeker (owner, manager or finance member) reports realised value for a period."""
@@ -165,6 +167,7 @@ def report_value(actor: User, award_id: int, data: dict[str, Any]) -> ValueRepor
     _lock_award(award)
     report = _file(actor, award, data, None)
     db.session.flush()
+    record("value_report.create", obj=report, actor=actor, details={"award_id": award.id})
     _tell(report, "A value share was reported for your solution")
     enqueue_once("refresh_solver_facts", report.organization_id)  # the insight's solver facts
     return report
@@ -227,6 +230,7 @@ def reverse_report(actor: User, report_id: int, reason: str) -> ValueReport:
     report, award = _report_for(actor, report_id)
     _lock_award(award)
     _reverse(actor, report, reason)
+    record("value_report.reverse", obj=report, actor=actor, details={"reason": reason})
     _tell(report, "A value share report was withdrawn")
     enqueue_once("refresh_solver_facts", report.organization_id)  # the insight's solver facts
     return report
@@ -241,6 +245,7 @@ def correct_report(actor: User, report_id: int, reason: str, data: dict[str, Any
     db.session.flush()
     replacement = _file(actor, award, data, report.id)
     db.session.flush()
+    record("value_report.correct", obj=replacement, actor=actor, details={"replaces": report.id})
     _tell(replacement, "A value share report was corrected")
     enqueue_once("refresh_solver_facts", replacement.organization_id)  # the insight's solver facts
     return replacement

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from marketplace.accounts.models import User
+from marketplace.audit.log import record
 from marketplace.challenges.models import Challenge
 from marketplace.db import command
 from marketplace.errors import Conflict, NotFound
@@ -49,6 +50,8 @@ def _open_value_share(actor: User, report_id: int) -> tuple[Payment, str]:
             currency=report.currency,
         ),
     )
+    record("value_share.pay", obj=payment, organization_id=challenge.organization_id,
+           actor=actor, details={"amount": amount, "currency": report.currency})  # fmt: skip
     return payment, (
         f"Value share for “{challenge.title}”, {report.period_start.isoformat()} "
         f"to {report.period_end.isoformat()}"
