@@ -28,7 +28,7 @@ from tests.factories import UserFactory, make_terms
 from tests.payouts.conftest import onboard
 from tests.value.test_reports import period
 
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
+TEXT = b"Pilot line trials in Q3.\n"
 
 
 def kinds(events: list) -> list[tuple[str, str]]:
@@ -112,7 +112,7 @@ def test_proposal_edits_and_confidential_downloads(
             solver = user(people.solver)
             proposal_id = proposals.create_proposal(solver, need, {"title": "Liner"}).id
             proposals.update_proposal(solver, proposal_id, {"summary": "Wood pulp."})
-            file = attachments.add_attachment(solver, proposal_id, "plan.pdf", io.BytesIO(PDF))
+            file = attachments.add_attachment(solver, proposal_id, "notes.txt", io.BytesIO(TEXT))
             file_id = file.id
         with app.test_request_context():
             attachments.download(user(people.solver), proposal_id, file_id)
