@@ -67,7 +67,7 @@ def account_rules(
     type = AccountType(type) if type in AccountType._value2member_map_ else type
     if not isinstance(type, AccountType):
         raise InvalidAccount(f"unknown account type {type!r}")
-    if not CURRENCY_CODE.match(currency):
+    if not CURRENCY_CODE.fullmatch(currency):
         raise InvalidAccount(f"currency {currency!r} must be an ISO 4217 code like 'USD'")
     if debits_must_not_exceed_credits and credits_must_not_exceed_debits:
         raise InvalidAccount("an account can carry only one overdraft rule")
@@ -89,7 +89,8 @@ def _too_long(values: dict[str, object], limits: dict[str, int]) -> str | None:
 
 
 def check_code(code: str, type: str, name: str) -> None:
-    if not isinstance(code, str) or not ACCOUNT_CODE.match(code) or not code.startswith(f"{type}:"):
+    well_formed = isinstance(code, str) and ACCOUNT_CODE.fullmatch(code) is not None
+    if not well_formed or not code.startswith(f"{type}:"):
         raise InvalidAccount(f"account code {code!r} must look like '{type}:part:part'")
     problem = _too_long({"code": code, "name": name}, ACCOUNT_TEXT)
     if problem:

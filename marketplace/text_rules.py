@@ -14,6 +14,8 @@ import unicodedata
 
 import marshmallow as ma
 
+from marketplace.errors import Invalid
+
 #: C0 and C1 controls, DEL, line and paragraph separators, and the bidirectional marks,
 #: embeddings, overrides and isolates (U+061C, U+200E-U+200F, U+202A-U+202E, U+2066-U+2069).
 UNSAFE = re.compile(
@@ -54,3 +56,22 @@ def header_text(text: str, limit: int = 200) -> str:
     """``text`` made safe for an email header: every unsafe character becomes a space, runs
     of spaces shrink to one, and the result is at most ``limit`` characters."""
     return " ".join(UNSAFE.sub(" ", text or "").split())[:limit]
+
+
+class FullMatch(ma.validate.Regexp):
+    """``validate.Regexp`` that must match the whole value: ``re.match`` with ``$`` lets a
+    trailing newline through (``"#123456\\n"``), ``fullmatch`` does not. The pattern is
+    documented in the OpenAPI schema as it is."""
+
+    def __call__(self, value: str) -> str:
+        if not isinstance(value, str) or self.regex.fullmatch(value) is None:
+            raise ma.ValidationError(self._format_error(value))
+        return value
+
+
+def require_one_line(field: str, value: str | None, what: str = "A title") -> None:
+    """Raise ``Invalid`` on ``field`` when ``value`` is not a safe single line (it may become
+    an email's Subject)."""
+    problem = one_line_problem(value or "", what)
+    if problem:
+        raise Invalid("Please correct the highlighted fields.", {field: [problem]})

@@ -33,7 +33,7 @@ def normalise_email(email: str) -> str:
 
 def _check_new_user(email: str, name: str, password: str) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    if not EMAIL.match(email) or len(email) > 254:
+    if not EMAIL.fullmatch(email) or len(email) > 254:
         errors["email"] = ["Enter a valid email address."]
     if not name.strip() or len(name) > 120:
         errors["name"] = ["Enter your name (at most 120 characters)."]
@@ -148,7 +148,7 @@ def create_organization(actor: User, name: str, slug: str) -> Organization:
     errors: dict[str, list[str]] = {}
     if not 2 <= len(name) <= 120:
         errors["name"] = ["Use 2 to 120 characters."]
-    if not SLUG.match(slug) or not 2 <= len(slug) <= 60 or slug in RESERVED_SLUGS:
+    if not SLUG.fullmatch(slug) or not 2 <= len(slug) <= 60 or slug in RESERVED_SLUGS:
         errors["slug"] = ["Use 2 to 60 lower-case letters, digits and single hyphens."]
     elif db.session.scalar(select(Organization.id).where(Organization.slug == slug)):
         errors["slug"] = ["This address is taken."]

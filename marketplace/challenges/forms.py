@@ -22,7 +22,7 @@ DECIMAL = re.compile(r"^\d+(\.\d+)?$")
 def to_minor(text: str, exponent: int) -> int | str:
     """'12,500.5' with exponent 2 -> 1250050. Unreadable or too precise: returned unchanged."""
     cleaned = text.replace(",", "").replace(" ", "").strip()
-    if not DECIMAL.match(cleaned):
+    if not DECIMAL.fullmatch(cleaned):
         return text
     whole, _, fraction = cleaned.partition(".")
     if len(fraction) > exponent:

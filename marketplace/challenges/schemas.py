@@ -8,6 +8,7 @@ from marshmallow import validate
 from marketplace.challenges.models import Maturity, Status, Visibility
 from marketplace.challenges.terms import IP_TERMS, Terms
 from marketplace.pagination import KeysetPageSchema
+from marketplace.text_rules import FullMatch, one_line
 
 MAX_AMOUNT = 10**12  # minor units: ten billion in a two-decimal currency
 Money = ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT))
@@ -27,7 +28,7 @@ class CriterionSchema(ma.Schema):
 class TermsSchema(ma.Schema):
     """Terms as a seeker writes them. Percentages are basis points (1250 = 12.50 %)."""
 
-    currency = ma.fields.String(required=True, validate=validate.Regexp(r"^[A-Z]{3}$"))
+    currency = ma.fields.String(required=True, validate=FullMatch(r"^[A-Z]{3}$"))
     prizes = ma.fields.List(
         ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT)),
         required=True,
@@ -46,7 +47,7 @@ class TermsSchema(ma.Schema):
     )
     ip_terms = ma.fields.String(required=True, validate=validate.OneOf(IP_TERMS))
     excluded_countries = ma.fields.List(
-        ma.fields.String(validate=validate.Regexp(r"^[A-Z]{2}$")),
+        ma.fields.String(validate=FullMatch(r"^[A-Z]{2}$")),
         load_default=list,
         validate=validate.Length(max=250),
     )
@@ -81,7 +82,7 @@ class TermsSchema(ma.Schema):
 class NeedSchema(ma.Schema):
     """The need statement itself (Connect + Develop style). Long fields take Markdown."""
 
-    title = _text(200, required=True)
+    title = ma.fields.String(required=True, validate=[validate.Length(min=1, max=200), one_line])
     summary = _text(2_000, required=True)
     background = _text(20_000)
     looking_for = ma.fields.List(
@@ -97,7 +98,7 @@ class NeedSchema(ma.Schema):
     deliverables = _text(10_000)
     category = _text(60, required=True)
     tags = ma.fields.List(
-        ma.fields.String(validate=validate.Regexp(r"^[\w][\w .+#-]{0,39}$")),
+        ma.fields.String(validate=FullMatch(r"^[\w][\w .+#-]{0,39}$")),
         load_default=list,
         validate=validate.Length(max=20),
     )
@@ -175,7 +176,7 @@ class StorableTextMixin:
 
 
 #: Documents in the OpenAPI schema that NUL characters are refused (PostgreSQL cannot take them).
-NO_NUL = validate.Regexp(r"^[^\x00]*$", error="Text may not contain NUL characters.")
+NO_NUL = FullMatch(r"^[^\x00]*$", error="Text may not contain NUL characters.")
 
 
 class ChallengeQuerySchema(StorableTextMixin, SearchSchema):
@@ -232,7 +233,7 @@ class AnswerInputSchema(StorableTextMixin, ma.Schema):
 
 
 class UpdateInputSchema(StorableTextMixin, ma.Schema):
-    title = _text(200, required=True)
+    title = ma.fields.String(required=True, validate=[validate.Length(min=1, max=200), one_line])
     body = _text(10_000, required=True)
 
 

@@ -14,6 +14,7 @@ from marketplace.dialogue.models import Clarification, ProgressUpdate
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.notifications.services import notify
+from marketplace.text_rules import require_one_line
 
 LIVE = (Status.OPEN, Status.JUDGING)
 
@@ -25,6 +26,11 @@ def _text(value: str, field: str, maximum: int) -> str:
             "Please correct the highlighted fields.", {field: [f"Write 1 to {maximum} characters."]}
         )
     return value
+
+
+def _one_line(title: str) -> str:
+    require_one_line("title", title)
+    return title
 
 
 @command
@@ -83,7 +89,7 @@ def post_update(user: User, challenge_id: int, title: str, body: str) -> Progres
     update = ProgressUpdate(
         challenge_id=challenge.id,
         author_id=user.id,
-        title=_text(title, "title", 200),
+        title=_one_line(_text(title, "title", 200)),
         body=_text(body, "body", 10000),
     )
     db.session.add(update)

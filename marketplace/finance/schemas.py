@@ -3,9 +3,10 @@ from __future__ import annotations
 import marshmallow as ma
 
 from marketplace.pagination import CursorQuerySchema, KeysetPageSchema
+from marketplace.text_rules import FullMatch
 
 #: PostgreSQL cannot compare text with a NUL character: a field error, not a 500.
-NO_NUL = ma.validate.Regexp(r"^[^\x00]*$", error="Text may not contain NUL characters.")
+NO_NUL = FullMatch(r"^[^\x00]*$", error="Text may not contain NUL characters.")
 
 
 class TrialBalanceQuerySchema(ma.Schema):
@@ -59,7 +60,7 @@ class TrialBalanceAccountsQuerySchema(CursorQuerySchema):
     )
     kind = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=200), NO_NUL])
     currency = ma.fields.String(
-        required=True, validate=ma.validate.Regexp(r"^[A-Z]{3}$", error="Three capitals: USD.")
+        required=True, validate=FullMatch(r"^[A-Z]{3}$", error="Three capitals: USD.")
     )
     as_of = ma.fields.AwareDateTime(
         load_default=None, metadata={"description": "ISO 8601 with a time zone"}

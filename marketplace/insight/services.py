@@ -224,7 +224,7 @@ def organization_insight(
     the organization's size: the funnels are aggregates in SQL of the page's needs; the
     solvers are read from their facts as last computed (``insight.solvers``), which the
     first view of an organization computes."""
-    if not isinstance(slug, str) or len(slug) > 60 or not SLUG.match(slug):
+    if not isinstance(slug, str) or len(slug) > 60 or not SLUG.fullmatch(slug):
         raise NotFound("No such organization.")
     organization = get_organization(slug)
     require_role(user, organization, *EDITORS)

@@ -28,7 +28,7 @@ def as_int(text: str | None) -> int | str:
 
 def review_entries(form: MultiDict) -> list[dict[str, Any]]:
     """The scoring form's rows (criterion-N, score-N, comment-N) as the service's entries."""
-    rows = sorted(int(m.group(1)) for key in form if (m := ENTRY.match(key)))
+    rows = sorted(int(m.group(1)) for key in form if (m := ENTRY.fullmatch(key)))
     return [
         {
             "criterion": form.get(f"criterion-{n}", ""),

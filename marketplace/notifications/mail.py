@@ -14,6 +14,7 @@ from marketplace.accounts.models import User
 from marketplace.db import transaction
 from marketplace.extensions import db
 from marketplace.notifications.models import Notification
+from marketplace.text_rules import header_text
 
 log = logging.getLogger("marketplace.mail")
 
@@ -23,7 +24,9 @@ def send_email(to: str, subject: str, body: str) -> None:
     message = EmailMessage()
     message["From"] = config["MAIL_FROM"]
     message["To"] = to
-    message["Subject"] = subject
+    # Titles are refused with line breaks where they are typed; what was stored before, or
+    # comes from elsewhere, still never becomes a second header line.
+    message["Subject"] = header_text(subject, 250)
     message.set_content(body)
     if not config.get("MAIL_SERVER"):
         log.info("email (not sent: no MAIL_SERVER) to=%s subject=%s\n%s", to, subject, body)

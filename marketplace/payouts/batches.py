@@ -93,7 +93,7 @@ def payable_candidates(currency: str, minimum: int) -> list[Candidate]:
 def prepare_batch(actor: User, currency: str, minimum: int) -> PayoutBatch:
     require_platform_finance(actor)
     errors: dict[str, list[str]] = {}
-    if not isinstance(currency, str) or not CURRENCY.match(currency):
+    if not isinstance(currency, str) or not CURRENCY.fullmatch(currency):
         errors["currency"] = ["Use a currency code like USD."]
     if isinstance(minimum, bool) or not isinstance(minimum, int) or not 1 <= minimum <= MAX_MINIMUM:
         errors["minimum"] = ["The minimum is a positive amount in minor units."]

@@ -18,7 +18,7 @@ def parse_batch_form(form: Mapping[str, str]) -> tuple[str, int | None, dict[str
     currency = (form.get("currency") or "").strip().upper()
     text = (form.get("minimum") or "").strip()
     errors: dict[str, list[str]] = {}
-    if not CURRENCY.match(currency):
+    if not CURRENCY.fullmatch(currency):
         errors["currency"] = ["Use a three-letter currency code like USD."]
         exponent = 2
     else:

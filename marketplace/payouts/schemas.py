@@ -16,6 +16,7 @@ from marketplace.extensions import db
 from marketplace.pagination import KeysetPageSchema
 from marketplace.payouts.batches import MAX_MINIMUM
 from marketplace.payouts.models import BatchStatus, LineStatus
+from marketplace.text_rules import FullMatch
 
 
 class Shown:
@@ -64,7 +65,7 @@ class OnboardingSchema(ma.Schema):
 class BatchInputSchema(StorableTextMixin, ma.Schema):
     currency = ma.fields.String(
         required=True,
-        validate=validate.Regexp(r"^[A-Z]{3}$", error="Use a currency code like USD."),
+        validate=FullMatch(r"^[A-Z]{3}$", error="Use a currency code like USD."),
     )
     minimum = ma.fields.Integer(
         strict=True,

@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from werkzeug.datastructures import MultiDict
 
 from marketplace.challenges.forms import to_minor
+from marketplace.text_rules import one_line
 
 TEXT_FIELDS = ("title", "summary", "description", "approach")
 PERCENT_MESSAGE = "Enter a percentage from 0 to 100, with at most two decimals (e.g. 33.33)."
@@ -20,7 +21,10 @@ PERCENT_MESSAGE = "Enter a percentage from 0 to 100, with at most two decimals (
 class ProposalFormSchema(Schema):
     title = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=200, error="Give a title (at most 200 characters)."),
+        validate=[
+            validate.Length(min=1, max=200, error="Give a title (at most 200 characters)."),
+            one_line,
+        ],
     )
     summary = fields.String(
         load_default="",

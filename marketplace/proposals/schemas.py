@@ -12,6 +12,7 @@ from marshmallow import validate
 from marketplace.challenges.schemas import StorableTextMixin
 from marketplace.judging.schemas import DecisionSchema
 from marketplace.pagination import KeysetPageSchema
+from marketplace.text_rules import one_line
 
 #: Ids are 64-bit.
 MAX_ID = 9_223_372_036_854_775_807
@@ -43,7 +44,7 @@ def _computed(kind: str, method: str, description: str = "") -> ma.fields.Method
 class ProposalInputSchema(StorableTextMixin, ma.Schema):
     """A new draft proposal."""
 
-    title = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    title = ma.fields.String(required=True, validate=[validate.Length(min=1, max=200), one_line])
     summary = ma.fields.String(
         load_default="",
         validate=validate.Length(max=2_000),

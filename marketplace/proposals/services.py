@@ -35,6 +35,7 @@ from marketplace.proposals.access import (
 )
 from marketplace.proposals.models import MemberStatus, Proposal, ProposalStatus, TeamMember
 from marketplace.queue import enqueue_once
+from marketplace.text_rules import require_one_line
 
 TEXT_FIELDS = ("title", "summary", "description", "approach")
 #: Filled in before a proposal may be submitted.
@@ -68,6 +69,7 @@ def create_proposal(user: User, challenge_id: int, data: dict[str, Any]) -> Prop
         raise Conflict(refusal)
     if not (data.get("title") or "").strip():
         raise Invalid("Please correct the highlighted fields.", {"title": ["Give a title."]})
+    require_one_line("title", data.get("title"))
     proposal = Proposal(challenge=challenge, lead_id=user.id, split_version=1)
     _apply(proposal, data)
     proposal.members.append(
@@ -96,6 +98,8 @@ def update_proposal(user: User, proposal_id: int, data: dict[str, Any]) -> Propo
     require_changeable(proposal)
     if "title" in data and not (data["title"] or "").strip():
         raise Invalid("Please correct the highlighted fields.", {"title": ["Give a title."]})
+    if "title" in data:
+        require_one_line("title", data["title"])
     _apply(proposal, data)
     record("proposal.edit", obj=proposal, organization_id=seeker_sees(proposal), actor=user)
     return proposal

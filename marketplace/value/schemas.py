@@ -7,6 +7,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from marketplace.challenges.schemas import StorableTextMixin
+from marketplace.text_rules import FullMatch
 from marketplace.value.contributions import MAX_WEIGHT
 
 #: Realised value of one period, in minor units (ten trillion in a two-decimal currency).
@@ -43,7 +44,7 @@ class ValueReportInputSchema(StorableTextMixin, ma.Schema):
         metadata={"description": "value realised in the period, minor units"},
     )
     currency = ma.fields.String(
-        validate=validate.Regexp(r"^[A-Z]{3}$"),
+        validate=FullMatch(r"^[A-Z]{3}$"),
         metadata={"description": "the award's currency (the default)"},
     )
     evidence = _text(4_000)
