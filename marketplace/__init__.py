@@ -12,6 +12,7 @@ from marketplace.config import from_environment, normalise_database_url
 from marketplace.db import register_rollback_on_error
 from marketplace.errors import register_errorhandlers
 from marketplace.extensions import api, csrf, db, limiter, login_manager, migrate
+from marketplace.headers.policy import register_security_headers
 from marketplace.input_guards import register_input_guards
 from marketplace.queue import register_inline_relay
 from marketplace.sqlite import configure_sqlite_concurrency
@@ -28,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     os.makedirs(app.instance_path, exist_ok=True)
     register_input_guards(app)
+    register_security_headers(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -62,6 +64,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.dialogue import views as dialogue_views
     from marketplace.finance import api as finance_api
     from marketplace.finance import views as finance_views
+    from marketplace.headers import views as headers_views
     from marketplace.insight import api as insight_api
     from marketplace.insight import views as insight_views
     from marketplace.judging import api as judging_api
@@ -82,7 +85,7 @@ def register_blueprints(app: Flask) -> None:
         main.bp, accounts_views.bp, finance_views.bp, challenges_views.bp, dialogue_views.bp,
         notifications_views.bp, payments_views.bp, payments_webhooks.bp, portal_views.bp,
         proposals_views.bp, judging_views.bp, payouts_views.bp, insight_views.bp, value_views.bp,
-        operations_views.bp,
+        operations_views.bp, headers_views.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     for api_blueprint in (

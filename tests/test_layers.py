@@ -17,7 +17,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "marketplace.time", "marketplace.markdown", "marketplace.urls", "marketplace.db",
      "marketplace.outbox", "marketplace.queue", "marketplace.input_guards", "marketplace.forms",
      "marketplace.files", "marketplace.sqlite", "marketplace.pagination",
-     "marketplace.text_rules", "marketplace.uploads"),
+     "marketplace.text_rules", "marketplace.uploads", "marketplace.headers"),
     ("*.models", "marketplace.challenges.terms", "marketplace.accounts.passwords",
      "marketplace.finance.chart", "marketplace.audit.log"),
     ("marketplace.accounts", "marketplace.auth", "marketplace.notifications"),

@@ -4,12 +4,16 @@ The app runs in werkzeug's threaded HTTP server on 127.0.0.1 (a free port), in a
 thread, on a SQLite file database of its own, migrated to head. The server commits, so these
 tests cannot use the per-test rollback fixtures; CSRF protection is on, as in production.
 
+Every page a test opens is watched for Content-Security-Policy violations (an init script
+listens for ``securitypolicyviolation`` events): a test that caused one fails at teardown.
+
 Without Chromium (``/usr/bin/chromium``, or the path or name in ``CHROMIUM_PATH``) the tests
 are skipped with the reason shown, or fail when REQUIRE_SERVICES=1 (CI).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -19,10 +23,11 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from marketplace import create_app
+from marketplace.demo import load_demo
 from marketplace.extensions import db
 from tests.conftest import ROOT, migrate_to_head, services_required, test_config
 
@@ -38,6 +43,18 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TIMEOUT_MS = 15_000
+#: Runs in every document before its own scripts: keeps the document's policy violations in
+#: ``window.__cspViolations`` and hands each to the test (``cspViolation`` binding).
+WATCH_CSP = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (event) {
+  var seen = {directive: event.effectiveDirective, blocked: event.blockedURI,
+              document: event.documentURI, source: event.sourceFile + ":" + event.lineNumber,
+              sample: event.sample};
+  window.__cspViolations.push(seen);
+  if (window.cspViolation) { window.cspViolation(seen); }
+});
+"""
 
 
 def chromium_executable() -> str:
@@ -71,16 +88,18 @@ def browser() -> Iterator[Browser]:
             browser.close()
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """The app behind a real HTTP server, on a fresh database; stopped at the end."""
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'browser.db'}"
-    migrate_to_head(url)
-    app = create_app(
+def browser_app(url: str) -> Flask:
+    """The app on a migrated database, as in production: CSRF on, no rate limits."""
+    return create_app(
         test_config(
             url, WTF_CSRF_ENABLED=True, RATELIMIT_ENABLED=False, SESSION_COOKIE_SECURE=False
         )
     )
+
+
+@contextlib.contextmanager
+def serving(app: Flask) -> Iterator[LiveServer]:
+    """``app`` behind a real HTTP server in a background thread; stopped at the end."""
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
@@ -95,14 +114,52 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         assert not thread.is_alive(), "the live server thread did not stop"
 
 
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The app behind a real HTTP server, on a fresh database; stopped at the end."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'browser.db'}"
+    migrate_to_head(url)
+    with serving(browser_app(url)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The app with the demo loaded (``flask demo``), a fresh one for each test module."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+    migrate_to_head(url)
+    app = browser_app(url)
+    with app.app_context():
+        load_demo()
+    with serving(app) as server:
+        yield server
+
+
+def watch_csp(context: BrowserContext) -> list[dict]:
+    """Every Content-Security-Policy violation in the context's pages, as they happen."""
+    violations: list[dict] = []
+    context.expose_binding("cspViolation", lambda _source, seen: violations.append(seen))
+    context.add_init_script(WATCH_CSP)
+    return violations
+
+
+def document_violations(page: Page) -> list[dict]:
+    """The violations of the page's current document, once its queued events have run."""
+    return page.evaluate(
+        "() => new Promise(done => setTimeout(() => done(window.__cspViolations || []), 50))"
+    )
+
+
 @pytest.fixture
 def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     """A fresh browser context (no cookies) per test, with the server as its base URL."""
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(TIMEOUT_MS)
+    violations = watch_csp(context)
     page = context.new_page()
     try:
         yield page
+        assert document_violations(page) == [] and violations == [], "CSP violations"
     finally:
         context.close()
 

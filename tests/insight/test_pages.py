@@ -55,7 +55,7 @@ def test_the_need_insight_shows_the_funnel_as_bars(client, auth, people, funnel)
     page = client.get(f"/challenges/{funnel.challenge_id}/insight")
     assert page.status_code == 200
     text = page.text
-    stages = re.findall(r'data-test="stage-(\w+)".*?width: (\d+)%.*?data-test="count">(\d+)<',
+    stages = re.findall(r'data-test="stage-(\w+)".*?width="(\d+)%".*?data-test="count">(\d+)<',
                         text, re.S)  # fmt: skip
     assert stages == [
         ("views", "100", "10"), ("accepted_terms", "70", "7"), ("started", "60", "6"),
@@ -75,7 +75,7 @@ def test_the_organization_page_lists_needs_solvers_and_the_rules(client, auth, p
     assert page.status_code == 200
     text = page.text
     row = text.split(f'data-test="need-{funnel.challenge_id}"', 1)[1].split("</tr>", 1)[0]
-    assert re.findall(r'data-test="(\w+)">\s*<span[^>]*></span>\s*(\d+)', row) == [
+    assert re.findall(r'data-test="(\w+)">\s*<svg[^>]*>.*?</svg>\s*(\d+)', row) == [
         ("views", "10"), ("accepted_terms", "7"), ("started", "6"), ("submitted", "5"),
         ("decided", "3"), ("awarded", "1"),
     ]  # fmt: skip
