@@ -43,7 +43,7 @@ def problem_responses(blp: Blueprint, descriptions: dict[int, str]) -> Callable[
     def problems(*codes: int, **notes: str) -> Callable:
         def decorate(function: Callable) -> Callable:
             for code in codes:
-                description = notes.get(f"_{code}", descriptions[code])
+                description = notes.get(f"_{code}") or descriptions[code]
                 function = blp.alt_response(code, schema=ProblemSchema, description=description)(
                     function
                 )

@@ -53,7 +53,7 @@ from marketplace.value.models import Contribution, ValueReport
 from marketplace.value.periods import add_months
 from marketplace.value.share_payments import pay_value_share
 
-DEMO_PASSWORD = "demo-password"
+DEMO_PASSWORD = "cocreate-demo-2026"
 MINIMUM = 1_000  # a payout batch pays everyone owed 10.00 USD or more
 ONE_DAY = timedelta(days=1)
 

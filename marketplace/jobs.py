@@ -12,9 +12,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from flask import current_app
+from sqlalchemy import select
+
 import ledger
 from marketplace.accounts.models import User
-from marketplace.accounts.services import email_verification_token
+from marketplace.accounts.recovery import password_reset_token
+from marketplace.accounts.services import email_verification_token, normalise_email
 from marketplace.challenges.services import advance_deadlines as advance_open_needs
 from marketplace.db import transaction
 from marketplace.extensions import db
@@ -110,6 +114,69 @@ def send_verification(user_id: int) -> None:
         return
     link = external_url("accounts.verify", token=email_verification_token(user))
     send_email(user.email, "Confirm your email address", f"Confirm your address: {link}")
+
+
+def send_registration_notice(user_id: int) -> None:
+    """Tell the owner of an address that someone tried to register with it (the form does
+    not tell the visitor that the address has an account)."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        return
+    send_email(
+        user.email,
+        "Someone tried to register with your address",
+        "Someone (perhaps you) tried to create an account with this email address, which "
+        "already has one. Nothing was changed.\n\n"
+        f"Sign in: {external_url('accounts.login')}\n"
+        f"Forgot your password? Reset it: {external_url('accounts.forgot_password')}\n\n"
+        "If this was not you, you can ignore this email.",
+    )
+
+
+def send_password_reset(email: str) -> None:
+    """Email a reset link to the account with this address; for an address without an
+    active account, send nothing (the request's answer was the same either way)."""
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None or not user.active:
+        log.info("password reset asked for %s, which has no active account", email)
+        return
+    minutes = current_app.config["PASSWORD_RESET_MAX_AGE"] // 60
+    link = external_url("accounts.reset_password", token=password_reset_token(user))
+    send_email(
+        user.email,
+        "Reset your password",
+        f"Someone (hopefully you) asked to reset the password of your account.\n\n"
+        f"Choose a new password here (the link works once, for {minutes} minutes):\n{link}\n\n"
+        "If you did not ask, ignore this email: your password stays as it is.",
+    )
+
+
+def send_email_change_link(user_id: int, new_email: str, token: str) -> None:
+    """Email the link that moves an account to a new address, to that new address."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        return
+    link = external_url("accounts.confirm_email_change", token=token)
+    send_email(
+        new_email,
+        "Confirm your new email address",
+        f"{user.name} asked to use this address for their account. Confirm it here "
+        f"(signed in as that account):\n{link}\n\nIf this was not you, ignore this email.",
+    )
+
+
+def send_email_changed_notice(user_id: int, old_email: str) -> None:
+    """Tell the previous address that the account moved away from it."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        return
+    send_email(
+        old_email,
+        "Your account's email address was changed",
+        f"The account {user.name} used this address; from now on it uses {user.email}.\n\n"
+        "If you did not do this, reset your password at once "
+        f"({external_url('accounts.forgot_password')}) and contact the platform team.",
+    )
 
 
 def send_team_invitation(member_id: int, token: str) -> None:

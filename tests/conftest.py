@@ -82,6 +82,10 @@ def test_config(url: str, **extra: object) -> dict[str, object]:
         # on; tests of the limit itself set a low LOGIN_RATE_LIMIT on an app of their own.
         "RATELIMIT_ENABLED": True,
         "LOGIN_RATE_LIMIT": "10000 per minute",
+        "LOGIN_ACCOUNT_RATE_LIMIT": "10000 per minute",
+        "REGISTRATION_RATE_LIMIT": "10000 per minute",
+        "PASSWORD_RESET_RATE_LIMIT": "10000 per minute",
+        "INVITATION_RATE_LIMIT": "10000 per minute",
         "REDIS_URL": None,
         "RATELIMIT_STORAGE_URI": "memory://",
         **extra,

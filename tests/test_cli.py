@@ -260,4 +260,4 @@ def test_create_user_makes_staff_and_refuses_bad_input(app, runner) -> None:
     )
     assert duplicate.exit_code == 2 and "already exists" in duplicate.output
     short = runner.invoke(args=["create-user", "x@example.com", "--admin", "--password", "short"])
-    assert short.exit_code == 2 and "at least 10 characters" in short.output
+    assert short.exit_code == 2 and "at least 12 characters" in short.output

@@ -35,3 +35,20 @@ class OrganizationForm(FlaskForm):
 class MemberForm(FlaskForm):
     email = EmailField("Email of a registered user", validators=[DataRequired()])
     role = SelectField("Role", choices=[SelectChoice(r.value, r.value.title()) for r in OrgRole])
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired()])
+    confirm = PasswordField(
+        "Repeat new password",
+        validators=[DataRequired(), EqualTo("password", "Passwords differ.")],
+    )
+
+
+class EmailChangeForm(FlaskForm):
+    email = EmailField("New email address", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Current password", validators=[DataRequired()])

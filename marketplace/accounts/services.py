@@ -12,7 +12,13 @@ from sqlalchemy.orm import joinedload
 
 from ledger import utcnow
 from marketplace.accounts.models import Membership, Organization, OrgRole, User
-from marketplace.accounts.passwords import check_password, hash_password, needs_rehash
+from marketplace.accounts.passwords import (
+    check_password,
+    hash_password,
+    needs_rehash,
+    password_problems,
+    spend_hashing_time,
+)
 from marketplace.audit.log import record, refusals_recorded
 from marketplace.db import command
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
@@ -23,7 +29,6 @@ from marketplace.queue import enqueue
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-MIN_PASSWORD = 10
 RESERVED_SLUGS = {"new", "api", "admin", "static", "login", "logout", "register"}
 
 
@@ -37,8 +42,8 @@ def _check_new_user(email: str, name: str, password: str) -> dict[str, list[str]
         errors["email"] = ["Enter a valid email address."]
     if not name.strip() or len(name) > 120:
         errors["name"] = ["Enter your name (at most 120 characters)."]
-    if not MIN_PASSWORD <= len(password) <= 256:
-        errors["password"] = [f"Use at least {MIN_PASSWORD} characters (at most 256)."]
+    if problems := password_problems(password, email, name):
+        errors["password"] = problems
     return errors
 
 
@@ -52,16 +57,53 @@ def register_user(
     admin: bool = False,
 ) -> User:
     """Create a user and send them a link that confirms their email address (by a job,
-    after the commit). The email is unique whatever its case."""
+    after the commit). The email is unique whatever its case. For staff tools (the CLI): a
+    taken address is an error here; the public form uses ``sign_up``, which tells no one."""
     email = normalise_email(email)
     errors = _check_new_user(email, name or "", password or "")
     if errors:
         raise Invalid("Please correct the highlighted fields.", errors)
-    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+    user = _new_user(email, name, password, platform_finance=platform_finance, admin=admin)
+    if user is None:
         raise Invalid(
             "Please correct the highlighted fields.",
             {"email": ["An account with this email already exists."]},
         )
+    return user
+
+
+@command
+def sign_up(email: str, name: str, password: str) -> None:
+    """The public registration: the same answer and the same work whether or not the address
+    has an account, so the form tells nobody which emails are registered.
+
+    A new address gets an account and the link that confirms it (which also signs the person
+    in). A known one gets no account: its owner is emailed that someone tried to register
+    with their address, with the ways to sign in or reset the password."""
+    email = normalise_email(email)
+    errors = _check_new_user(email, name or "", password or "")
+    if errors:
+        raise Invalid("Please correct the highlighted fields.", errors)
+    if _new_user(email, name, password) is not None:
+        return
+    spend_hashing_time()  # as long as the new account's hash took
+    owner = db.session.scalar(select(User).where(User.email == email))
+    if owner is not None:  # None: a registration of the same address is being committed
+        record(
+            "account.register",
+            obj=owner,
+            outcome="refused",
+            details={"reason": "the email has an account; its owner was emailed"},
+        )
+        enqueue("send_registration_notice", owner.id, queue=JobQueue.EMAILS)
+
+
+def _new_user(
+    email: str, name: str, password: str, *, platform_finance: bool = False, admin: bool = False
+) -> User | None:
+    """Add the user and enqueue their confirmation email; None when the address is taken."""
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        return None
     user = User(
         email=email,
         name=name.strip(),
@@ -72,11 +114,8 @@ def register_user(
     try:
         with db.session.begin_nested():
             db.session.add(user)
-    except IntegrityError as error:  # a concurrent registration of the same email
-        raise Invalid(
-            "Please correct the highlighted fields.",
-            {"email": ["An account with this email already exists."]},
-        ) from error
+    except IntegrityError:  # a concurrent registration of the same email
+        return None
     record("account.register", obj=user, actor=user)
     send_verification_email(user)
     return user
@@ -264,21 +303,32 @@ def send_verification_email(user: User) -> None:
     enqueue("send_verification", user.id, queue=JobQueue.EMAILS)
 
 
-@command
-def verify_email(token: str) -> User:
+def verification_link_user(token: str) -> User:
+    """The user a confirmation link is for (Invalid if it is forged, expired or for an
+    address the account no longer has). Changes nothing: also for the page that shows the
+    link's button."""
     try:
         data = _verification_serializer().loads(token, max_age=VERIFY_MAX_AGE)
     except SignatureExpired:
-        raise Invalid("This verification link has expired; send a new one.") from None
+        raise Invalid("This confirmation link has expired; send a new one.") from None
     except BadSignature:
-        raise Invalid("This verification link is not valid.") from None
-    user = db.session.get(User, data.get("user"))
-    if user is None or user.email != data.get("email"):
-        raise Invalid("This verification link is not valid.")
-    if user.email_verified_at is None:
+        raise Invalid("This confirmation link is not valid.") from None
+    user = db.session.get(User, data.get("user")) if isinstance(data, dict) else None
+    if user is None or user.email != data.get("email") or not user.active:
+        raise Invalid("This confirmation link is not valid.")
+    return user
+
+
+@command
+def verify_email(token: str) -> tuple[User, bool]:
+    """Confirm the address the link was sent to; returns the user and whether this was the
+    first confirmation (the one that may sign a new registrant in; later clicks do not)."""
+    user = verification_link_user(token)
+    first = user.email_verified_at is None
+    if first:
         user.email_verified_at = utcnow()
         record("account.verify_email", obj=user, actor=user)
-    return user
+    return user, first
 
 
 @command

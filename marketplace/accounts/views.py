@@ -17,15 +17,24 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
-from marketplace.accounts import services, tokens
+from marketplace.accounts import recovery, services, tokens
 from marketplace.accounts.forms import (
+    EmailChangeForm,
     EmptyForm,
+    ForgotPasswordForm,
     LoginForm,
     MemberForm,
     OrganizationForm,
     RegisterForm,
+    ResetPasswordForm,
 )
-from marketplace.errors import Conflict, Invalid
+from marketplace.accounts.limits import (
+    login_account_limit,
+    password_reset_account_limit,
+    password_reset_address_limit,
+    registration_limit,
+)
+from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.extensions import limiter
 from marketplace.forms import flash_error, show_errors
 from marketplace.pagination import html_page
@@ -43,19 +52,25 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@registration_limit
 def register() -> ResponseReturnValue:
+    """The same answer for a new address and a registered one (``services.sign_up``): a
+    new registrant continues from the link in their inbox."""
     form = RegisterForm()
     if form.validate_on_submit():
         try:
-            user = services.register_user(form.email.data, form.name.data, form.password.data)
+            services.sign_up(form.email.data, form.name.data, form.password.data)
         except Invalid as error:
             show_errors(form, error)
         else:
-            login_user(user)
-            flash("Welcome! We sent you a link to confirm your email address.", "success")
-            return redirect(url_for("main.home"))
+            return redirect(url_for("accounts.check_email"))
     status = 422 if form.is_submitted() else 200
     return render_template("accounts/register.html", form=form), status
+
+
+@bp.route("/register/check-email")
+def check_email() -> ResponseReturnValue:
+    return render_template("accounts/check_email.html")
 
 
 def _login_limit() -> str:
@@ -63,7 +78,12 @@ def _login_limit() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(
+    _login_limit,
+    methods=["POST"],
+    error_message="Too many sign-in attempts from your address. Wait a little, then try again.",
+)
+@login_account_limit
 def login() -> ResponseReturnValue:
     form = LoginForm()
     if form.validate_on_submit():
@@ -194,17 +214,119 @@ def remove_member(slug: str, user_id: int) -> ResponseReturnValue:
     return redirect(url_for("accounts.members", slug=slug))
 
 
-@bp.route("/verify-email/<token>")
+@bp.route("/verify-email/<token>", methods=["GET", "POST"])
 def verify(token: str) -> ResponseReturnValue:
+    """GET shows the link's button and changes nothing; POST confirms the address, and signs
+    a new registrant in (only on the first confirmation, and only if nobody is signed in)."""
+    form = EmptyForm()
     try:
-        user = services.verify_email(token)
+        if not form.validate_on_submit():
+            user = services.verification_link_user(token)
+            return render_template("accounts/confirm_email.html", form=form, email=user.email)
+        user, first = services.verify_email(token)
     except Invalid as error:
-        flash(error.message, "error")
+        return _link_refused("Email confirmation", error)
+    if first and not current_user.is_authenticated:
+        login_user(user)
+        flash(f"Welcome! {user.email} is confirmed and you are signed in.", "success")
         return redirect(url_for("main.home"))
     flash(f"{user.email} is confirmed.", "success")
     return redirect(
         url_for("accounts.account") if current_user.is_authenticated else url_for("main.home")
     )
+
+
+def _link_refused(title: str, error: Invalid | Forbidden) -> ResponseReturnValue:
+    status = 403 if isinstance(error, Forbidden) else 410
+    return render_template(
+        "errors/error.html", status=status, title=title, detail=error.message
+    ), status
+
+
+@bp.route("/reset-password", methods=["GET", "POST"])
+@password_reset_address_limit
+@password_reset_account_limit
+def forgot_password() -> ResponseReturnValue:
+    """Ask for a reset link: the same answer whether or not the address has an account."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        recovery.request_password_reset(form.email.data)
+        return redirect(url_for("accounts.reset_sent"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("accounts/forgot_password.html", form=form), status
+
+
+@bp.route("/reset-password/sent")
+def reset_sent() -> ResponseReturnValue:
+    return render_template("accounts/reset_sent.html")
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> ResponseReturnValue:
+    """GET shows the new-password form (the link stays usable); POST sets the password."""
+    form = ResetPasswordForm()
+    try:
+        user = recovery.reset_link_user(token)
+    except Invalid as error:
+        return _link_refused("Password reset", error)
+    if form.validate_on_submit():
+        try:
+            recovery.reset_password(token, form.password.data)
+        except Invalid as error:
+            show_errors(form, error)
+        else:
+            if current_user.is_authenticated:
+                logout_user()
+            flash("Your password is changed. Sign in with the new one.", "success")
+            return redirect(url_for("accounts.login"))
+    response = make_response(
+        render_template("accounts/reset_password.html", form=form, email=user.email),
+        422 if form.is_submitted() else 200,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in this page's URL
+    return response
+
+
+@bp.route("/account/email", methods=["GET", "POST"])
+@login_required
+def change_email() -> ResponseReturnValue:
+    """Ask to move the account to another address: a link goes to the new one."""
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        try:
+            new_email = recovery.request_email_change(
+                current_user, form.email.data, form.password.data
+            )
+        except Invalid as error:
+            show_errors(form, error)
+        else:
+            flash(
+                f"We sent a link to {new_email}. Your address changes once you open it "
+                "(signed in as you) and confirm.",
+                "success",
+            )
+            return redirect(url_for("accounts.account"))
+    status = 422 if form.is_submitted() else 200
+    return render_template("accounts/change_email.html", form=form), status
+
+
+@bp.route("/account/email/confirm/<token>", methods=["GET", "POST"])
+@login_required
+def confirm_email_change(token: str) -> ResponseReturnValue:
+    """GET shows the change and its button; POST makes it."""
+    form = EmptyForm()
+    try:
+        if not form.validate_on_submit():
+            new_email = recovery.email_change_of(current_user, token)
+            return render_template(
+                "accounts/confirm_email_change.html", form=form, new_email=new_email
+            )
+        user = recovery.confirm_email_change(current_user, token)
+    except (Invalid, Forbidden) as error:
+        return _link_refused("Email change", error)
+    flash(f"Your account's address is now {user.email}.", "success")
+    return redirect(url_for("accounts.account"))
 
 
 @bp.route("/account/verify-email", methods=["POST"])

@@ -16,6 +16,7 @@ from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from marketplace.accounts.limits import invitation_limit
 from marketplace.accounts.services import get_organization
 from marketplace.api import ID, Annotated, problem_responses
 from marketplace.auth import READ_AUTH, READ_OPTIONAL_AUTH, WRITE_AUTH, api_user, api_viewer
@@ -266,7 +267,14 @@ class InvitationRedeem(MethodView):
     @blp.doc(security=WRITE_AUTH)
     @blp.arguments(RedeemInputSchema)
     @blp.response(200, ChallengeSummarySchema)
-    @problems(401, 422, _422="The invitation is unknown, used, expired or for someone else")
+    @problems(
+        401,
+        422,
+        429,
+        _422="The invitation is unknown, used, expired or for someone else",
+        _429="Too many invitation attempts from this address (INVITATION_RATE_LIMIT)",
+    )
+    @invitation_limit
     def post(self, data: dict) -> Any:
         """Join the invite-only need an invitation is for; answers that need."""
         return services.redeem_invitation(api_user(), data["token"])

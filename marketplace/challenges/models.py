@@ -167,6 +167,8 @@ class Invitation(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     used_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
+    challenge: Mapped[Challenge] = relationship()
+
 
 class Guest(db.Model):
     """A user let into an invite-only need by an invitation."""

@@ -310,9 +310,9 @@ def invite_partner(
     return invitation, token
 
 
-@command
-def redeem_invitation(user: User, token: str) -> Challenge:
-    """Let the invited partner in. The link works once, before it expires, for its email."""
+def invitation_for(user: User, token: str) -> Invitation:
+    """The invitation a link is for, if ``user`` may redeem it (or redeemed it already);
+    Invalid otherwise. Changes nothing: for the page that shows the link's button."""
     invitation = db.session.scalar(
         select(Invitation).where(Invitation.token_sha256 == _token_hash(token or ""))
     )
@@ -320,12 +320,21 @@ def redeem_invitation(user: User, token: str) -> Challenge:
         raise Invalid("This invitation link is not valid.")
     if invitation.used_at is not None:
         if invitation.used_by_id == user.id:
-            return db.session.get(Challenge, invitation.challenge_id)
+            return invitation
         raise Invalid("This invitation link has already been used.")
     if invitation.expires_at <= utcnow():
         raise Invalid("This invitation link has expired; ask for a new one.")
     if invitation.email != user.email:
         raise Invalid(f"This invitation is for {invitation.email}; sign in with that address.")
+    return invitation
+
+
+@command
+def redeem_invitation(user: User, token: str) -> Challenge:
+    """Let the invited partner in. The link works once, before it expires, for its email."""
+    invitation = invitation_for(user, token)
+    if invitation.used_at is not None:  # by this user: joining again changes nothing
+        return db.session.get(Challenge, invitation.challenge_id)
     invitation.used_at = utcnow()
     invitation.used_by_id = user.id
     if not db.session.scalar(

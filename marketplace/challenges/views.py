@@ -18,6 +18,8 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from marshmallow import ValidationError
 
+from marketplace.accounts.forms import EmptyForm
+from marketplace.accounts.limits import invitation_limit
 from marketplace.accounts.services import get_organization, organizations_of
 from marketplace.challenges import search as search_service
 from marketplace.challenges import services
@@ -302,10 +304,22 @@ def invite(challenge_id: int) -> ResponseReturnValue:
     return redirect(url_for("challenges.detail", challenge_id=challenge.id))
 
 
-@bp.route("/invitations/<token>")
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
 @login_required
+@invitation_limit
 def redeem(token: str) -> ResponseReturnValue:
+    """GET shows the invitation and its button, changing nothing; POST redeems it."""
     try:
+        if request.method == "GET":
+            invitation = services.invitation_for(current_user, token)
+            return render_template(
+                "challenges/invitation.html",
+                invitation=invitation,
+                challenge=invitation.challenge,
+                form=EmptyForm(),
+            )
+        if not EmptyForm().validate_on_submit():
+            return redirect(url_for("challenges.redeem", token=token))
         challenge = services.redeem_invitation(current_user, token)
     except Invalid as error:
         return render_template(

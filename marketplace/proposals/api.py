@@ -15,6 +15,7 @@ from flask import send_file, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from marketplace.accounts.limits import invitation_limit
 from marketplace.api import ID, Annotated, problem_responses
 from marketplace.auth import READ_AUTH, READ_OPTIONAL_AUTH, WRITE_AUTH, api_user, api_viewer
 from marketplace.pagination import CursorQuerySchema
@@ -263,9 +264,12 @@ class TeamInvitationAccept(MethodView):
         401,
         409,
         422,
+        429,
         _409="The need is not open to you, or you are not eligible under its terms",
         _422="The invitation is unknown, used, expired or for another email address",
+        _429="Too many invitation attempts from this address (INVITATION_RATE_LIMIT)",
     )
+    @invitation_limit
     def post(self, data: dict) -> Any:
         """Join the team an invitation is for, signed in with the invited address."""
         user = api_user()

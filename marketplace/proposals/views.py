@@ -8,6 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, send_fil
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
+from marketplace.accounts.limits import invitation_limit
 from marketplace.challenges.access import get_visible, role_for
 from marketplace.challenges.models import Challenge
 from marketplace.challenges.terms import IP_LABELS
@@ -304,6 +305,7 @@ def post_message(proposal_id: int) -> ResponseReturnValue:
 
 @bp.route("/team-invitations/<token>", methods=["GET", "POST"])
 @login_required
+@invitation_limit
 def join(token: str) -> ResponseReturnValue:
     try:
         member = team.invitation(token)

@@ -14,9 +14,12 @@ are skipped with the reason shown, or fail when REQUIRE_SERVICES=1 (CI).
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,3 +172,33 @@ def artifacts() -> Path:
     """Where screenshots go (gitignored)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+class Mailbox:
+    """The emails the live server sent (logged by ``marketplace.mail``: no MAIL_SERVER), read
+    from the log records of every thread; the inline jobs run in the server's thread."""
+
+    def __init__(self, caplog: pytest.LogCaptureFixture) -> None:
+        self._caplog = caplog
+
+    def link(self, to: str, path: str, wait_s: float = 10.0) -> str:
+        """The path of the link to ``path`` in the latest email to ``to``."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            emails = [
+                record.getMessage()
+                for record in self._caplog.records
+                if record.name == "marketplace.mail" and f"to={to} " in record.getMessage()
+            ]
+            links = re.findall(rf"https?://[^/\s]+({re.escape(path)}\S+)", "\n".join(emails))
+            if links:
+                return links[-1]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no email to {to} with a {path} link")
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def mailbox(caplog: pytest.LogCaptureFixture) -> Mailbox:
+    caplog.set_level(logging.INFO, logger="marketplace.mail")
+    return Mailbox(caplog)

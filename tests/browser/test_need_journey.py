@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import TIMEOUT_MS, LiveServer
+from tests.browser.conftest import TIMEOUT_MS, LiveServer, Mailbox
 
 pytestmark = pytest.mark.browser
 
@@ -40,7 +40,8 @@ def flash(page: Page):  # noqa: ANN201
     return page.get_by_role("status")
 
 
-def register(page: Page, name: str, email: str) -> None:
+def register(page: Page, mailbox: Mailbox, name: str, email: str) -> None:
+    """Register, then open the confirmation link from the email, which signs the person in."""
     page.goto("/")
     page.locator("header").get_by_role("link", name="Create account", exact=True).click()
     expect(page.get_by_role("heading", name="Create your account")).to_be_visible()
@@ -49,6 +50,9 @@ def register(page: Page, name: str, email: str) -> None:
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Repeat password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    page.goto(mailbox.link(email, "/verify-email/"))
+    page.get_by_role("button", name="Confirm my address").click()
     expect(page.locator("[data-test=account-link]")).to_have_text(name)
 
 
@@ -105,16 +109,16 @@ def write_need(page: Page) -> None:
 
 
 def test_manager_writes_funds_and_opens_a_need_and_a_solver_accepts_its_terms(
-    page: Page, solver_page: Page, artifacts: Path
+    page: Page, solver_page: Page, artifacts: Path, mailbox: Mailbox
 ) -> None:
     tag = uuid.uuid4().hex[:8]
     manager_email, solver_email = f"manager-{tag}@example.com", f"solver-{tag}@example.com"
 
     # Both accounts, through the pages; the solver's in a browser context of its own.
-    register(page, "Mia Manager", manager_email)
+    register(page, mailbox, "Mia Manager", manager_email)
     create_organization(page, "Acme", "acme")
     sign_out(page)
-    register(solver_page, "Sol Solver", solver_email)
+    register(solver_page, mailbox, "Sol Solver", solver_email)
     sign_out(solver_page)
 
     # The manager signs in, writes the need, funds the escrow and opens the need.

@@ -69,9 +69,14 @@ def test_verifying_an_email_on_the_domain_opens_internal_needs(
     assert visible(client, auth, "unverified@acme-labs.example", internal) == (404, False)
     with app.app_context():
         token = email_verification_token(user("unverified@acme-labs.example"))
-    assert client.get(f"/verify-email/{token}").status_code == 302
+    page = client.get(f"/verify-email/{token}")
+    assert page.status_code == 200 and 'data-test="confirm"' in page.get_data(as_text=True)
+    # The link's GET only shows the button: the address is not confirmed by it.
+    assert visible(client, auth, "unverified@acme-labs.example", internal) == (404, False)
+    assert client.post(f"/verify-email/{token}").status_code == 302
     assert visible(client, auth, "unverified@acme-labs.example", internal) == (200, True)
-    assert client.get("/verify-email/forged-token").status_code == 302
+    assert client.get("/verify-email/forged-token").status_code == 410
+    assert client.post("/verify-email/forged-token").status_code == 410
     with app.app_context():
         assert user("unverified@acme-labs.example").email_verified_at is not None
 
@@ -97,11 +102,17 @@ def test_invite_only_needs_open_to_the_named_partner(
     assert visible(client, auth, people.solver, invite_only) == (404, False)
     token = invite(app, people, invite_only, people.solver)
     auth.login(people.solver)
-    assert client.get(f"/invitations/{token}").status_code == 302
+    page = client.get(f"/invitations/{token}")
+    assert page.status_code == 200 and 'data-test="accept"' in page.get_data(as_text=True)
+    # The link's GET only shows the button: the invitation is not redeemed by it.
+    assert visible(client, auth, people.solver, invite_only) == (404, False)
+    auth.login(people.solver)
+    assert client.post(f"/invitations/{token}").status_code == 302
     assert visible(client, auth, people.solver, invite_only) == (200, True)
     assert visible(client, auth, people.other_solver, invite_only) == (404, False)
     auth.login(people.other_solver)
     assert client.get(f"/invitations/{token}").status_code == 410  # single use
+    assert client.post(f"/invitations/{token}").status_code == 410
 
 
 def test_an_invitation_is_for_its_email_and_expires(app, people, invite_only) -> None:
