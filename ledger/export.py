@@ -10,15 +10,9 @@ from typing import TextIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ledger.currencies import exponent as currency_exponent
 from ledger.models import Account, Transfer, TransferStatus
 from ledger.reading import transfers_in_order
-
-#: ISO 4217 minor-unit exponents that differ from 2.
-CURRENCY_EXPONENTS = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
-    "PYG": 0, "RWF": 0, "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-}  # fmt: skip
 
 #: ``progress(rows_written)`` is called every PROGRESS_EVERY transfers read, and at the end.
 Progress = Callable[[int], None]
@@ -36,7 +30,7 @@ def format_minor(amount: int, currency: str, *, grouped: bool = False) -> str:
 
     Exact: no floats involved.
     """
-    exponent = CURRENCY_EXPONENTS.get(currency, 2)
+    exponent = currency_exponent(currency)
     sign = "-" if amount < 0 else ""
     digits = str(abs(amount)).rjust(exponent + 1, "0")
     whole, fraction = digits[: len(digits) - exponent], digits[len(digits) - exponent :]

@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("marketplace.challenges", "marketplace.dialogue", "marketplace.portal",
      "marketplace.payments.provider", "marketplace.payments.stripe_provider",
      "marketplace.payments.services", "marketplace.payments.discrepancies",
-     "marketplace.payments.registry"),
+     "marketplace.payments.registry", "marketplace.payments.currencies"),
     ("marketplace.proposals",),
     # An award records the team's split as the first contribution of the value it creates.
     ("marketplace.judging", "marketplace.value.contributions"),

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 from werkzeug.datastructures import MultiDict
 
-from ledger.export import CURRENCY_EXPONENTS, format_minor
+from ledger.currencies import exponent as currency_exponent
+from ledger.export import format_minor
 
 DECIMAL = re.compile(r"^\d+(\.\d+)?$")
 
@@ -74,7 +75,7 @@ def need_input(form: MultiDict) -> dict[str, Any]:
 
 def terms_input(form: MultiDict, timezone: str) -> dict[str, Any]:
     currency = (form.get("currency") or "").strip().upper()
-    exponent = CURRENCY_EXPONENTS.get(currency, 2)
+    exponent = currency_exponent(currency)
     criteria = []
     for line in lines(form.get("criteria", "")):
         name, _, weight = line.rpartition(":")

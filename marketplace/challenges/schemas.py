@@ -8,6 +8,7 @@ from marshmallow import validate
 from marketplace.challenges.models import Maturity, Status, Visibility
 from marketplace.challenges.terms import IP_TERMS, Terms
 from marketplace.pagination import KeysetPageSchema
+from marketplace.payments.currencies import validate_currency
 from marketplace.text_rules import FullMatch, one_line
 
 MAX_AMOUNT = 10**12  # minor units: ten billion in a two-decimal currency
@@ -28,7 +29,11 @@ class CriterionSchema(ma.Schema):
 class TermsSchema(ma.Schema):
     """Terms as a seeker writes them. Percentages are basis points (1250 = 12.50 %)."""
 
-    currency = ma.fields.String(required=True, validate=FullMatch(r"^[A-Z]{3}$"))
+    currency = ma.fields.String(
+        required=True,
+        validate=[FullMatch(r"^[A-Z]{3}$"), validate_currency],
+        metadata={"description": "an ISO 4217 code the payment provider accepts"},
+    )
     prizes = ma.fields.List(
         ma.fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_AMOUNT)),
         required=True,

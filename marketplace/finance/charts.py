@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 from ledger import format_minor
-from ledger.export import CURRENCY_EXPONENTS
+from ledger.currencies import exponent as currency_exponent
 
 WIDTH, HEIGHT = 720, 300
 LEFT, RIGHT, TOP, BOTTOM = 84, 16, 40, 56
@@ -37,7 +37,7 @@ def money(amount: int, currency: str) -> str:
 
 def tick_step(largest: int, currency: str) -> int:
     """A round step (minor units) so that ``TICKS`` steps or fewer cover ``largest``."""
-    step = 10 ** CURRENCY_EXPONENTS.get(currency, 2)
+    step = 10 ** currency_exponent(currency)
     while step * TICKS < largest:
         step = _next_round(step)
     return step
@@ -52,7 +52,7 @@ def _next_round(step: int) -> int:
 
 def tick_label(amount: int, currency: str) -> str:
     """Major units, grouped; no fraction for a whole amount (1500000 USD -> '15,000')."""
-    unit = 10 ** CURRENCY_EXPONENTS.get(currency, 2)
+    unit = 10 ** currency_exponent(currency)
     text = format_minor(amount, currency, grouped=True)
     return text.split(".")[0] if amount % unit == 0 else text
 

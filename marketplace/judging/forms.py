@@ -12,7 +12,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from ledger.export import CURRENCY_EXPONENTS
+from ledger.currencies import exponent as currency_exponent
 from marketplace.challenges.forms import to_minor
 from marketplace.errors import Invalid
 
@@ -45,7 +45,7 @@ def award_amount(form: MultiDict, currency: str) -> int | None:
     text = (form.get("amount") or "").strip()
     if not text:
         return None
-    exponent = CURRENCY_EXPONENTS.get(currency, 2)
+    exponent = currency_exponent(currency)
     amount = to_minor(text, exponent)
     if isinstance(amount, str):
         example = "2,500" if exponent == 0 else "2,500." + "0" * exponent

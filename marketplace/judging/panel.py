@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ledger.export import CURRENCY_EXPONENTS
+from ledger.currencies import exponent as currency_exponent
 from marketplace.accounts.models import Membership, OrgRole, User
 from marketplace.challenges.access import EDITORS, role_for
 from marketplace.challenges.models import Challenge, Status
@@ -131,6 +131,6 @@ def panel_for(user: User | None, proposal: Proposal) -> Panel | None:
         decision=decisions.decision_of(proposal),
         prizes=prizes_of(challenge),
         currency=terms.currency,
-        exponent=CURRENCY_EXPONENTS.get(terms.currency, 2),
+        exponent=currency_exponent(terms.currency),
         partial_awards=terms.partial_awards,
     )

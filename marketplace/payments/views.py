@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
-from ledger.export import CURRENCY_EXPONENTS
+from ledger.currencies import exponent as currency_exponent
 from marketplace.challenges.access import get_visible
 from marketplace.challenges.forms import to_minor
 from marketplace.errors import Conflict, Invalid
@@ -22,7 +22,7 @@ bp = Blueprint("payments", __name__)
 def fund(challenge_id: int) -> ResponseReturnValue:
     challenge = get_visible(current_user, challenge_id)
     typed = (request.form.get("amount") or "").strip()
-    amount = to_minor(typed, CURRENCY_EXPONENTS.get(challenge.currency, 2)) if typed else None
+    amount = to_minor(typed, currency_exponent(challenge.currency)) if typed else None
     try:
         payment = services.start_funding(current_user, challenge, amount)
     except (Invalid, Conflict) as error:

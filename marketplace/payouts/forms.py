@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ledger.export import CURRENCY_EXPONENTS, format_minor
+from ledger.currencies import exponent as currency_exponent
+from ledger.export import format_minor
 from marketplace.challenges.forms import to_minor
 from marketplace.payouts.batches import CURRENCY, MAX_MINIMUM
 
@@ -22,7 +23,7 @@ def parse_batch_form(form: Mapping[str, str]) -> tuple[str, int | None, dict[str
         errors["currency"] = ["Use a three-letter currency code like USD."]
         exponent = 2
     else:
-        exponent = CURRENCY_EXPONENTS.get(currency, 2)
+        exponent = currency_exponent(currency)
     example = format_minor(10 ** (exponent + 2), currency or "USD")
     minimum = to_minor(text, exponent) if text else text
     if not isinstance(minimum, int):

@@ -12,7 +12,7 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from ledger.export import CURRENCY_EXPONENTS
+from ledger.currencies import exponent as currency_exponent
 from marketplace.challenges.forms import to_minor
 from marketplace.value.contributions import MAX_WEIGHT
 from marketplace.value.schemas import MAX_VALUE
@@ -37,7 +37,7 @@ def report_input(form: MultiDict, currency: str) -> tuple[dict[str, Any], dict[s
         if day is None:
             errors[name] = [f"Enter the period's {label} day as a date (YYYY-MM-DD)."]
         data[name] = day
-    exponent = CURRENCY_EXPONENTS.get(currency, 2)
+    exponent = currency_exponent(currency)
     amount = to_minor(form.get("value", "") or "", exponent)
     if isinstance(amount, str) or not 1 <= amount <= MAX_VALUE:
         places = f"at most {exponent} decimal places" if exponent else "no decimals"

@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from ledger import format_minor
-from ledger.export import CURRENCY_EXPONENTS
+from ledger.currencies import exponent as currency_exponent
 from marketplace.errors import Conflict, Invalid, NotFound
 from marketplace.extensions import db
 from marketplace.forms import flash_error
@@ -75,7 +75,7 @@ def _award_page(
         "value/award.html",
         o=overview,
         award=overview.award,
-        exponent=CURRENCY_EXPONENTS.get(currency, 2),
+        exponent=currency_exponent(currency),
         major=lambda amount: format_minor(amount, currency, grouped=True),
         errors=errors or {},
         values=values or {},
