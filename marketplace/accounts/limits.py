@@ -59,10 +59,20 @@ login_account_limit = limiter.limit(
     "password, then try again.",
 )
 
-registration_limit = limiter.limit(
+#: Registrations per client address, and per email (each registration of a known email
+#: mails its owner: nobody may flood an inbox through the form).
+registration_address_limit = limiter.limit(
     _setting("REGISTRATION_RATE_LIMIT"),
     methods=["POST"],
     error_message="Too many registrations from your address. Try again later.",
+)
+registration_account_limit = limiter.limit(
+    _setting("REGISTRATION_RATE_LIMIT"),
+    key_func=submitted_email_key,
+    scope="registration-account",
+    methods=["POST"],
+    error_message="Too many registrations with this email address. Check your inbox, or "
+    "try again later.",
 )
 
 #: Reset requests per client address, and per email asked for.

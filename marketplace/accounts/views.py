@@ -32,7 +32,8 @@ from marketplace.accounts.limits import (
     login_account_limit,
     password_reset_account_limit,
     password_reset_address_limit,
-    registration_limit,
+    registration_account_limit,
+    registration_address_limit,
 )
 from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.extensions import limiter
@@ -52,7 +53,8 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/register", methods=["GET", "POST"])
-@registration_limit
+@registration_address_limit
+@registration_account_limit
 def register() -> ResponseReturnValue:
     """The same answer for a new address and a registered one (``services.sign_up``): a
     new registrant continues from the link in their inbox."""

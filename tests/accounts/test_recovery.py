@@ -353,6 +353,15 @@ def test_registration_and_reset_requests_are_limited(app, client, ada, limits) -
     assert [sign_up(client, f"n{i}@example.com").status_code for i in range(3)] == [302, 302, 429]
     assert "Too many registrations" in sign_up(client, "n9@example.com").get_data(as_text=True)
     assert client.get("/register").status_code == 200  # the page itself is not limited
+    # Per email too: nobody floods the owner of a known address with notices.
+    again = [
+        client.post("/register", environ_base={"REMOTE_ADDR": f"10.2.2.{n}"}, data={
+            "name": "X", "email": ada, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD,
+        }).status_code
+        for n in range(3)
+    ]  # fmt: skip
+    assert again == [302, 302, 429]
+    assert len(jobs(app, "send_registration_notice")) == 2
     # Per email asked for: a second address cannot flood one inbox.
     statuses = [
         ask_reset(client.application.test_client(), ada).status_code,
