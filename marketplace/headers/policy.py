@@ -28,13 +28,14 @@ from __future__ import annotations
 import re
 import secrets
 
-from flask import Flask, Response, current_app, g, request, session, url_for
+from flask import Flask, Response, current_app, g, request, session
 from flask_login import current_user
 
 #: Where a form's redirect may go besides this site when Stripe is the payment provider:
 #: funding opens a Checkout page, a payout account opens Connect onboarding.
 STRIPE_FORM_TARGETS = ("https://checkout.stripe.com", "https://connect.stripe.com")
-#: The Reporting API group name of the violation endpoint (``report-to``).
+#: The violation endpoint (marketplace.headers.views) and its Reporting API group name.
+REPORT_PATH = "/csp-reports"
 REPORT_GROUP = "csp"
 HSTS = "max-age=31536000; includeSubDomains"
 CSS_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -88,7 +89,7 @@ def _may_be_confidential(response: Response) -> bool:
 
 
 def set_security_headers(response: Response) -> Response:
-    report_url = url_for("headers.csp_report")
+    report_url = request.script_root + REPORT_PATH  # no url_for: it may fail on odd requests
     headers = response.headers
     headers.setdefault(
         "Content-Security-Policy",

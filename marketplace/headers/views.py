@@ -19,6 +19,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from marketplace.extensions import csrf, limiter
+from marketplace.headers.policy import REPORT_PATH
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ def summary(violation: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-@bp.route("/csp-reports", methods=["POST"])
+@bp.route(REPORT_PATH, methods=["POST"])
 @csrf.exempt
 @limiter.limit(_report_limit)
 def csp_report() -> ResponseReturnValue:
