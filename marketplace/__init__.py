@@ -15,6 +15,7 @@ from marketplace.extensions import api, csrf, db, limiter, login_manager, migrat
 from marketplace.headers.policy import register_security_headers
 from marketplace.input_guards import register_input_guards
 from marketplace.queue import register_inline_relay
+from marketplace.rate_limits import register_rate_limit_headers
 from marketplace.sqlite import configure_sqlite_concurrency
 
 
@@ -48,6 +49,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db)
     login_manager.init_app(app)
     csrf.init_app(app)
+    register_rate_limit_headers(app)  # before the limiter: it runs after the limiter's headers
     limiter.init_app(app)
     api.init_app(app)
     import marketplace.auth  # noqa: F401  (registers the user loader)
@@ -78,6 +80,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.portal import views as portal_views
     from marketplace.proposals import api as proposals_api
     from marketplace.proposals import views as proposals_views
+    from marketplace.rate_limits import limit_api
     from marketplace.value import api as value_api
     from marketplace.value import views as value_views
 
@@ -88,10 +91,12 @@ def register_blueprints(app: Flask) -> None:
         operations_views.bp, headers_views.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
-    for api_blueprint in (
+    api_blueprints = [
         accounts_api.blp, finance_api.blp, challenges_api.blp, proposals_api.blp, judging_api.blp,
         insight_api.blp, payouts_api.blp, value_api.blp,
-    ):  # fmt: skip
+    ]  # fmt: skip
+    limit_api(api_blueprints)
+    for api_blueprint in api_blueprints:
         # No CSRF tokens in the API: a session cookie there authenticates reads only, and
         # writes need a bearer token (marketplace.auth.api_viewer).
         csrf.exempt(api_blueprint)

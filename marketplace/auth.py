@@ -9,19 +9,30 @@ The API's rule, kept here in one place (``api_viewer``):
   which a browser attaches to any site's forged request, authenticates only safe methods
   (GET, HEAD, OPTIONS). POST, PUT, PATCH and DELETE under /api/ need a bearer token.
 - Tokens authenticate API requests only; HTML pages go by the session.
+- A token is good for its scopes only (marketplace.accounts.scopes). Every API blueprint
+  declares its area (``token_area``), an operation may declare another (``token_scope``), and
+  ``protect_api`` checks the scope before any API view runs: 403 naming the missing scope. A
+  session cookie is the whole user: its reads are not limited by scopes.
+- An unknown, revoked or expired token gets 401 (an expired one is told so); too many of those
+  from one address get 429 (marketplace.rate_limits).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
 from flask import Flask, Request, current_app, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from flask_smorest import Api
+from flask_smorest import Api, Blueprint
 
-from marketplace.accounts.models import User
+from marketplace.accounts import scopes
+from marketplace.accounts.models import ApiToken, User
 from marketplace.accounts.services import get_user
-from marketplace.accounts.tokens import user_for_token
-from marketplace.errors import Unauthorized, problem, wants_json
+from marketplace.accounts.tokens import check_token
+from marketplace.errors import DomainError, Forbidden, Unauthorized, problem, wants_json
 from marketplace.extensions import login_manager
 
 login_manager.login_view = "accounts.login"
@@ -52,23 +63,107 @@ READ_AUTH: list[dict[str, list]] = [{"bearerToken": []}, {"sessionCookie": []}]
 WRITE_AUTH: list[dict[str, list]] = [{"bearerToken": []}]
 
 
+#: An operation on the caller's own account: any valid token may do it, whatever its scopes.
+ACCOUNT = "account"
+#: The area each API blueprint's operations belong to, by blueprint name (``token_area``).
+_AREAS: dict[str, str] = {}
+F = TypeVar("F", bound=Callable)
+
+
+@dataclass(frozen=True)
+class TokenScope:
+    """What one operation declares: its area (ACCOUNT for none), the access it needs (None:
+    by its method) and whether it moves money (a second factor then, whatever the scope)."""
+
+    area: str | None = None
+    access: str | None = None
+    money: bool = False
+
+
+def token_area(blp: Blueprint, area: str) -> None:
+    """Declare the area of every operation of ``blp`` (an area of scopes.AREAS, or ACCOUNT)."""
+    if area not in (*scopes.AREAS, ACCOUNT):
+        raise ValueError(f"Unknown token area {area!r}")
+    _AREAS[blp.name] = area
+
+
+def token_scope(
+    area: str | None = None, access: str | None = None, *, money: bool = False
+) -> Callable[[F], F]:
+    """Declare what one operation needs where it differs from its blueprint's area: another
+    area, a fixed access (an export reads, though it is a POST), or that it moves money."""
+    if area is not None and area not in (*scopes.AREAS, ACCOUNT):
+        raise ValueError(f"Unknown token area {area!r}")
+    if access not in (None, scopes.READ, scopes.WRITE):
+        raise ValueError(f"Unknown access {access!r}")
+
+    def declare(function: F) -> F:
+        function.token_scope = TokenScope(area, access, money)  # type: ignore[attr-defined]
+        return function
+
+    return declare
+
+
 def protect_api(app: Flask, api: Api) -> None:
-    """Authenticate API writes before anything else, and declare the security schemes in the
-    OpenAPI document. Call after the API's blueprints are registered."""
+    """Authenticate API requests and check their token's scope before anything else, and
+    declare the security schemes in the OpenAPI document. Call after the API's blueprints are
+    registered: each must have declared its area, so no operation goes unchecked."""
+    undeclared = set(app.extensions["flask-smorest"]["blp_name_to_api"]) - set(_AREAS)
+    if undeclared:
+        raise RuntimeError(f"API blueprints without a token area: {sorted(undeclared)}")
     for name, scheme in SECURITY_SCHEMES.items():
         api.spec.components.security_scheme(name, scheme)
-    app.before_request(_authenticate_api_writes)
+    app.before_request(_authenticate_api_request)
 
 
-def _authenticate_api_writes() -> None:
-    """A write to an API endpoint is refused (401) before its input is even parsed unless it
-    carries a valid token: input validation errors are for authenticated callers."""
+def _authenticate_api_request() -> None:
+    """An API write is refused (401) before its input is even parsed unless it carries a valid
+    token: input validation errors are for authenticated callers. Any request with a token is
+    refused (403) before its view runs if the token lacks the operation's scope."""
     if (
-        request.method not in SAFE_METHODS
-        and request.routing_exception is None  # unknown paths and methods: 404 and 405 first
-        and request.blueprint in current_app.extensions["flask-smorest"]["blp_name_to_api"]
+        request.routing_exception is not None  # unknown paths and methods: 404 and 405 first
+        or request.blueprint not in current_app.extensions["flask-smorest"]["blp_name_to_api"]
     ):
+        return
+    if request.method not in SAFE_METHODS:
         api_user()
+    elif "Authorization" in request.headers:
+        api_viewer()
+    token = g.get("api_token")
+    if token is not None:
+        _check_scope(token)
+
+
+def _declared_scope() -> TokenScope:
+    """What the requested operation declared with ``token_scope``, if anything."""
+    view = current_app.view_functions[request.endpoint]
+    view_class = getattr(view, "view_class", None)
+    method = request.method.lower()
+    if view_class is not None:
+        view = getattr(view_class, method, None) or getattr(view_class, "get", None)
+    return getattr(view, "token_scope", None) or TokenScope()
+
+
+def required_scope() -> tuple[str | None, bool]:
+    """The scope the current API request needs (None: an operation on one's own account) and
+    whether it moves money."""
+    declared = _declared_scope()
+    area = declared.area or _AREAS[request.blueprint]
+    if area == ACCOUNT:
+        return None, declared.money
+    access = declared.access or (scopes.READ if request.method in SAFE_METHODS else scopes.WRITE)
+    needed = scopes.scope(area, access)
+    return needed, declared.money or needed in scopes.MONEY_SCOPES
+
+
+def _check_scope(token: ApiToken) -> None:
+    needed, _money = required_scope()
+    if needed is not None and needed not in token.scope_set:
+        raise Forbidden(
+            f"This API token lacks the scope {needed}, which {request.method} {request.path} "
+            f"needs; its scopes: {token.scopes}. Make a token with {needed} on your account "
+            "page."
+        )
 
 
 @login_manager.user_loader
@@ -79,7 +174,7 @@ def load_user(user_id: str) -> User | None:
 @login_manager.request_loader
 def load_user_from_request(_request: Request) -> User | None:
     """Flask-Login asks this when the session names nobody: a bearer token, API paths only."""
-    return _token_user() if wants_json() else None
+    return token_user() if wants_json() else None
 
 
 @login_manager.unauthorized_handler
@@ -97,23 +192,24 @@ def bearer_token() -> str | None:
     return token.strip() or None
 
 
-def _token_user() -> User | None:
-    """The owner of the request's bearer token, looked up once per request."""
-    if "token_user" not in g:
-        token = bearer_token()
-        g.token_user = user_for_token(token) if token else None
-    return g.token_user
+def token_user() -> User | None:
+    """The owner of the request's usable bearer token, looked up once per request; None for
+    no token or an unusable one (``api_viewer`` says why)."""
+    if "api_token" not in g:
+        g.api_token, g.api_token_error = None, None
+        try:
+            g.api_token = check_token(bearer_token(), request.remote_addr)
+        except DomainError as error:
+            g.api_token_error = error
+    return g.api_token.user if g.api_token is not None else None
 
 
 def api_viewer() -> User | None:
     """The user an API request is from, or None (anonymous). See the module's docstring."""
     if "Authorization" in request.headers:
-        user = _token_user()
+        user = token_user()
         if user is None:
-            raise Unauthorized(
-                "Send a valid API token as 'Authorization: Bearer <token>'; "
-                "this one is unknown, revoked or malformed."
-            )
+            raise g.api_token_error
         return user
     if request.method not in SAFE_METHODS:
         return None  # a session cookie alone does not authenticate writes
@@ -136,3 +232,12 @@ def api_user() -> User:
             "sent as 'Authorization: Bearer <token>'."
         )
     return user
+
+
+def api_token() -> ApiToken:
+    """The token of the current API request, which must have come with one (any write)."""
+    api_user()
+    token = g.get("api_token")
+    if token is None:
+        raise Unauthorized("Send an API token as 'Authorization: Bearer <token>'.")
+    return token

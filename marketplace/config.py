@@ -55,6 +55,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # falls back to memory (marketplace.extensions.limiter).
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Header names of the IETF draft (RateLimit-Reset: seconds; marketplace.rate_limits).
+        "RATELIMIT_HEADER_LIMIT": "RateLimit-Limit",
+        "RATELIMIT_HEADER_REMAINING": "RateLimit-Remaining",
+        "RATELIMIT_HEADER_RESET": "RateLimit-Reset",
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         # Content-Security-Policy violation reports accepted per client address.
         "CSP_REPORT_RATE_LIMIT": os.environ.get("CSP_REPORT_RATE_LIMIT", "30 per minute"),
@@ -68,6 +72,12 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # Seconds a password reset link and an email change link work.
         "PASSWORD_RESET_MAX_AGE": int(os.environ.get("PASSWORD_RESET_MAX_AGE") or 3600),
         "EMAIL_CHANGE_MAX_AGE": int(os.environ.get("EMAIL_CHANGE_MAX_AGE") or 86400),
+        # Every API request per user (or address), API writes per user, answers 401 to a bad
+        # token per address, export requests per user (marketplace.rate_limits).
+        "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
+        "API_WRITE_RATE_LIMIT": os.environ.get("API_WRITE_RATE_LIMIT", "120 per minute"),
+        "TOKEN_FAILURE_RATE_LIMIT": os.environ.get("TOKEN_FAILURE_RATE_LIMIT", "20 per minute"),
+        "EXPORT_RATE_LIMIT": os.environ.get("EXPORT_RATE_LIMIT", "20 per hour"),
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY") or None,
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE") or None,

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 import factory
 from factory.alchemy import SQLAlchemyModelFactory
 
 from ledger import utcnow
-from marketplace.accounts.models import Membership, Organization, OrgRole, User
+from marketplace.accounts.models import ApiToken, Membership, Organization, OrgRole, User
 from marketplace.accounts.passwords import hash_password
+from marketplace.accounts.scopes import ALL_SCOPES
+from marketplace.accounts.tokens import create_token
 from marketplace.challenges.terms import Criterion, Terms
 from marketplace.extensions import db
 from tests.conftest import PASSWORD
@@ -93,3 +96,18 @@ def make_need(**changes: object) -> dict[str, object]:
     }
     need.update(changes)
     return need
+
+
+def make_token(
+    user: User,
+    name: str = "test",
+    scopes: Iterable[str] = ALL_SCOPES,
+    expires_in: timedelta = timedelta(days=30),
+) -> tuple[ApiToken, str]:
+    """An API token of ``user`` (every scope unless told) and its secret."""
+    return create_token(user, name, scopes, utcnow() + expires_in)
+
+
+def bearer(user: User, scopes: Iterable[str] = ALL_SCOPES) -> dict[str, str]:
+    """The ``Authorization`` header of a new token of ``user``."""
+    return {"Authorization": f"Bearer {make_token(user, scopes=scopes)[1]}"}

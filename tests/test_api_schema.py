@@ -8,7 +8,9 @@ checks on each answer: no 5xx, status codes and content types the document lists
 input not accepted, 405 answers with an ``Allow`` header, and authentication that the document
 declares (``security``) really enforced.
 
-It runs anonymously, as a plain user with a bearer token, and as a plain user and as platform
+It runs anonymously, as a plain user with a bearer token of every scope and with one token per
+area (its read and write scopes: operations of other areas answer 403 naming the scope they
+need), and as a plain user and as platform
 finance staff with the session cookie (which authenticates reads only), on SQLite and on
 PostgreSQL: requests go to the per-test ``app`` fixture, inside the transaction that is rolled
 back after the test. No need exists there, so operations on one answer 404 (or refuse the
@@ -17,20 +19,23 @@ caller first); tests/challenges/test_api.py walks the needs' rules through the A
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import schemathesis
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 from marketplace import create_app
 from marketplace.accounts.models import User
-from marketplace.accounts.tokens import create_token
+from marketplace.accounts.scopes import ALL_SCOPES, AREAS
+from marketplace.auth import required_scope
 from marketplace.extensions import db
 from tests.conftest import AuthActions
 from tests.conftest import test_config as config_for  # renamed, or pytest collects it as a test
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_token
 
 # The document does not depend on the database, so it is read once, at import, from an app that
 # never connects. Each test sends its requests to the ``app`` fixture instead (``app=`` below).
@@ -53,6 +58,24 @@ FEW_EXAMPLES = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
+
+
+def scopes_by_operation(app: Flask) -> dict[tuple[str, str], str | None]:
+    """The scope each operation needs, by method and the document's path ("/x/{id}")."""
+    api_blueprints = app.extensions["flask-smorest"]["blp_name_to_api"]
+    needed = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.split(".")[0] not in api_blueprints:
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule.rule)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            with app.test_request_context("/api/v1/", method=method):
+                request.url_rule = rule
+                needed[(method, path)] = required_scope()[0]
+    return needed
+
+
+SCOPE_NEEDED = scopes_by_operation(_DOCUMENT_APP)
 TRIAL_BALANCE = "/api/v1/ledger/trial-balance"
 FINANCE_DESK = "/api/v1/finance/"
 PAYOUT_BATCHES = "/api/v1/payout-batches"
@@ -118,7 +141,13 @@ def test_api_as_anonymous_conforms_to_schema(case, app: Flask) -> None:
         assert response.status_code == 401, response.text
 
 
-def sign_in(app: Flask, client: FlaskClient, kind: str, credential: str) -> dict:
+def sign_in(
+    app: Flask,
+    client: FlaskClient,
+    kind: str,
+    credential: str,
+    scopes: tuple[str, ...] = ALL_SCOPES,
+) -> dict:
     """A signed-in user: what they are, and how they authenticate.
 
     A bearer token is made when needed (``credentials()``), and again after a generated
@@ -135,7 +164,7 @@ def sign_in(app: Flask, client: FlaskClient, kind: str, credential: str) -> dict
             if not token:
                 with app.app_context():
                     user = db.session.scalar(db.select(User).where(User.email == email))
-                    token["secret"] = create_token(user, "schemathesis")[1]
+                    token["secret"] = make_token(user, "schemathesis", scopes)[1]
             return {"headers": {"Authorization": f"Bearer {token['secret']}"}}
 
     else:
@@ -158,6 +187,7 @@ def sign_in(app: Flask, client: FlaskClient, kind: str, credential: str) -> dict
         "email": email,
         "credentials": credentials,
         "forget_token": token.clear,
+        "scopes": frozenset(scopes) if credential == "bearer" else None,
     }
 
 
@@ -172,6 +202,12 @@ def call_signed_in(case, app: Flask, signed_in: dict) -> None:
         return
     if cookie and sends_authorization(case):  # a generated token beats the session: refused
         assert response.status_code == 401, response.text
+        return
+    needed = SCOPE_NEEDED[(case.method, case.path)]
+    if not cookie and needed is not None and needed not in signed_in["scopes"]:
+        # Refused before anything else, whatever the input: the token lacks the scope.
+        assert response.status_code == 403, response.text
+        assert needed in response.json()["detail"]
         return
     if case.method in WRITES:
         if cookie:  # a session cookie alone never authenticates a write
@@ -239,7 +275,23 @@ def with_token(app: Flask, client: FlaskClient) -> dict:
 @schema.parametrize()
 @FEW_EXAMPLES
 def test_api_with_a_bearer_token_conforms_to_schema(case, app: Flask, with_token: dict) -> None:
+    """A token with every scope: the operations' own rules answer."""
     call_signed_in(case, app, with_token)
+
+
+@pytest.fixture(params=AREAS)
+def with_area_token(request: pytest.FixtureRequest, app: Flask, client: FlaskClient) -> dict:
+    area = request.param
+    return sign_in(app, client, "member", "bearer", (f"{area}:read", f"{area}:write"))
+
+
+@fuzz_only_schema.parametrize()
+@FEW_EXAMPLES
+def test_api_with_a_token_of_one_area_conforms_to_schema(
+    case, app: Flask, with_area_token: dict
+) -> None:
+    """A token of one area's scopes: 403 naming the scope elsewhere, never a server error."""
+    call_signed_in(case, app, with_area_token)
 
 
 @pytest.fixture(

@@ -24,7 +24,6 @@ from sqlalchemy import func, select
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from marketplace import create_app
-from marketplace.accounts import tokens
 from marketplace.accounts.models import OrgRole, User
 from marketplace.challenges import services as needs
 from marketplace.challenges.models import Challenge
@@ -35,7 +34,7 @@ from marketplace.insight.visits import HOUR_SECONDS
 from marketplace.payments.services import start_funding
 from marketplace.sqlite import BUSY_TIMEOUT_MS
 from tests.conftest import migrated_database, test_config
-from tests.factories import MembershipFactory, UserFactory, make_need, make_terms
+from tests.factories import MembershipFactory, UserFactory, make_need, make_terms, make_token
 
 CLIENTS = 8
 SECONDS = 20
@@ -122,7 +121,7 @@ def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
                 start_funding(manager, challenge)
                 needs.open_challenge(manager, challenge)
                 need_ids.append(challenge.id)
-            _token, secret = tokens.create_token(UserFactory(), "load test")
+            _token, secret = make_token(UserFactory(), "load test")
         server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()

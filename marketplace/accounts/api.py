@@ -15,17 +15,25 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import validate
 
-from marketplace.accounts import services, tokens
+from marketplace.accounts import scopes, services, tokens
 from marketplace.accounts.models import ApiToken
 from marketplace.accounts.schemas import MeSchema
 from marketplace.api import ProblemSchema
-from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user
+from marketplace.auth import ACCOUNT, READ_AUTH, WRITE_AUTH, api_token, api_user, token_area
 
 blp = Blueprint("accounts_api", __name__, url_prefix="/api/v1", description="Your account")
+token_area(blp, ACCOUNT)
 
 UNAUTHORIZED = (
     "Not authenticated: no credentials, an unknown or revoked token, or a write sent with only "
     "the session cookie (writes need a bearer token)"
+)
+
+
+SCOPES_DESCRIPTION = (
+    "what the token may do: `<area>:read` for GET requests, `<area>:write` for the others; "
+    + "; ".join(f"{area}: {text}" for area, text in scopes.DESCRIPTIONS.items())
+    + ". value:write, payouts:write and finance:write need a second factor."
 )
 
 
@@ -35,14 +43,38 @@ class NewTokenSchema(ma.Schema):
         validate=validate.Length(min=1, max=tokens.MAX_NAME),
         metadata={"description": "what the token is for, e.g. the client using it"},
     )
+    scopes = ma.fields.List(
+        ma.fields.String(validate=validate.OneOf(scopes.ALL_SCOPES)),
+        required=True,
+        validate=validate.Length(min=1, max=len(scopes.ALL_SCOPES)),
+        error_messages={"required": "Choose at least one scope."},
+        metadata={
+            "description": SCOPES_DESCRIPTION + " A token made through the API gets no scope "
+            "the token asking lacks."
+        },
+    )
+    expires_at = ma.fields.AwareDateTime(
+        required=True,
+        error_messages={"required": "Choose when the token expires: at most one year ahead."},
+        metadata={"description": "when the token stops working: in the future, at most one "
+                  "year ahead"},
+    )
 
 
 class TokenSchema(ma.Schema):
     id = ma.fields.Integer()
     name = ma.fields.String()
     prefix = ma.fields.String(metadata={"description": "the token's first characters"})
+    scopes = ma.fields.Function(
+        lambda token: token.scopes.split(),
+        metadata={"type": "array", "items": {"type": "string"}},
+    )
     created_at = ma.fields.DateTime()
+    expires_at = ma.fields.DateTime()
     last_used_at = ma.fields.DateTime(allow_none=True)
+    last_used_address = ma.fields.String(
+        allow_none=True, metadata={"description": "the client address of that last use"}
+    )
     revoked_at = ma.fields.DateTime(allow_none=True)
 
 
@@ -94,11 +126,22 @@ class Tokens(MethodView):
     @blp.arguments(NewTokenSchema)
     @blp.response(201, CreatedTokenSchema)
     @blp.alt_response(401, schema=ProblemSchema, description=UNAUTHORIZED)
-    @blp.alt_response(422, schema=ProblemSchema, description="Invalid name")
+    @blp.alt_response(
+        422,
+        schema=ProblemSchema,
+        description="Invalid name, an unknown scope or one the token asking lacks, or an "
+        "expiry in the past or more than a year ahead",
+    )
     def post(self, data: dict) -> Any:
-        """Create another token (needs a token: the first one comes from the account page).
-        The secret is in this answer only."""
-        token, secret = tokens.create_token(api_user(), data["name"])
+        """Create another token (needs a token: the first one comes from the account page),
+        with at most the scopes of the token asking. The secret is in this answer only."""
+        token, secret = tokens.create_token(
+            api_user(),
+            data["name"],
+            data["scopes"],
+            data["expires_at"],
+            granted_by=api_token().scope_set,
+        )
         return _Created(token, secret)
 
 

@@ -110,7 +110,12 @@ class Membership(db.Model):
 
 
 class ApiToken(db.Model):
-    """A personal API token. Only its SHA-256 is stored; the token is shown once."""
+    """A personal API token. Only its SHA-256 is stored; the token is shown once.
+
+    ``scopes`` is the space-separated list of what it may do (marketplace.accounts.scopes);
+    it stops working at ``expires_at``. ``last_used_address`` is the client address of the use
+    recorded at ``last_used_at``.
+    """
 
     __tablename__ = "api_tokens"
 
@@ -122,5 +127,12 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scopes: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_address: Mapped[str | None] = mapped_column(String(45))
 
     user: Mapped[User] = relationship()
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
 from urllib.parse import urlsplit
 
 from flask import (
@@ -17,7 +19,8 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
-from marketplace.accounts import recovery, services, tokens
+from ledger import utcnow
+from marketplace.accounts import recovery, scopes, services, tokens
 from marketplace.accounts.forms import (
     EmailChangeForm,
     EmptyForm,
@@ -39,6 +42,7 @@ from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.extensions import limiter
 from marketplace.forms import flash_error, show_errors
 from marketplace.pagination import html_page
+from marketplace.time import viewer_zone
 
 bp = Blueprint("accounts", __name__)
 
@@ -108,14 +112,45 @@ def logout() -> ResponseReturnValue:
     return redirect(url_for("main.home"))
 
 
-def _account_page(new_token: tuple | None = None, token_error: str = "", status: int = 200):
+#: The expiry the token form suggests.
+SUGGESTED_TOKEN_DAYS = 90
+
+
+def _account_page(
+    new_token: tuple | None = None,
+    token_errors: dict[str, list[str]] | None = None,
+    status: int = 200,
+):
+    today = datetime.now(viewer_zone()).date()
     return render_template(
         "accounts/account.html",
         organizations=services.organizations_of(current_user),
         tokens=tokens.tokens_of(current_user),
         new_token=new_token,
-        token_error=token_error,
+        token_errors=token_errors or {},
+        token_form=request.form if token_errors else {},
+        areas=scopes.DESCRIPTIONS,
+        money_scopes=scopes.MONEY_SCOPES,
+        now=utcnow(),
+        suggested_expiry=today + timedelta(days=SUGGESTED_TOKEN_DAYS),
+        earliest_expiry=today + timedelta(days=1),
+        latest_expiry=tokens.latest_expiry(datetime.now(viewer_zone())).date(),
     ), status
+
+
+def _expiry_from_form(text: str) -> datetime | None:
+    """The start of the chosen day in the viewer's time zone: "expires on 1 March" means it
+    stops working as 1 March begins. None when no date was given."""
+    if not text.strip():
+        return None
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise Invalid(
+            "Please correct the highlighted fields.",
+            {"expires_at": ["Give the expiry date as YYYY-MM-DD."]},
+        ) from None
+    return datetime.combine(day, dt_time(), tzinfo=viewer_zone()).astimezone(UTC)
 
 
 @bp.route("/account")
@@ -132,10 +167,14 @@ def create_token() -> ResponseReturnValue:
     if not EmptyForm().validate_on_submit():  # CSRF
         return redirect(url_for("accounts.account"))
     try:
-        token, secret = tokens.create_token(current_user, request.form.get("name", ""))
+        token, secret = tokens.create_token(
+            current_user,
+            request.form.get("name", ""),
+            request.form.getlist("scopes"),
+            _expiry_from_form(request.form.get("expires_on", "")),
+        )
     except Invalid as error:
-        message = " ".join(m for ms in error.errors.values() for m in ms) or error.message
-        return _account_page(token_error=message, status=422)
+        return _account_page(token_errors=error.errors or {"": [error.message]}, status=422)
     response = make_response(_account_page(new_token=(token, secret)))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -19,7 +19,16 @@ from flask_smorest import Blueprint
 from marketplace.accounts.limits import invitation_limit
 from marketplace.accounts.services import get_organization
 from marketplace.api import ID, Annotated, problem_responses
-from marketplace.auth import READ_AUTH, READ_OPTIONAL_AUTH, WRITE_AUTH, api_user, api_viewer
+from marketplace.auth import (
+    ACCOUNT,
+    READ_AUTH,
+    READ_OPTIONAL_AUTH,
+    WRITE_AUTH,
+    api_user,
+    api_viewer,
+    token_area,
+    token_scope,
+)
 from marketplace.challenges import search as search_service
 from marketplace.challenges import services
 from marketplace.challenges.access import get_visible
@@ -61,6 +70,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Needs, terms, funding, invitations, dialogue and notifications",
 )
+token_area(blp, "needs")
 
 
 PROBLEMS = {
@@ -223,6 +233,7 @@ class Acceptances(MethodView):
 
 @blp.route(f"/challenges/<{ID}:challenge_id>/fundings")
 class Fundings(MethodView):
+    @token_scope(money=True)
     @blp.doc(security=WRITE_AUTH)
     @blp.arguments(FundingInputSchema, required=False)
     @blp.response(201, PaymentSchema)
@@ -334,6 +345,7 @@ class Notifications(MethodView):
     @blp.arguments(CursorQuerySchema, location="query")
     @blp.response(200, NotificationPageSchema)
     @problems(401, 422)
+    @token_scope(ACCOUNT)
     def get(self, query: dict) -> Any:
         """A page of your notifications, newest first."""
         return notifications.inbox(api_user(), **query)
@@ -344,6 +356,7 @@ class NotificationsRead(MethodView):
     @blp.doc(security=WRITE_AUTH)
     @blp.response(204)
     @problems(401)
+    @token_scope(ACCOUNT)
     def post(self) -> None:
         """Mark all your notifications read."""
         notifications.mark_all_read(api_user())

@@ -16,7 +16,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from marketplace.api import ID, Annotated, problem_responses
-from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user
+from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user, token_area, token_scope
 from marketplace.finance import dashboard, exports, journal, reconciliation, services, statements
 from marketplace.finance.schemas import (
     AccountPageSchema,
@@ -39,8 +39,10 @@ from marketplace.finance.schemas import (
     TrialBalanceSchema,
 )
 from marketplace.pagination import CursorQuerySchema
+from marketplace.rate_limits import export_limit
 
 blp = Blueprint("finance_api", __name__, url_prefix="/api/v1", description="The book")
+token_area(blp, "finance")
 
 
 PROBLEMS = {
@@ -226,6 +228,8 @@ class Exports(MethodView):
         401, 403, 422, _401=WRITE_401, _403="Only platform finance staff may export the book",
         _422="Invalid input: `errors` names each field and what is wrong with it",
     )  # fmt: skip
+    @token_scope(access="read")
+    @export_limit
     def post(self, data: dict) -> Any:
         """Export every transfer, or those effective from `start` to `end`, as CSV or an
         hledger journal (platform finance staff): the

@@ -29,6 +29,7 @@ from marketplace.finance.schemas import (
     TrialBalanceQuerySchema,
 )
 from marketplace.pagination import CursorQuerySchema
+from marketplace.rate_limits import export_limit
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
 
@@ -120,6 +121,7 @@ def export_list() -> ResponseReturnValue:
 
 @bp.route("/exports", methods=["POST"])
 @login_required
+@export_limit
 def request_export() -> ResponseReturnValue:
     try:
         period = ExportPeriodSchema().load(

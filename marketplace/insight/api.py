@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from marketplace.api import ID, problem_responses
-from marketplace.auth import READ_AUTH, api_user
+from marketplace.auth import READ_AUTH, api_user, token_area
 from marketplace.insight import services
 from marketplace.insight.schemas import (
     FunnelSchema,
@@ -23,6 +23,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Co-creator insight for seekers: funnels, response times, solver typology",
 )
+token_area(blp, "needs")
 
 
 PROBLEMS = {

@@ -14,7 +14,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from marketplace.api import ID, problem_responses
-from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user
+from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user, token_area, token_scope
 from marketplace.challenges.schemas import ChallengeSummarySchema
 from marketplace.errors import NotFound
 from marketplace.judging import closing, decisions, reviews
@@ -39,6 +39,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Reviewers, reviews, shortlists, decisions, awards and closing out",
 )
+token_area(blp, "judging")
 
 
 PROBLEMS = {
@@ -140,6 +141,7 @@ class DecisionItem(MethodView):
         "awarded already, the team has not confirmed its split, or escrow holds too little",
         _422="No feedback, or a prize or amount the terms do not allow",
     )
+    @token_scope(money=True)
     def post(self, data: dict, proposal_id: int) -> Any:
         """Award a prize or decline (owners and managers), always with feedback for the team.
         The same award sent again gives the same decision and writes nothing."""
@@ -187,6 +189,7 @@ class Close(MethodView):
         _409="Open until its deadline, not open or being judged, or submitted proposals "
         "still wait for a decision with feedback",
     )
+    @token_scope(money=True)
     def post(self, challenge_id: int) -> Any:
         """Close the need out (owners and managers): every submitted proposal has an answer;
         unspent escrow goes back to the seeker."""

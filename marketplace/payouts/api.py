@@ -14,7 +14,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from marketplace.api import ID, problem_responses
-from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user
+from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user, token_area
 from marketplace.pagination import CursorQuerySchema
 from marketplace.payouts import batches as services
 from marketplace.payouts.accounts import payout_account_of, start_onboarding
@@ -39,6 +39,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Payout accounts, and payout batches with four eyes",
 )
+token_area(blp, "payouts")
 
 
 PROBLEMS = {

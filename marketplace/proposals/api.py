@@ -17,7 +17,14 @@ from flask_smorest import Blueprint
 
 from marketplace.accounts.limits import invitation_limit
 from marketplace.api import ID, Annotated, problem_responses
-from marketplace.auth import READ_AUTH, READ_OPTIONAL_AUTH, WRITE_AUTH, api_user, api_viewer
+from marketplace.auth import (
+    READ_AUTH,
+    READ_OPTIONAL_AUTH,
+    WRITE_AUTH,
+    api_user,
+    api_viewer,
+    token_area,
+)
 from marketplace.pagination import CursorQuerySchema
 from marketplace.proposals import attachments, messages, services, team
 from marketplace.proposals.access import get_proposal, get_proposal_metadata, side_of
@@ -47,6 +54,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Proposals, teams and splits, attachments and private messages",
 )
+token_area(blp, "proposals")
 
 
 PROBLEMS = {

@@ -15,8 +15,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from marketplace.api import ID, problem_responses
-from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user
+from marketplace.auth import READ_AUTH, WRITE_AUTH, api_user, token_area
 from marketplace.challenges.schemas import PaymentSchema
+from marketplace.rate_limits import export_limit
 from marketplace.value import contributions, earnings, reports
 from marketplace.value import share_payments as payments
 from marketplace.value.schemas import (
@@ -36,6 +37,7 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Value sharing: earnings, contributions, value reports and their payment",
 )
+token_area(blp, "value")
 
 
 PROBLEMS = {
@@ -91,6 +93,7 @@ class EarningsCsv(MethodView):
     @blp.doc(security=READ_AUTH)
     @blp.response(200, content_type="text/csv", description="A header, then one row per line")
     @problems(401)
+    @export_limit
     def get(self) -> Response:
         """Your earnings lines as CSV (amounts in minor and in major units)."""
         return Response(

@@ -21,6 +21,7 @@ from marketplace.extensions import db
 from marketplace.forms import flash_error
 from marketplace.payments.models import PaymentStatus
 from marketplace.payouts.accounts import payout_account_of
+from marketplace.rate_limits import export_limit
 from marketplace.value import contributions, earnings, forms, reports
 from marketplace.value import share_payments as payments
 from marketplace.value.models import ValueReport
@@ -42,6 +43,7 @@ def my_earnings() -> ResponseReturnValue:
 
 @bp.route("/me/earnings.csv")
 @login_required
+@export_limit
 def earnings_csv() -> ResponseReturnValue:
     return Response(
         earnings.earnings_csv(current_user),

@@ -1,20 +1,23 @@
-"""API tokens: the last use is written at most once a minute per token, in a short transaction
-of its own, and an API read with a recently used token writes nothing."""
+"""API tokens: an expiry required and at most a year ahead, an expired token refused, scopes
+chosen at creation (never more than the token asking has), the last use (time and address)
+written at most once a minute per token in a short transaction of its own and shown, and an API
+read with a recently used token writes nothing."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ledger import utcnow
 from marketplace.accounts import tokens
 from marketplace.accounts.models import ApiToken
 from marketplace.db import transaction
-from marketplace.errors import NotFound
+from marketplace.errors import Invalid, NotFound
 from marketplace.extensions import db
-from tests.factories import UserFactory
+from tests.factories import UserFactory, bearer, make_token
 from tests.sql_writes import writes_during
 
 
@@ -22,7 +25,7 @@ from tests.sql_writes import writes_during
 def token(app) -> tuple[int, str]:
     """A fresh token of a new user: its id and secret."""
     with app.app_context():
-        created, secret = tokens.create_token(UserFactory(), "laptop")
+        created, secret = make_token(UserFactory(), "laptop")
         return created.id, secret
 
 
@@ -90,3 +93,144 @@ def test_a_revoked_token_no_longer_authenticates_and_others_cannot_revoke_it(
         owner = db.session.get(ApiToken, token_id).user
         assert tokens.revoke_token(owner, token_id).revoked_at is not None
     assert client.get("/api/v1/me", headers=headers).status_code == 401
+
+
+# --- Expiry -------------------------------------------------------------------------------
+
+API = "/api/v1"
+
+
+def token_json(**changes: object) -> dict:
+    expires_at = (utcnow() + timedelta(days=30)).replace(microsecond=0)
+    return {"name": "CI", "scopes": ["needs:read"], "expires_at": expires_at.isoformat(), **changes}
+
+
+def test_the_expiry_is_required_in_the_future_and_at_most_a_year_ahead(app) -> None:
+    now = utcnow()
+    cases = {
+        None: "Choose when the token expires",
+        now - timedelta(seconds=1): "must be in the future",
+        tokens.latest_expiry(now) + timedelta(minutes=1): "at most one year",
+    }
+    with app.app_context():
+        owner = UserFactory()
+        for expires_at, message in cases.items():
+            with pytest.raises(Invalid) as refused:
+                tokens.create_token(owner, "x", ["needs:read"], expires_at)
+            assert set(refused.value.errors) == {"expires_at"}
+            assert message in refused.value.errors["expires_at"][0]
+        almost_a_year = tokens.latest_expiry(utcnow()) - timedelta(minutes=1)
+        made, _secret = tokens.create_token(owner, "x", ["needs:read"], almost_a_year)
+        assert made.expires_at == almost_a_year
+        assert db.session.scalar(select(func.count(ApiToken.id))) == 1
+
+
+def test_the_api_gives_a_field_error_for_each_bad_expiry(app, client) -> None:
+    with app.app_context():
+        headers = bearer(UserFactory())
+    year = tokens.latest_expiry(utcnow())
+    for expires_at, message in [
+        (None, "Choose when the token expires"),
+        ("2020-01-01T00:00:00+00:00", "must be in the future"),
+        ((year + timedelta(days=2)).isoformat(), "at most one year"),
+        ("2027-01-01T00:00:00", "aware"),  # no time zone: which moment would it be?
+    ]:
+        body = token_json(expires_at=expires_at)
+        if expires_at is None:
+            del body["expires_at"]
+        response = client.post(f"{API}/me/tokens", json=body, headers=headers)
+        assert response.status_code == 422, response.json
+        assert message in " ".join(response.json["errors"]["expires_at"]), response.json
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ApiToken.id))) == 1  # the one asking
+
+
+def test_the_account_page_asks_for_an_expiry_within_a_year(app, client, auth) -> None:
+    with app.app_context():
+        email = UserFactory().email
+    auth.login(email)
+    form = {"name": "script", "scopes": "needs:read"}
+    too_far = (utcnow() + timedelta(days=400)).date().isoformat()
+    for expires_on, message in [
+        ("", "Choose when the token expires"),
+        ("2020-01-01", "must be in the future"),
+        (too_far, "at most one year"),
+        ("next week", "YYYY-MM-DD"),
+    ]:
+        response = client.post("/account/tokens", data={**form, "expires_on": expires_on})
+        assert response.status_code == 422
+        page = response.get_data(as_text=True)
+        error = re.search(r'data-test="token-error-expires_at">([^<]+)<', page)
+        assert error and message in error.group(1), page
+    response = client.post("/account/tokens", data={**form, "expires_on": ""})
+    assert 'data-test="token-error-scopes"' not in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ApiToken.id))) == 0
+
+
+def test_an_expired_token_is_refused_and_says_so(app, client, token) -> None:
+    token_id, secret = token
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert client.get(f"{API}/me", headers=headers).status_code == 200
+    with app.app_context(), transaction():
+        db.session.execute(
+            update(ApiToken)
+            .where(ApiToken.id == token_id)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    for method, path in [("get", "/me"), ("get", "/challenges"), ("post", "/notifications/read")]:
+        response = getattr(client, method)(f"{API}{path}", headers=headers)
+        assert response.status_code == 401, (path, response.json)
+        assert "expired" in response.json["detail"]
+
+
+# --- Scopes at creation -------------------------------------------------------------------
+
+
+def test_scopes_are_required_and_known(app) -> None:
+    with app.app_context():
+        owner = UserFactory()
+        later = utcnow() + timedelta(days=1)
+        for chosen, message in [([], "at least one scope"), (["needs:admin"], "needs:admin")]:
+            with pytest.raises(Invalid) as refused:
+                tokens.create_token(owner, "x", chosen, later)
+            assert message in refused.value.errors["scopes"][0]
+        made, _secret = tokens.create_token(owner, "x", ["finance:read", "needs:read"], later)
+        assert made.scopes == "needs:read finance:read"  # in a fixed order
+
+
+def test_a_token_cannot_make_a_token_with_more_scopes_than_it_has(app, client) -> None:
+    with app.app_context():
+        headers = bearer(UserFactory(), scopes=["needs:read", "proposals:write"])
+    wider = token_json(scopes=["needs:read", "needs:write"])
+    response = client.post(f"{API}/me/tokens", json=wider, headers=headers)
+    assert response.status_code == 422
+    assert "needs:write" in response.json["errors"]["scopes"][0]
+    narrower = token_json(scopes=["proposals:write"])
+    response = client.post(f"{API}/me/tokens", json=narrower, headers=headers)
+    assert response.status_code == 201, response.json
+    assert response.json["scopes"] == ["proposals:write"]
+
+
+# --- Last use -----------------------------------------------------------------------------
+
+
+def test_the_last_use_time_and_address_are_listed(app, client, auth, token) -> None:
+    token_id, secret = token
+    headers = {"Authorization": f"Bearer {secret}"}
+    listed = client.get(f"{API}/me/tokens", headers=headers, environ_base={"REMOTE_ADDR": "::1"})
+    assert listed.json[0]["last_used_address"] == "::1"  # the use that lists it counts
+    set_last_used(app, token_id, utcnow() - timedelta(minutes=5))
+    elsewhere = {"REMOTE_ADDR": "203.0.113.7"}
+    assert client.get(f"{API}/me", headers=headers, environ_base=elsewhere).status_code == 200
+    listed = client.get(f"{API}/me/tokens", headers=headers, environ_base=elsewhere).json
+    assert listed[0]["last_used_address"] == "203.0.113.7"
+    assert listed[0]["last_used_at"] is not None
+    assert listed[0]["scopes"] and listed[0]["expires_at"]
+    with app.app_context():
+        owner_email = db.session.get(ApiToken, token_id).user.email
+    auth.login(owner_email)
+    page = client.get("/account").get_data(as_text=True)
+    row = re.search(rf'data-test="token-{token_id}">(.*?)</tr>', page, re.S).group(1)
+    last_used = re.search(r'data-test="last-used">([^<]+)<', row).group(1)
+    assert last_used.endswith("from 203.0.113.7") and "never" not in last_used

@@ -15,23 +15,34 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from ledger import utcnow
-from marketplace.accounts import tokens
 from marketplace.accounts.models import ApiToken, Organization, OrganizationDomain
 from marketplace.challenges.models import Challenge
 from marketplace.extensions import db
 from tests.challenges.conftest import create, fund_and_open, user
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_token
 
 API = "/api/v1"
 
 
 def token_for(app: Flask, email: str, name: str = "test") -> str:
     with app.app_context():
-        return tokens.create_token(user(email), name)[1]
+        return make_token(user(email), name)[1]
 
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+def new_token_json(name: str) -> dict:
+    """A POST /me/tokens body: a read scope, expiring in a month."""
+    expires_at = (utcnow() + timedelta(days=30)).replace(microsecond=0)
+    return {"name": name, "scopes": ["needs:read"], "expires_at": expires_at.isoformat()}
+
+
+def token_form(name: str) -> dict:
+    """The account page's token form: a read scope, expiring in a month."""
+    expires_on = (utcnow() + timedelta(days=30)).date().isoformat()
+    return {"name": name, "scopes": "needs:read", "expires_on": expires_on}
 
 
 @pytest.fixture
@@ -157,7 +168,7 @@ def test_another_users_token_cannot_be_revoked(app, client, auth, people) -> Non
 
 def test_a_token_makes_more_tokens_and_the_secret_is_shown_once(app, client, people) -> None:
     headers = bearer(token_for(app, people.solver))
-    response = client.post(f"{API}/me/tokens", json={"name": "CI"}, headers=headers)
+    response = client.post(f"{API}/me/tokens", json=new_token_json("CI"), headers=headers)
     assert response.status_code == 201
     secret = response.json["token"]
     assert secret.startswith(response.json["prefix"])
@@ -165,7 +176,7 @@ def test_a_token_makes_more_tokens_and_the_secret_is_shown_once(app, client, peo
     listed = client.get(f"{API}/me/tokens", headers=headers).get_data(as_text=True)
     assert secret not in listed
     for name in ("", "   ", "x" * 81, "tab\there"):
-        response = client.post(f"{API}/me/tokens", json={"name": name}, headers=headers)
+        response = client.post(f"{API}/me/tokens", json=new_token_json(name), headers=headers)
         assert response.status_code == 422
         assert "name" in response.json["errors"]
 
@@ -206,11 +217,11 @@ def test_the_api_needs_no_csrf_token_but_pages_do(app, client, people, csrf_on) 
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
     login = {"email": people.manager, "password": "correct horse battery", "csrf_token": csrf}
     assert client.post("/login", data=login).status_code == 302
-    assert client.post("/account/tokens", data={"name": "no csrf"}).status_code == 400
+    assert client.post("/account/tokens", data=token_form("no csrf")).status_code == 400
     assert count(app, ApiToken) == 1
     page = client.get("/account").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    response = client.post("/account/tokens", data={"name": "laptop", "csrf_token": csrf})
+    response = client.post("/account/tokens", data={**token_form("laptop"), "csrf_token": csrf})
     assert response.status_code == 200
     assert count(app, ApiToken) == 2
 
@@ -218,7 +229,7 @@ def test_the_api_needs_no_csrf_token_but_pages_do(app, client, people, csrf_on) 
 def test_the_account_page_creates_shows_once_and_revokes_tokens(app, client, auth, people) -> None:
     auth.login(people.solver)
     assert "You have no API tokens" in client.get("/account").get_data(as_text=True)
-    response = client.post("/account/tokens", data={"name": "reporting script"})
+    response = client.post("/account/tokens", data=token_form("reporting script"))
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     page = response.get_data(as_text=True)
@@ -226,7 +237,7 @@ def test_the_account_page_creates_shows_once_and_revokes_tokens(app, client, aut
     assert client.get(f"{API}/me", headers=bearer(secret)).json["email"] == people.solver
     page = client.get("/account").get_data(as_text=True)
     assert "reporting script" in page and secret not in page and secret[:12] in page
-    assert client.post("/account/tokens", data={"name": ""}).status_code == 422
+    assert client.post("/account/tokens", data=token_form("")).status_code == 422
     with app.app_context():
         token_id = db.session.scalar(select(ApiToken.id))
     assert client.post(f"/account/tokens/{token_id}/revoke").status_code == 302

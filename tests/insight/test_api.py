@@ -6,15 +6,15 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 
-from marketplace.accounts import tokens
 from tests.challenges.conftest import create, user
+from tests.factories import make_token
 
 API = "/api/v1"
 
 
 def bearer(app: Flask, email: str) -> dict[str, str]:
     with app.app_context():
-        return {"Authorization": f"Bearer {tokens.create_token(user(email), 'test')[1]}"}
+        return {"Authorization": f"Bearer {make_token(user(email))[1]}"}
 
 
 def test_a_need_insight_gives_the_funnel_and_response_times(app, client, people, funnel):

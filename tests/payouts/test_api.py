@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from marketplace.accounts.scopes import ALL_SCOPES
 from marketplace.extensions import db
 from marketplace.payouts.models import PayoutAccount, PayoutBatch, PayoutLine
 from tests.challenges.conftest import user
 from tests.challenges.test_api import bearer, token_for
+from tests.factories import make_token
 from tests.payouts.conftest import onboard
 
 API = "/api/v1"
@@ -141,6 +143,29 @@ def test_only_platform_finance_staff_handle_batches(
         anonymous = getattr(client, method)(path, json=body)
         assert anonymous.status_code == 401, (method, path, anonymous.json)
     assert client.get(item, headers=preparer).json["status"] == "prepared"
+
+
+def test_a_token_without_the_payouts_write_scope_cannot_approve(
+    app, client, sandbox_app, finance, owed
+) -> None:
+    """The approver is allowed to approve, but this token of theirs may only read payouts (and
+    everything else): refused before anything happens, the missing scope named."""
+    onboard(app, owed.lead)
+    preparer = bearer(token_for(app, finance.preparer))
+    batch = client.post(BATCHES, json={"currency": "USD", "minimum": 100}, headers=preparer).json
+    item = f"{BATCHES}/{batch['id']}"
+    with app.app_context():
+        all_but_one = [s for s in ALL_SCOPES if s != "payouts:write"]
+        secret = make_token(user(finance.approver), scopes=all_but_one)[1]
+    reader = {"Authorization": f"Bearer {secret}"}
+    assert client.get(item, headers=reader).json["status"] == "prepared"
+    for path, body in ((f"{item}/approval", None), (f"{item}/rejection", {"reason": "no"})):
+        refused = client.post(path, json=body, headers=reader)
+        assert refused.status_code == 403, refused.json
+        assert "payouts:write" in refused.json["detail"]
+    assert client.get(item, headers=preparer).json["status"] == "prepared"
+    approved = client.post(f"{item}/approval", headers=bearer(token_for(app, finance.approver)))
+    assert approved.status_code == 200, approved.json
 
 
 def test_unknown_batches_are_not_found(app, client, finance) -> None:

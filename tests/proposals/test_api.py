@@ -9,12 +9,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from marketplace.accounts import tokens
 from marketplace.extensions import db
 from marketplace.proposals.models import Proposal
 from tests import sample_files
 from tests.challenges.conftest import user
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_token
 from tests.proposals.conftest import PROPOSAL, build_team, draft_proposal, member_id
 
 API = "/api/v1"
@@ -25,7 +24,7 @@ PDF = sample_files.pdf()
 def auth(app: Flask, email: str) -> dict[str, str]:
     """An ``Authorization: Bearer`` header for a new token of ``email``."""
     with app.app_context():
-        return {"Authorization": f"Bearer {tokens.create_token(user(email), 'test')[1]}"}
+        return {"Authorization": f"Bearer {make_token(user(email))[1]}"}
 
 
 def user_id(app: Flask, email: str) -> int:

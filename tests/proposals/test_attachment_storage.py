@@ -14,7 +14,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from marketplace import files
-from marketplace.accounts import tokens
 from marketplace.db import transaction
 from marketplace.errors import Conflict
 from marketplace.extensions import db
@@ -22,6 +21,7 @@ from marketplace.proposals import attachments
 from marketplace.proposals.models import Attachment
 from tests import sample_files
 from tests.challenges.conftest import user
+from tests.factories import make_token
 
 PDF = sample_files.pdf()
 FULL_OR_READ_ONLY = [errno.ENOSPC, errno.EROFS, errno.EACCES]
@@ -61,7 +61,7 @@ def test_a_full_or_read_only_folder_is_a_422_field_error_in_the_api(
     app, client, people, submitted, uploads, monkeypatch, code
 ):
     with app.app_context():
-        headers = {"Authorization": f"Bearer {tokens.create_token(user(people.solver), 't')[1]}"}
+        headers = {"Authorization": f"Bearer {make_token(user(people.solver))[1]}"}
     fail_half_way(monkeypatch, code)
     response = client.post(
         f"/api/v1/proposals/{submitted.proposal_id}/attachments",
