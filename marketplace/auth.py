@@ -31,7 +31,9 @@ from flask_smorest import Api, Blueprint
 from marketplace.accounts import scopes
 from marketplace.accounts.models import ApiToken, User
 from marketplace.accounts.services import get_user
-from marketplace.accounts.tokens import check_token
+from marketplace.accounts.tokens import PREFIX_LENGTH, SECRET_PREFIX, check_token
+from marketplace.audit.log import record
+from marketplace.audit.models import Outcome
 from marketplace.errors import DomainError, Forbidden, Unauthorized, problem, wants_json
 from marketplace.extensions import login_manager
 
@@ -159,6 +161,14 @@ def required_scope() -> tuple[str | None, bool]:
 def _check_scope(token: ApiToken) -> None:
     needed, _money = required_scope()
     if needed is not None and needed not in token.scope_set:
+        record(
+            "token.use",
+            obj=token,
+            actor=token.user,
+            outcome=Outcome.REFUSED,
+            details={"reason": "scope", "scope": needed, "request": _request_line()},
+            apart=True,
+        )
         raise Forbidden(
             f"This API token lacks the scope {needed}, which {request.method} {request.path} "
             f"needs; its scopes: {token.scopes}. Make a token with {needed} on your account "
@@ -199,9 +209,32 @@ def token_user() -> User | None:
         g.api_token, g.api_token_error = None, None
         try:
             g.api_token = check_token(bearer_token(), request.remote_addr)
+            g.api_token_id = g.api_token.id  # for the audit log
         except DomainError as error:
             g.api_token_error = error
     return g.api_token.user if g.api_token is not None else None
+
+
+def _request_line() -> str:
+    return f"{request.method} {request.path}"
+
+
+def record_failed_authentication(reason: str) -> None:
+    """Audit a request refused for its token: unknown, revoked or expired ("refused"), or
+    one of too many such from its address ("throttled"). A guessed token's first characters
+    are kept, as the token list shows a real one's."""
+    token = bearer_token() or ""
+    record(
+        "token.authenticate",
+        object_type="api_token",
+        outcome=Outcome.REFUSED,
+        details={
+            "reason": reason,
+            "prefix": token[:PREFIX_LENGTH] if token.startswith(SECRET_PREFIX) else None,
+            "request": _request_line(),
+        },
+        apart=True,
+    )
 
 
 def api_viewer() -> User | None:
@@ -209,6 +242,9 @@ def api_viewer() -> User | None:
     if "Authorization" in request.headers:
         user = token_user()
         if user is None:
+            if not g.get("api_token_failure_recorded"):
+                g.api_token_failure_recorded = True
+                record_failed_authentication(g.api_token_error.message)
             raise g.api_token_error
         return user
     if request.method not in SAFE_METHODS:

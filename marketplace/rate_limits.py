@@ -21,11 +21,12 @@ from __future__ import annotations
 import time
 
 from flask import Flask, Response, current_app, request
+from flask_limiter import RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 from flask_smorest import Blueprint
 
-from marketplace.auth import token_user
+from marketplace.auth import record_failed_authentication, token_user
 from marketplace.errors import wants_json
 from marketplace.extensions import limiter
 
@@ -44,6 +45,10 @@ def client_key() -> str:
 
 def _failed_token_authentication(response: Response) -> bool:
     return response.status_code == 401 and "Authorization" in request.headers
+
+
+def _token_failures_breached(_limit: RequestLimit) -> None:
+    record_failed_authentication("too many failed token authentications from this address")
 
 
 def _no_token() -> bool:
@@ -76,6 +81,7 @@ _API_LIMITS = (
         key_func=get_remote_address,
         exempt_when=_no_token,
         deduct_when=_failed_token_authentication,
+        on_breach=_token_failures_breached,
         error_message="Too many requests with an invalid API token from your address; "
         "wait for the time in Retry-After.",
     ),

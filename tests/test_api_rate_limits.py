@@ -13,8 +13,10 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
-from marketplace.extensions import limiter
+from marketplace.audit.models import AuditEvent
+from marketplace.extensions import db, limiter
 from tests.factories import UserFactory, bearer
 
 API = "/api/v1"
@@ -60,6 +62,14 @@ def test_the_21st_failed_token_authentication_in_a_minute_answers_429(app, clien
     assert refused.status_code == 429
     assert refused.json["status"] == 429 and "invalid API token" in refused.json["detail"]
     assert 0 < int(refused.headers["Retry-After"]) <= 61
+    with app.app_context():
+        reasons = [
+            event.details["reason"]
+            for event in db.session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "token.authenticate")
+            )
+        ]
+    assert len(reasons) == 21 and reasons[-1].startswith("too many failed")
     # From that address even a valid token waits: guessing gets nowhere.
     assert client.get(f"{API}/me", headers=valid, environ_base=attacker).status_code == 429
     # Requests without a token, and tokens from elsewhere, are not held back.

@@ -109,7 +109,13 @@ def create_token(
         expires_at=expires_at,
     )
     db.session.add(token)
-    record("token.create", obj=token, actor=user, details={"name": name})
+    db.session.flush()
+    record(
+        "token.create",
+        obj=token,
+        actor=user,
+        details={"name": name, "scopes": token.scopes, "expires_at": expires_at.isoformat()},
+    )
     return token, secret
 
 
@@ -123,7 +129,7 @@ def revoke_token(user: User, token_id: int) -> ApiToken:
         raise NotFound("No such token.")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
-        record("token.revoke", obj=token, actor=user)
+        record("token.revoke", obj=token, actor=user, details={"name": token.name})
     return token
 
 

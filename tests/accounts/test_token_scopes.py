@@ -9,6 +9,7 @@ from flask import Flask, request
 from sqlalchemy import func, select
 
 from marketplace.accounts import scopes
+from marketplace.audit.models import AuditEvent
 from marketplace.auth import SAFE_METHODS, required_scope
 from marketplace.challenges.models import Challenge
 from marketplace.extensions import db
@@ -96,6 +97,10 @@ def test_a_read_only_token_reads_but_is_refused_a_write(app: Flask, client) -> N
     assert response.json["title"] == "Forbidden"
     assert "needs:write" in response.json["detail"]
     assert count_needs(app) == before
+    with app.app_context():
+        (event,) = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "token.use"))
+        assert (event.outcome, event.details["scope"]) == ("refused", "needs:write")
+        assert event.api_token_id is not None and event.object_id == str(event.api_token_id)
     # The write scope gets past the check: the body is then read (and refused, 422).
     with app.app_context():
         writer = bearer(UserFactory(), scopes=["needs:write"])

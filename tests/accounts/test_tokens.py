@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from ledger import utcnow
 from marketplace.accounts import tokens
 from marketplace.accounts.models import ApiToken
+from marketplace.audit.models import AuditEvent
 from marketplace.db import transaction
 from marketplace.errors import Invalid, NotFound
 from marketplace.extensions import db
@@ -234,3 +235,37 @@ def test_the_last_use_time_and_address_are_listed(app, client, auth, token) -> N
     row = re.search(rf'data-test="token-{token_id}">(.*?)</tr>', page, re.S).group(1)
     last_used = re.search(r'data-test="last-used">([^<]+)<', row).group(1)
     assert last_used.endswith("from 203.0.113.7") and "never" not in last_used
+
+
+# --- Audit --------------------------------------------------------------------------------
+
+
+def audit_events(app, action: str) -> list[AuditEvent]:
+    with app.app_context():
+        return list(
+            db.session.scalars(
+                select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
+            )
+        )
+
+
+def test_creating_revoking_and_refused_tokens_are_audited(app, client, token) -> None:
+    token_id, secret = token
+    (created,) = audit_events(app, "token.create")
+    assert (created.object_type, created.object_id) == ("api_token", str(token_id))
+    assert created.details["scopes"] and secret not in str(created.details)
+    headers = {"Authorization": f"Bearer {secret}"}
+    with app.app_context():
+        owner = db.session.get(ApiToken, token_id).user
+        tokens.revoke_token(owner, token_id)
+        tokens.revoke_token(owner, token_id)  # again: no change, no event
+    (revoked,) = audit_events(app, "token.revoke")
+    assert (revoked.object_id, revoked.actor_user_id) == (str(token_id), created.actor_user_id)
+    elsewhere = {"REMOTE_ADDR": "198.51.100.9"}
+    assert client.get(f"{API}/me", headers=headers, environ_base=elsewhere).status_code == 401
+    bad = {"Authorization": "Bearer cct_guessed-token"}
+    assert client.post(f"{API}/notifications/read", headers=bad).status_code == 401
+    first, second = audit_events(app, "token.authenticate")
+    assert (first.outcome, first.ip_address) == ("refused", "198.51.100.9")
+    assert first.details["request"] == "GET /api/v1/me"
+    assert second.details["prefix"] == "cct_guessed-"
