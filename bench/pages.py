@@ -355,6 +355,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "SECRET_KEY": "bench-pages",
         "REDIS_URL": "",
         "LOGIN_RATE_LIMIT": "100000 per minute",
+        "API_RATE_LIMIT": "1000000 per minute",
+        "API_WRITE_RATE_LIMIT": "1000000 per minute",
     }
     print(f"pages on {args.schema}: gunicorn, {args.requests} requests a page", flush=True)
     with (

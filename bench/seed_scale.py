@@ -38,6 +38,7 @@ from bench.ledger_bench import DEFAULT_URL, migrate_to_head, psycopg_url  # noqa
 from bench.scale_book import Book, can_receive, simulate  # noqa: E402
 from bench.scale_copy import Clock, Tables, as_json  # noqa: E402
 from bench.scale_world import ROLES, World, build  # noqa: E402
+from marketplace.accounts.scopes import ALL_SCOPES  # noqa: E402
 
 PASSWORD = "scale-password"
 SEARCH_TERM = "packaging film"
@@ -382,10 +383,11 @@ def _bench_people(tables: Tables, world: World, book: Book) -> dict[str, dict]:
             token_id += 1
             token = "cct_" + secrets.token_urlsafe(32)
             connection.execute(
-                "INSERT INTO api_tokens (id, user_id, name, prefix, token_sha256, created_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s)",
+                "INSERT INTO api_tokens (id, user_id, name, prefix, token_sha256, created_at, "
+                "scopes, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
                 (token_id, ident, "scale bench", token[:12],
-                 hashlib.sha256(token.encode()).hexdigest(), world.now),
+                 hashlib.sha256(token.encode()).hexdigest(), world.now,
+                 " ".join(ALL_SCOPES), max(world.now, ledger.utcnow()) + timedelta(days=365)),
             )  # fmt: skip
         email = world.email(ident) if is_user else ""
         connection.execute(
