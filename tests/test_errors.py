@@ -7,7 +7,6 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from marketplace.accounts import tokens
 from marketplace.accounts.models import Organization
 from marketplace.challenges import services as needs
 from marketplace.challenges.models import Challenge
@@ -20,7 +19,7 @@ from marketplace.notifications.models import Notification
 from marketplace.proposals import services as proposals
 from marketplace.proposals.models import Proposal
 from tests.challenges.conftest import opened, people, user  # noqa: F401
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_token
 from tests.local_servers import SMTPServer
 
 
@@ -75,7 +74,7 @@ def test_a_nul_character_in_a_form_is_a_clear_400(client) -> None:
 
 def bearer_of(app, email: str) -> dict[str, str]:
     with app.app_context():
-        return {"Authorization": f"Bearer {tokens.create_token(user(email), 'test')[1]}"}
+        return {"Authorization": f"Bearer {make_token(user(email))[1]}"}
 
 
 def test_json_nested_5000_arrays_deep_is_a_400_problem(app, client, people) -> None:  # noqa: F811

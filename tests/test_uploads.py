@@ -17,7 +17,6 @@ from pypdf import PdfWriter
 from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject, TextStringObject
 from sqlalchemy import func, select
 
-from marketplace.accounts import tokens
 from marketplace.accounts.models import Organization
 from marketplace.errors import Invalid
 from marketplace.extensions import db
@@ -26,6 +25,7 @@ from marketplace.proposals.models import Attachment
 from marketplace.uploads import images, office
 from tests import sample_files as sample
 from tests.challenges.conftest import people, user  # noqa: F401
+from tests.factories import make_token
 from tests.local_servers import EICAR, Clamd
 from tests.proposals.conftest import need, submitted  # noqa: F401
 
@@ -44,7 +44,7 @@ def uploads(app, tmp_path) -> Path:
 @pytest.fixture
 def token(app, people) -> dict[str, str]:  # noqa: F811
     with app.app_context():
-        return {"Authorization": f"Bearer {tokens.create_token(user(people.solver), 't')[1]}"}
+        return {"Authorization": f"Bearer {make_token(user(people.solver))[1]}"}
 
 
 def upload(client, proposal_id: int, name: str, data: bytes, headers: dict):

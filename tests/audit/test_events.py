@@ -24,7 +24,7 @@ from marketplace.proposals import attachments
 from marketplace.proposals import services as proposals
 from marketplace.value import reports
 from tests.challenges.conftest import create, user
-from tests.factories import UserFactory, make_terms
+from tests.factories import UserFactory, make_terms, make_token
 from tests.payouts.conftest import onboard
 from tests.value.test_reports import period
 
@@ -74,11 +74,16 @@ def test_membership_and_role_changes_and_refusals(app: Flask, people, new_events
 def test_token_creation_and_revocation(app: Flask, new_events) -> None:
     with app.app_context():
         person = UserFactory()
-        token, secret = tokens.create_token(person, "laptop")
+        token, secret = make_token(person, "laptop")
         tokens.revoke_token(person, token.id)
         created, revoked = new_events()
         assert (created.action, created.object_id) == ("token.create", str(token.id))
-        assert secret not in str(created.details) and created.details == {"name": "laptop"}
+        assert secret not in str(created.details)
+        assert created.details == {
+            "name": "laptop",
+            "scopes": token.scopes,
+            "expires_at": token.expires_at.isoformat(),
+        }
         assert (revoked.action, revoked.actor_user_id) == ("token.revoke", person.id)
 
 
