@@ -15,12 +15,11 @@ import pytest
 from flask import Flask
 
 from marketplace import create_app
-from marketplace.accounts import tokens
 from marketplace.extensions import db, limiter
 from marketplace.headers.policy import css_color
 from tests.conftest import ROOT, test_config
 from tests.crawl import missing_security_headers
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory, UserFactory, make_token
 
 TEMPLATES = ROOT / "templates"
 
@@ -75,7 +74,7 @@ def test_static_files_keep_their_caching_but_get_the_headers(client, auth, membe
 
 def test_api_answers_with_a_token_or_a_session_are_never_stored(app, client, auth, member) -> None:
     with app.app_context():
-        secret = tokens.create_token(UserFactory(), "headers")[1]
+        secret = make_token(UserFactory(), "headers")[1]
     anonymous = client.get("/api/v1/challenges")
     assert anonymous.status_code == 200
     assert_header_set(anonymous, signed_in=False, path="/api/v1/challenges")

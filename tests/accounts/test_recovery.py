@@ -19,7 +19,7 @@ from marketplace.demo import DEMO_PASSWORD, PEOPLE
 from marketplace.extensions import db, limiter
 from marketplace.outbox import OutboxJob
 from tests.conftest import PASSWORD
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_token
 
 NEW_PASSWORD = "velvet tractor orbit lemon"
 MAIL = "marketplace.mail"
@@ -382,9 +382,7 @@ def test_invitation_redemption_is_limited_on_pages_and_api(app, client, auth, ad
     # The same count covers team invitations and the API.
     assert client.post("/team-invitations/guess").status_code == 429
     with app.app_context():
-        from marketplace.accounts.tokens import create_token
-
-        _, secret = create_token(user(ada), "test")
+        _, secret = make_token(user(ada), "test")
     api = client.post(
         "/api/v1/invitations/redeem",
         json={"token": "guess"},
