@@ -60,6 +60,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace import main
     from marketplace.accounts import api as accounts_api
     from marketplace.accounts import views as accounts_views
+    from marketplace.audit import views as audit_views
     from marketplace.auth import protect_api
     from marketplace.challenges import api as challenges_api
     from marketplace.challenges import views as challenges_views
@@ -88,7 +89,7 @@ def register_blueprints(app: Flask) -> None:
         main.bp, accounts_views.bp, finance_views.bp, challenges_views.bp, dialogue_views.bp,
         notifications_views.bp, payments_views.bp, payments_webhooks.bp, portal_views.bp,
         proposals_views.bp, judging_views.bp, payouts_views.bp, insight_views.bp, value_views.bp,
-        operations_views.bp, headers_views.bp,
+        operations_views.bp, headers_views.bp, audit_views.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     api_blueprints = [
