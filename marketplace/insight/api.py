@@ -43,7 +43,7 @@ class NeedInsight(MethodView):
     @blp.response(200, FunnelSchema)
     @problems(401, 403, 404)
     def get(self, challenge_id: int) -> Any:
-        """The need's funnel (views, terms accepted, proposals started, submitted, decided,
+        """The need's funnel (views, terms accepted, proposals submitted, decided,
         awarded) and response times (its organization's owners, managers and reviewers)."""
         return services.need_insight(api_user(), challenge_id)
 

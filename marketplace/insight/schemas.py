@@ -12,8 +12,8 @@ from marketplace.pagination import MAX_CURSOR_LENGTH, MAX_PER_PAGE, PER_PAGE
 
 
 class StageSchema(ma.Schema):
-    key = ma.fields.String(metadata={"description": "views, accepted_terms, started, "
-                                                    "submitted, decided or awarded"})  # fmt: skip
+    key = ma.fields.String(metadata={"description": "views, accepted_terms, submitted, "
+                                                    "decided or awarded"})  # fmt: skip
     label = ma.fields.String()
     rule = ma.fields.String(metadata={"description": "how the stage is counted"})
     count = ma.fields.Integer()

@@ -30,11 +30,11 @@ from marketplace.pagination import PER_PAGE, KeysetPage, keyset_page
 from marketplace.proposals.access import READERS, SENT
 from marketplace.proposals.models import Proposal
 
-#: The funnel's stages, top to bottom: (key, label).
+#: The funnel's stages, top to bottom: (key, label). No stage counts drafts: a team's draft is
+#: its own, and the seeker may not even learn that it exists.
 STAGES: tuple[tuple[str, str], ...] = (
     ("views", "Views of the need page"),
     ("accepted_terms", "Solvers who accepted the terms"),
-    ("started", "Proposals started"),
     ("submitted", "Proposals submitted"),
     ("decided", "Proposals decided"),
     ("awarded", "Proposals awarded"),
@@ -45,7 +45,6 @@ STAGE_RULES: dict[str, str] = {
     "views": "Visitors of the need's page, each counted at most once an hour, not counting "
     "the organization's own members.",
     "accepted_terms": "People who accepted any version of the terms.",
-    "started": "Proposals written for the need, drafts and withdrawn ones included.",
     "submitted": "Proposals sent to the organization, including any withdrawn afterwards.",
     "decided": "Proposals with a decision (award or decline, always with feedback).",
     "awarded": "Proposals that won a prize.",
@@ -124,7 +123,6 @@ def funnels(challenges: list[Challenge]) -> list[Funnel]:
         "accepted_terms": _count(
             distinct(TermsAcceptance.user_id), TermsAcceptance.challenge_id == need
         ),
-        "started": _count(Proposal.id, Proposal.challenge_id == need),
         "submitted": _count(
             Proposal.id, Proposal.challenge_id == need, Proposal.submitted_at.is_not(None)
         ),

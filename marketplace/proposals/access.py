@@ -1,6 +1,7 @@
 """Who may see a proposal. A proposal is confidential: its team (members who joined) and the
-seeking organization's owners, managers and reviewers read it; platform admins see metadata
-only unless the terms allow more; everyone else gets 404, as if it did not exist.
+seeking organization's owners, managers and reviewers read it; platform admins who may see
+the need see metadata only unless the terms allow more; everyone else gets 404, as if it did
+not exist.
 
 The seeker sees a proposal once it is submitted (drafts and withdrawn ones stay the team's).
 """
@@ -13,7 +14,8 @@ from sqlalchemy import select
 
 from ledger import as_utc, utcnow
 from marketplace.accounts.models import OrgRole, User
-from marketplace.challenges.access import role_for
+from marketplace.challenges.access import role_for, visible_to
+from marketplace.challenges.models import Challenge
 from marketplace.errors import Conflict, Forbidden, NotFound
 from marketplace.extensions import db
 from marketplace.proposals.models import MemberStatus, Proposal, ProposalStatus, TeamMember
@@ -51,9 +53,18 @@ def side_of(user: User | None, proposal: Proposal) -> Side | None:
         return Side.TEAM
     if proposal.status in SENT and role_for(user, proposal.challenge) in READERS:
         return Side.SEEKER
-    if user.is_admin and proposal.status != ProposalStatus.DRAFT:
+    if user.is_admin and proposal.status != ProposalStatus.DRAFT and may_see_need(user, proposal):
         return Side.ADMIN
     return None
+
+
+def may_see_need(user: User | None, proposal: Proposal) -> bool:
+    """Whether ``user`` may see the proposal's need. A proposal never tells its need's title
+    or details to anyone else: a platform admin refused the need (404) does not reach its
+    proposals either, and a team member outside an internal need sees only that there is one.
+    """
+    found = select(Challenge.id).where(Challenge.id == proposal.challenge_id, visible_to(user))
+    return db.session.scalar(found) is not None
 
 
 def reads_in_full(user: User | None, proposal: Proposal) -> bool:

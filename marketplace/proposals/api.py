@@ -27,7 +27,12 @@ from marketplace.auth import (
 )
 from marketplace.pagination import CursorQuerySchema
 from marketplace.proposals import attachments, messages, services, team
-from marketplace.proposals.access import get_proposal, get_proposal_metadata, side_of
+from marketplace.proposals.access import (
+    get_proposal,
+    get_proposal_metadata,
+    may_see_need,
+    side_of,
+)
 from marketplace.proposals.home import solver_home
 from marketplace.proposals.models import Proposal
 from marketplace.proposals.schemas import (
@@ -72,7 +77,8 @@ problems = problem_responses(blp, PROBLEMS)
 
 def _detail(user: Any, proposal: Proposal, full: bool = True) -> Annotated:
     side = side_of(user, proposal)
-    return Annotated(proposal, full=full, side=side.value if side else None)
+    title = proposal.challenge.title if may_see_need(user, proposal) else None
+    return Annotated(proposal, full=full, side=side.value if side else None, challenge_title=title)
 
 
 #: The media types an attachment is served with (attachments.TYPES, without parameters).

@@ -196,6 +196,11 @@ class ProposalDetailSchema(ProposalSummarySchema):
     """One proposal. Platform admins get the metadata only (``full`` false: the fields of
     ``FULL_ONLY`` are left out) unless the need's terms let them read proposals in full."""
 
+    challenge_title = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "null when you may not see the need (a team member outside an "
+                  "internal need): a proposal never tells its need's title"},
+    )  # fmt: skip
     side = ma.fields.String(metadata={"description": "your side: team, seeker or admin"})
     full = ma.fields.Boolean(
         metadata={"description": "false: metadata only, without description, approach, team "

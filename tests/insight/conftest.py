@@ -97,8 +97,8 @@ def funnel(app, people, need) -> SimpleNamespace:  # noqa: F811
     """``need`` with 10 outside views and every stage of the funnel:
 
     - accepted the terms (7): solver, partner, other, and u3, u4, u5, u6 @example.com;
-    - started (6): solver's team with the partner, other, u3, u6 (all submitted), u4 (a draft),
-      u5 (submitted, then withdrawn);
+    - written (6): solver's team with the partner, other, u3, u6 (all submitted), u4 (a draft,
+      which the funnel never counts), u5 (submitted, then withdrawn);
     - decided (3): solver's awarded (100 s), other's declined (300 s), u3's declined (900 s);
       u6's waits for an answer.
     """

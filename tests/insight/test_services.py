@@ -20,13 +20,13 @@ def test_the_funnel_counts_each_stage_and_converts_in_whole_percents(app, people
         result = services.need_insight(user(people.reviewer), funnel.challenge_id)
     counts = {stage.key: stage.count for stage in result.stages}
     assert counts == {
-        "views": 10, "accepted_terms": 7, "started": 6, "submitted": 5, "decided": 3,
+        "views": 10, "accepted_terms": 7, "submitted": 5, "decided": 3,
         "awarded": 1,
     }  # fmt: skip
     conversions = [stage.conversion_percent for stage in result.stages]
-    # 7/10, 6/7 = 85.7, 5/6 = 83.3, 3/5, 1/3 = 33.3: rounded down
-    assert conversions == [None, 70, 85, 83, 60, 33]
-    assert [stage.overall_percent for stage in result.stages] == [100, 70, 60, 50, 30, 10]
+    # 7/10, 5/7 = 71.4, 3/5, 1/3 = 33.3: rounded down
+    assert conversions == [None, 70, 71, 60, 33]
+    assert [stage.overall_percent for stage in result.stages] == [100, 70, 50, 30, 10]
     assert result.widest == 10
     responses = result.responses
     # received: not withdrawn (the team's, other's, u3's, u6's); u6's waits
@@ -37,9 +37,8 @@ def test_the_funnel_counts_each_stage_and_converts_in_whole_percents(app, people
 def test_a_new_need_has_an_empty_funnel(app, people, need):
     with app.app_context():
         result = services.need_insight(user(people.manager), need)
-    assert [stage.count for stage in result.stages] == [0, 3, 0, 0, 0, 0]
-    assert [stage.conversion_percent for stage in result.stages] == [None, None, 0, None, None,
-                                                                     None]  # fmt: skip
+    assert [stage.count for stage in result.stages] == [0, 3, 0, 0, 0]
+    assert [stage.conversion_percent for stage in result.stages] == [None, None, 0, None, None]
     assert result.responses.rate_percent is None
     assert result.responses.median_seconds is None and result.responses.longest_seconds is None
 
