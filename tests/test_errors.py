@@ -7,7 +7,8 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from marketplace.accounts.models import Organization
+from marketplace.accounts import services as accounts
+from marketplace.accounts.models import Organization, User
 from marketplace.challenges import services as needs
 from marketplace.challenges.models import Challenge
 from marketplace.dialogue.models import ProgressUpdate
@@ -196,3 +197,18 @@ def test_an_email_subject_never_becomes_two_header_lines(app) -> None:
     headers = message["data"].split("\r\n\r\n", 1)[0]
     assert "Subject: Update Bcc: all@example.com\r\n" in headers + "\r\n"
     assert "\r\nBcc:" not in headers
+
+
+@pytest.mark.parametrize("name", ["Ann\nBcc: all@example.com", "Ann \u202eevil", "Ann\x7f"])
+def test_a_name_with_control_or_direction_characters_is_a_field_error(app, people, name) -> None:  # noqa: F811
+    """A person's name appears in email subjects ("Ann invites you to co-create ...")."""
+    with app.app_context():
+        with pytest.raises(Invalid) as error:
+            accounts.sign_up("new@example.com", name, "a long enough passphrase 42")
+        assert "may not contain line breaks" in error.value.errors["name"][0]
+        solver = user(people.solver)
+        with pytest.raises(Invalid) as error:
+            accounts.update_profile(solver, name=name, country="", timezone="UTC")
+        assert list(error.value.errors) == ["name"]
+        registered = select(func.count(User.id)).where(User.email == "new@example.com")
+        assert db.session.scalar(registered) == 0

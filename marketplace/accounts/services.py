@@ -26,6 +26,7 @@ from marketplace.extensions import db
 from marketplace.outbox import JobQueue
 from marketplace.pagination import PER_PAGE, KeysetPage, keyset_page
 from marketplace.queue import enqueue
+from marketplace.text_rules import one_line_problem
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -42,6 +43,8 @@ def _check_new_user(email: str, name: str, password: str) -> dict[str, list[str]
         errors["email"] = ["Enter a valid email address."]
     if not name.strip() or len(name) > 120:
         errors["name"] = ["Enter your name (at most 120 characters)."]
+    elif problem := one_line_problem(name, "A name"):  # it appears in email subjects
+        errors["name"] = [problem]
     if problems := password_problems(password, email, name):
         errors["password"] = problems
     return errors
@@ -338,6 +341,8 @@ def update_profile(user: User, *, name: str, country: str, timezone: str) -> Use
     errors: dict[str, list[str]] = {}
     if not (name or "").strip() or len(name) > 120:
         errors["name"] = ["Enter your name (at most 120 characters)."]
+    elif problem := one_line_problem(name, "A name"):  # it appears in email subjects
+        errors["name"] = [problem]
     country = (country or "").strip().upper()
     if country and not re.fullmatch(r"[A-Z]{2}", country):
         errors["country"] = ["Use a two-letter ISO country code, e.g. DE."]
