@@ -180,3 +180,20 @@ def test_money_and_back_office_actions(
         assert "Four eyes" in events[5].details["reason"]
         assert events[7].details == {"paid": 2}
         assert [e.action for e in new_events("payout_account.open")] == ["payout_account.open"] * 2
+
+
+def test_an_api_request_records_its_token(app: Flask, client: FlaskClient, new_events) -> None:
+    with app.app_context():
+        person = UserFactory()
+        used, secret = make_token(person, "script")
+        other, _ = make_token(person, "old laptop")
+        ids = (person.id, used.id, other.id)
+    response = client.delete(
+        f"/api/v1/me/tokens/{ids[2]}", headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert response.status_code == 204, response.get_json()
+    with app.app_context():
+        (event,) = new_events("token.revoke")
+        assert (event.actor_user_id, event.api_token_id, event.object_id) == (
+            ids[0], ids[1], str(ids[2])
+        )  # fmt: skip
