@@ -68,6 +68,7 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.finance import api as finance_api
     from marketplace.finance import views as finance_views
     from marketplace.headers import views as headers_views
+    from marketplace.idempotency.hooks import register_idempotency
     from marketplace.insight import api as insight_api
     from marketplace.insight import views as insight_views
     from marketplace.judging import api as judging_api
@@ -103,6 +104,7 @@ def register_blueprints(app: Flask) -> None:
         csrf.exempt(api_blueprint)
         api.register_blueprint(api_blueprint)
     protect_api(app, api)
+    register_idempotency(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
+from apispec import BasePlugin
 from flask.typing import ResponseReturnValue
 from flask_smorest import Api, Blueprint
 from werkzeug.exceptions import HTTPException
@@ -21,11 +22,62 @@ class ProblemSchema(ma.Schema):
     errors = ma.fields.Dict(keys=ma.fields.String())
 
 
+#: Every write accepts an idempotency key (marketplace.idempotency.hooks); a replayed answer
+#: says so in the other header.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+IDEMPOTENCY_KEY_MAX = 255
+UNSAFE_METHODS = frozenset({"post", "put", "patch", "delete"})
+_PROBLEM = {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+_IDEMPOTENCY_PARAMETER = {
+    "in": "header",
+    "name": IDEMPOTENCY_HEADER,
+    "required": False,
+    "description": "Makes a retry safe: the first answer under a key (2xx or 4xx) is stored "
+    "for 24 hours and replayed, with `Idempotent-Replayed: true`, to the same request (method, "
+    "path, query and body) under the same key; the work is not done again. Keys are per user. "
+    "Input the schema refuses, and 5xx answers, are not stored: retry under the same key.",
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": IDEMPOTENCY_KEY_MAX,
+        "pattern": "^[!-~]+$",
+    },
+}
+_IDEMPOTENCY_PROBLEMS = {
+    "400": "The Idempotency-Key header is not 1 to 255 visible ASCII characters",
+    "409": "A request with this Idempotency-Key is still being processed",
+    "422": "This Idempotency-Key was used for another request (method, path or body)",
+}
+
+
+class IdempotencyKeyPlugin(BasePlugin):
+    """Declares the ``Idempotency-Key`` header and its problem answers on every write."""
+
+    def operation_helper(
+        self, path: str | None = None, operations: dict | None = None, **kwargs: Any
+    ) -> None:
+        for method, operation in (operations or {}).items():
+            if method not in UNSAFE_METHODS:
+                continue
+            operation.setdefault("parameters", []).append(dict(_IDEMPOTENCY_PARAMETER))
+            responses = operation.setdefault("responses", {})
+            for code, description in _IDEMPOTENCY_PROBLEMS.items():
+                documented = responses.get(code) or responses.get(int(code))
+                if documented is None:
+                    responses[code] = {"description": description, "content": _PROBLEM}
+                elif "$ref" not in documented:
+                    documented["description"] = f"{documented['description']}; or: {description}"
+
+
 class MarketplaceApi(Api):
     """flask-smorest registers one app-wide HTTPException handler; ours answers HTML pages
     outside /api/ and JSON problems inside it, keeping headers such as ``Allow`` on a 405."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def __init__(self) -> None:
+        super().__init__(spec_kwargs={"extra_plugins": [IdempotencyKeyPlugin()]})
 
     def handle_http_exception(self, error: HTTPException) -> ResponseReturnValue:
         return handle_http_exception(error)

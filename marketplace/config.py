@@ -86,6 +86,10 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         # Payout requests to the provider a second, shared by every worker (Stripe: 25 a
         # second per endpoint by default; marketplace.payouts.rate).
         "PAYOUT_RATE_PER_SECOND": float(os.environ.get("PAYOUT_RATE_PER_SECOND") or 25),
+        # A request holding an Idempotency-Key (marketplace.idempotency) holds it at most this
+        # long: a worker killed mid-request leaves it held until then, then a retry takes it.
+        # Keep it above the longest request (gunicorn's timeout, STRIPE_TIMEOUT).
+        "IDEMPOTENCY_LOCK_SECONDS": int(os.environ.get("IDEMPOTENCY_LOCK_SECONDS") or 120),
         "PLATFORM_CURRENCY": os.environ.get("PLATFORM_CURRENCY", "USD"),
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER") or None,

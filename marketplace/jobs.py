@@ -23,6 +23,7 @@ from marketplace.challenges.services import advance_deadlines as advance_open_ne
 from marketplace.db import transaction
 from marketplace.extensions import db
 from marketplace.finance.exports import run_export
+from marketplace.idempotency.keys import purge
 from marketplace.insight.solvers import refresh as refresh_facts
 from marketplace.notifications.bulk import send_emails
 from marketplace.notifications.mail import send_email, send_notification_email
@@ -77,6 +78,11 @@ def fill_daily_totals() -> dict[str, Any]:
 def relay_outbox() -> int:
     """Hand rq the jobs that Redis never got or lost (every 30 seconds)."""
     return relay()
+
+
+def purge_idempotency_keys() -> int:
+    """Delete the API's idempotency keys older than 24 hours (hourly); returns how many."""
+    return purge()
 
 
 def resume_payouts() -> int:

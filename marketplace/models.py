@@ -18,6 +18,7 @@ from marketplace.challenges.models import (
 )
 from marketplace.dialogue.models import Clarification, ProgressUpdate
 from marketplace.finance.models import BookExport
+from marketplace.idempotency.models import IdempotencyKey
 from marketplace.insight.models import NeedVisit, SolverFacts, SolverFactsRefresh, SolverMoney
 from marketplace.judging.models import Award, Decision, Review, ReviewAssignment
 from marketplace.notifications.models import Notification
@@ -31,7 +32,8 @@ __all__ = [
     "Account", "ApiToken", "Attachment", "AuditEvent", "Award", "BookExport", "Challenge",
     "Clarification",
     "Contribution",
-    "Decision", "Guest", "Invitation", "Journal", "Membership", "Message", "NeedVisit",
+    "Decision", "Guest", "IdempotencyKey",
+    "Invitation", "Journal", "Membership", "Message", "NeedVisit",
     "Notification",
     "Organization", "OrganizationDomain", "OutboxJob", "Payment", "PayoutAccount", "PayoutBatch",
     "PayoutLine",

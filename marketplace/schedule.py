@@ -8,6 +8,7 @@
 | verify_book | 03:15 UTC daily | recompute the book; alert the admins when it is wrong |
 | reconcile_with_provider | 03:45 UTC daily | Stripe's payout transfers of two days vs the book |
 | fill_daily_totals | every 5 min (cron) | the ledger's days summed for the finance dashboard |
+| purge_idempotency_keys | hourly at :20 (cron) | the API's idempotency keys are kept 24 hours |
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from marketplace.jobs import (
     advance_deadlines,
     fill_daily_totals,
+    purge_idempotency_keys,
     reconcile_with_provider,
     relay_outbox,
     resume_payouts,
@@ -43,4 +45,5 @@ SCHEDULE = (
     Scheduled(verify_book, JobQueue.DEFAULT, cron="15 3 * * *", timeout=3600),
     Scheduled(reconcile_with_provider, JobQueue.DEFAULT, cron="45 3 * * *", timeout=3600),
     Scheduled(fill_daily_totals, JobQueue.DEFAULT, cron="*/5 * * * *", timeout=3600),
+    Scheduled(purge_idempotency_keys, JobQueue.DEFAULT, cron="20 * * * *"),
 )

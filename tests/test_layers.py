@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("*.models", "marketplace.challenges.terms", "marketplace.accounts.passwords",
      "marketplace.finance.chart", "marketplace.audit.log"),
     ("marketplace.accounts", "marketplace.auth", "marketplace.rate_limits",
-     "marketplace.notifications"),
+     "marketplace.notifications", "marketplace.idempotency"),
     ("marketplace.challenges", "marketplace.dialogue", "marketplace.portal",
      "marketplace.payments.provider", "marketplace.payments.stripe_provider",
      "marketplace.payments.services", "marketplace.payments.discrepancies",

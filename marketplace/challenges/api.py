@@ -244,14 +244,22 @@ class Fundings(MethodView):
         409,
         422,
         _409="The need takes no more funding, or the payment provider refused",
-        _422="Nothing to fund: escrow already holds the prizes and the fee",
+        _422="Invalid amount: more than escrow lacks (unless a top-up for an amendment with a "
+        "higher prize total, `amendment_prize_total`), or nothing to fund",
     )
     def post(self, data: dict, challenge_id: int) -> Any:
         """Pay into the need's escrow (owners, managers and finance). With the sandbox provider
-        it settles at once; with Stripe, pay at `checkout_url`."""
+        it settles at once; with Stripe, pay at `checkout_url`. To fund an amendment with more
+        prize money (an open need's amendment is published only once escrow holds it), send
+        its prize total as `amendment_prize_total`, then publish the amendment."""
         user = api_user()
         challenge = get_visible(user, challenge_id)
-        return payments.start_funding(user, challenge, data.get("amount"))
+        return payments.start_funding(
+            user,
+            challenge,
+            data.get("amount"),
+            amendment_prize_total=data.get("amendment_prize_total"),
+        )
 
 
 @blp.route(f"/challenges/<{ID}:challenge_id>/invitations")

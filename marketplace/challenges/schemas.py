@@ -216,7 +216,20 @@ class FundingInputSchema(ma.Schema):
         strict=True,
         load_default=None,
         validate=validate.Range(min=1, max=MAX_AMOUNT),
-        metadata={"description": "minor units; default: what escrow still lacks"},
+        metadata={
+            "description": "minor units; default: what escrow still lacks. More than escrow "
+            "lacks is refused, unless `amendment_prize_total` makes this a top-up"
+        },
+    )
+    amendment_prize_total = ma.fields.Integer(
+        strict=True,
+        load_default=None,
+        validate=validate.Range(min=1, max=MAX_AMOUNT),
+        metadata={
+            "description": "a top-up for an amendment of an open need: the prize total (minor "
+            "units) of the amendment you are about to publish; escrow may then take what "
+            "that amendment will need (prizes and fee)"
+        },
     )
 
 

@@ -11,16 +11,23 @@ provider's idempotency key), the provider is asked outside any transaction or lo
 second transaction records its answer. Funding starts are serialised per need (the need's row
 is locked while the payment is opened): of parallel requests one opens the payment, the others
 get it back (or a 409 while its checkout is still being made).
+
+Escrow takes no more than the terms need: a funding beyond what is still missing (counting
+payments on their way) is refused with a field error, unless it is an explicit top-up for an
+amendment about to be published. An open need's richer amendment is refused until escrow
+holds its prizes (``challenges.services.amend_terms``), so the seeker first tops up, naming
+the amendment's prize total (``amendment_prize_total``), then publishes it.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import func, or_, select
 
 import ledger
-from ledger import Account, as_utc, utcnow
+from ledger import Account, as_utc, format_minor, utcnow
 from marketplace.accounts.models import User
 from marketplace.audit.log import record, refusals_recorded
 from marketplace.challenges.access import FUNDERS, get_visible, require, role_for
@@ -49,9 +56,10 @@ def escrow_available(challenge: Challenge) -> int:
     return account.available if account else 0
 
 
-def funding_shortfall(challenge: Challenge) -> int:
-    """What escrow still lacks for the current terms, counting payments already on their way
-    (so a double click does not ask the seeker to pay twice)."""
+def funding_shortfall(challenge: Challenge, prize_total: int | None = None) -> int:
+    """What escrow still lacks for the current terms (or for an amendment of them with this
+    prize total), counting payments already on their way (so a double click does not ask the
+    seeker to pay twice)."""
     on_the_way = db.session.scalar(
         select(func.coalesce(func.sum(Payment.amount), 0)).where(
             Payment.challenge_id == challenge.id,
@@ -59,16 +67,27 @@ def funding_shortfall(challenge: Challenge) -> int:
             Payment.status == PaymentStatus.PENDING,
         )
     )
-    required = challenge.current_terms.terms.escrow_required
-    return max(0, required - escrow_available(challenge) - int(on_the_way))
+    terms = challenge.current_terms.terms
+    if prize_total is not None:
+        terms = replace(terms, prizes=(prize_total,))  # the fee is on the total
+    return max(0, terms.escrow_required - escrow_available(challenge) - int(on_the_way))
 
 
-def start_funding(actor: User, challenge: Challenge, amount: int | None = None) -> Payment:
+def start_funding(
+    actor: User,
+    challenge: Challenge,
+    amount: int | None = None,
+    *,
+    amendment_prize_total: int | None = None,
+) -> Payment:
     """Ask the provider to take ``amount`` (default: what escrow still lacks) into escrow.
 
-    A payment already on its way for the same amount is handed back rather than a second one
-    opened (parallel clicks, a retried request): the seeker pays on its checkout page."""
-    payment, fresh = _open_funding(actor, challenge.id, amount)
+    More than escrow lacks is refused, unless ``amendment_prize_total`` makes it a top-up for
+    an open need's amendment with that prize total: escrow may then take what the amendment
+    will need. A payment already on its way for the same amount is handed back rather than a
+    second one opened (parallel clicks, a retried request): the seeker pays on its checkout
+    page."""
+    payment, fresh = _open_funding(actor, challenge.id, amount, amendment_prize_total)
     if not fresh:
         return payment
     return ask_provider(payment.id, f"Prize pool of “{challenge.title}”")
@@ -76,7 +95,9 @@ def start_funding(actor: User, challenge: Challenge, amount: int | None = None) 
 
 @refusals_recorded("need.fund", object_arg="challenge_id", object_type="need")
 @command
-def _open_funding(actor: User, challenge_id: int, amount: int | None) -> tuple[Payment, bool]:
+def _open_funding(
+    actor: User, challenge_id: int, amount: int | None, amendment_prize_total: int | None
+) -> tuple[Payment, bool]:
     """Under the need's row lock: the pending payment to hand back (False), or a new one
     committed for the provider to start (True)."""
     challenge = db.session.get(
@@ -89,15 +110,25 @@ def _open_funding(actor: User, challenge_id: int, amount: int | None) -> tuple[P
         raise Conflict(f"A {challenge.status} need takes no more funding.")
     if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
         raise Invalid("Nothing to fund.", {"amount": ["Enter a positive amount."]})
+    if amendment_prize_total is not None:
+        _check_top_up(challenge, amendment_prize_total)
     pending = _pending_funding(challenge, amount)
     if pending is not None:
         return pending, False
+    missing = funding_shortfall(challenge, amendment_prize_total)
     if amount is None:
-        amount = funding_shortfall(challenge)
+        amount = missing
         if amount == 0:
-            raise Conflict("Escrow holds what the terms need (counting payments on their way).")
+            raise Conflict(
+                "Escrow holds what the terms need (counting payments on their way)."
+                if amendment_prize_total is None
+                else "Escrow holds what that amendment needs (counting payments on their way)."
+            )
     if amount <= 0:
         raise Invalid("Nothing to fund.", {"amount": ["Enter a positive amount."]})
+    if amount > missing:
+        message = _beyond(challenge, missing, amendment_prize_total)
+        raise Invalid("That is more than escrow needs.", {"amount": [message]})
     payment = Payment(
         kind=PaymentKind.FUNDING, challenge_id=challenge.id, amount=amount,
         currency=challenge.currency,
@@ -106,6 +137,38 @@ def _open_funding(actor: User, challenge_id: int, amount: int | None) -> tuple[P
     record("need.fund", obj=payment, organization_id=challenge.organization_id, actor=actor,
            details={"amount": amount, "currency": payment.currency})  # fmt: skip
     return payment, True
+
+
+def _check_top_up(challenge: Challenge, prize_total: int) -> None:
+    """A top-up is for an open need's amendment that raises the prize total."""
+    current = challenge.current_terms.terms.prize_total
+    if challenge.status != Status.OPEN:
+        message = "A draft's terms change without money in escrow: change them, then fund them."
+    elif isinstance(prize_total, bool) or not isinstance(prize_total, int):
+        message = "Enter the amendment's prize total as an amount."
+    elif prize_total <= current:
+        message = (
+            "A top-up is for an amendment with a prize total above the current "
+            f"{_money(current, challenge.currency)}."
+        )
+    else:
+        return
+    raise Invalid("This is no top-up for an amendment.", {"amendment_prize_total": [message]})
+
+
+def _beyond(challenge: Challenge, missing: int, prize_total: int | None) -> str:
+    """The field message for an amount beyond what escrow needs."""
+    most = _money(missing, challenge.currency)
+    if prize_total is not None:
+        return f"The amendment needs at most {most} more in escrow (counting payments on the way)."
+    message = f"Escrow needs at most {most} more for the current terms (payments on the way count)."
+    if challenge.status == Status.OPEN:
+        message += " To top up for an amendment with bigger prizes, give its prize total."
+    return message
+
+
+def _money(amount: int, currency: str) -> str:
+    return f"{format_minor(amount, currency, grouped=True)} {currency}"
 
 
 def _pending_funding(challenge: Challenge, amount: int | None) -> Payment | None:

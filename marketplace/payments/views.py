@@ -21,10 +21,12 @@ bp = Blueprint("payments", __name__)
 @login_required
 def fund(challenge_id: int) -> ResponseReturnValue:
     challenge = get_visible(current_user, challenge_id)
-    typed = (request.form.get("amount") or "").strip()
-    amount = to_minor(typed, currency_exponent(challenge.currency)) if typed else None
+    amount = _typed_amount("amount", challenge.currency)
+    top_up_for = _typed_amount("amendment_prize_total", challenge.currency)
     try:
-        payment = services.start_funding(current_user, challenge, amount)
+        payment = services.start_funding(
+            current_user, challenge, amount, amendment_prize_total=top_up_for
+        )
     except (Invalid, Conflict) as error:
         flash_error(error)
         return redirect(url_for("challenges.detail", challenge_id=challenge.id))
@@ -32,6 +34,12 @@ def fund(challenge_id: int) -> ResponseReturnValue:
         flash("Sandbox payment settled: the escrow is funded.", "success")
         return redirect(url_for("challenges.detail", challenge_id=challenge.id))
     return redirect(payment.checkout_url)
+
+
+def _typed_amount(field: str, currency: str) -> int | str | None:
+    """A form's amount in major units as minor units; None when empty, the text unreadable."""
+    typed = (request.form.get(field) or "").strip()
+    return to_minor(typed, currency_exponent(currency)) if typed else None
 
 
 @bp.route("/payments/<int:payment_id>/done")

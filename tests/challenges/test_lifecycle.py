@@ -128,7 +128,12 @@ def test_more_prize_money_must_be_funded_first(app, people, opened) -> None:
         with pytest.raises(Invalid) as refused:
             services.amend_terms(user(people.manager), challenge(opened), richer)
         assert "prizes" in refused.value.errors
-        start_funding(user(people.manager), challenge(opened), 550_000)
+        with pytest.raises(Invalid) as beyond:  # escrow holds what the current terms need
+            start_funding(user(people.manager), challenge(opened), 550_000)
+        assert "give its prize total" in beyond.value.errors["amount"][0]
+        start_funding(
+            user(people.manager), challenge(opened), 550_000, amendment_prize_total=2_000_000
+        )
         amendment = services.amend_terms(
             user(people.manager), challenge(opened), richer, "Bigger first prize"
         )

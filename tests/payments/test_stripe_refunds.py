@@ -332,7 +332,7 @@ def test_money_paid_after_a_refund_goes_back_through_its_own_payment_intent(
     """Escrow was refunded when the need was cancelled; then a checkout left open was paid.
     The second refund replays the first one's split over the fundings settled before it, so
     it draws on the late PaymentIntent, not on the one already refunded."""
-    fund_through_stripe(stripe_app, client, stripe_server, seeker)
+    fund_through_stripe(stripe_app, client, stripe_server, seeker, ESCROW_REQUIRED - 50_000)
     with stripe_app.app_context(), stripe_app.test_request_context():
         late = services.start_funding(manager(seeker), challenge(seeker), 50_000)
         session_id = late.external_id
@@ -343,11 +343,11 @@ def test_money_paid_after_a_refund_goes_back_through_its_own_payment_intent(
     with stripe_app.app_context():
         first, late_intent = intents(seeker)
         assert [(r.amount, r.status) for r in refund_payments(seeker)] == [
-            (ESCROW_REQUIRED, PaymentStatus.SETTLED),
+            (ESCROW_REQUIRED - 50_000, PaymentStatus.SETTLED),
             (50_000, PaymentStatus.SETTLED),
         ]
         assert [t.status for t in transfers("REFUND")] == ["posted", "posted"]
         assert services.escrow_available(challenge(seeker)) == 0
         assert ledger.verify(db.session) == []
-    assert stripe_server.refunded(first) == ESCROW_REQUIRED
+    assert stripe_server.refunded(first) == ESCROW_REQUIRED - 50_000
     assert stripe_server.refunded(late_intent) == 50_000
