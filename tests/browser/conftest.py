@@ -153,18 +153,27 @@ def document_violations(page: Page) -> list[dict]:
     )
 
 
+@contextlib.contextmanager
+def watched_context(browser: Browser, base_url: str) -> Iterator[BrowserContext]:
+    """A fresh browser context (no cookies) whose pages must break no Content-Security-Policy
+    rule: the violations are checked when the block ends without an error."""
+    context = browser.new_context(base_url=base_url)
+    context.set_default_timeout(TIMEOUT_MS)
+    violations = watch_csp(context)
+    try:
+        yield context
+        for opened in context.pages:
+            violations.extend(document_violations(opened))
+        assert violations == [], f"Content-Security-Policy violations: {violations}"
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     """A fresh browser context (no cookies) per test, with the server as its base URL."""
-    context = browser.new_context(base_url=live_server.url)
-    context.set_default_timeout(TIMEOUT_MS)
-    violations = watch_csp(context)
-    page = context.new_page()
-    try:
-        yield page
-        assert document_violations(page) == [] and violations == [], "CSP violations"
-    finally:
-        context.close()
+    with watched_context(browser, live_server.url) as context:
+        yield context.new_page()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import delete, select, update
 
 from marketplace.accounts.models import User
@@ -16,25 +16,22 @@ from marketplace.challenges.models import Challenge
 from marketplace.extensions import db
 from marketplace.finance.models import BookExport
 from marketplace.payouts.models import PayoutBatch
-from tests.browser.conftest import TIMEOUT_MS, LiveServer, document_violations, watch_csp
+from tests.browser.conftest import LiveServer, watched_context
 from tests.browser.test_demo_crawl import sign_in
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
-def watched(browser: Browser, demo_server: LiveServer) -> Iterator[tuple[Page, list[dict]]]:
-    context: BrowserContext = browser.new_context(base_url=demo_server.url)
-    context.set_default_timeout(TIMEOUT_MS)
-    violations = watch_csp(context)
-    page = context.new_page()
-    yield page, violations
-    assert document_violations(page) == [] and violations == []
-    context.close()
+def page(browser: Browser, demo_server: LiveServer) -> Iterator[Page]:
+    """A page on the demo, whose violations fail the test (none is allowed)."""
+    with watched_context(browser, demo_server.url) as context:
+        yield context.new_page()
 
 
-def test_a_confirmation_question_comes_from_the_script_file(watched, demo_server) -> None:
-    page, _ = watched
+def test_a_confirmation_question_comes_from_the_script_file(
+    page: Page, demo_server: LiveServer
+) -> None:
     with demo_server.app.app_context():
         need = db.session.scalar(
             select(Challenge.id).where(Challenge.title == "Low-sodium cheese without bitterness")
@@ -55,8 +52,7 @@ def test_a_confirmation_question_comes_from_the_script_file(watched, demo_server
         assert db.session.get(Challenge, need).status == "open"
 
 
-def test_a_payout_batch_under_way_polls_its_progress(watched, demo_server) -> None:
-    page, _ = watched
+def test_a_payout_batch_under_way_polls_its_progress(page: Page, demo_server: LiveServer) -> None:
     with demo_server.app.app_context():
         batch = db.session.scalar(select(PayoutBatch).where(PayoutBatch.status == "completed"))
         batch_id = batch.id
@@ -77,8 +73,7 @@ def test_a_payout_batch_under_way_polls_its_progress(watched, demo_server) -> No
             db.session.commit()
 
 
-def test_a_running_export_polls_its_progress(watched, demo_server) -> None:
-    page, _ = watched
+def test_a_running_export_polls_its_progress(page: Page, demo_server: LiveServer) -> None:
     with demo_server.app.app_context():
         fiona = db.session.scalar(select(User).where(User.email == "fiona@platform.example"))
         export = BookExport(format="csv", requested_by_id=fiona.id, status="running", total=10)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import TIMEOUT_MS, LiveServer, Mailbox
+from tests.browser.conftest import LiveServer, Mailbox, watched_context
 
 pytestmark = pytest.mark.browser
 
@@ -28,12 +28,8 @@ CONFIDENTIAL = "Pilot budget: 2M EUR"
 @pytest.fixture
 def solver_page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     """A second browser context (its own cookies): the solver's, beside the manager's."""
-    context = browser.new_context(base_url=live_server.url)
-    context.set_default_timeout(TIMEOUT_MS)
-    try:
+    with watched_context(browser, live_server.url) as context:
         yield context.new_page()
-    finally:
-        context.close()
 
 
 def flash(page: Page):  # noqa: ANN201

@@ -8,6 +8,7 @@ journey is tests/browser/test_proposal_journey.py.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from marketplace.extensions import db
 from marketplace.judging import decisions
 from marketplace.payments.services import start_funding
 from marketplace.proposals import services as proposals
-from tests.browser.conftest import TIMEOUT_MS, LiveServer
+from tests.browser.conftest import LiveServer, watched_context
 from tests.browser.test_proposal_journey import flash, sign_in
 from tests.factories import MembershipFactory, UserFactory, make_need, make_terms
 from tests.proposals.conftest import PROPOSAL
@@ -64,16 +65,11 @@ def owed(live_server: LiveServer) -> SimpleNamespace:
 
 @pytest.fixture
 def browsers(browser: Browser, live_server: LiveServer) -> Iterator[dict[str, Page]]:
-    contexts = {}
-    for who in ("solver", "preparer", "approver"):
-        context = browser.new_context(base_url=live_server.url)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts[who] = context
-    try:
-        yield {who: context.new_page() for who, context in contexts.items()}
-    finally:
-        for context in contexts.values():
-            context.close()
+    with contextlib.ExitStack() as stack:
+        yield {
+            who: stack.enter_context(watched_context(browser, live_server.url)).new_page()
+            for who in ("solver", "preparer", "approver")
+        }
 
 
 def test_finance_a_prepares_b_approves_the_job_pays_and_the_solver_sees_paid(

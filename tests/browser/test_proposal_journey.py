@@ -8,6 +8,7 @@ own journey is tests/browser/test_need_journey.py.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from marketplace.accounts.models import OrgRole
 from marketplace.challenges import services as needs
 from marketplace.extensions import db
 from marketplace.payments.services import start_funding
-from tests.browser.conftest import TIMEOUT_MS, LiveServer
+from tests.browser.conftest import LiveServer, watched_context
 from tests.conftest import PASSWORD
 from tests.factories import MembershipFactory, UserFactory, make_need, make_terms
 
@@ -69,16 +70,11 @@ def people(live_server: LiveServer) -> SimpleNamespace:
 @pytest.fixture
 def browsers(browser: Browser, live_server: LiveServer) -> Iterator[dict[str, Page]]:
     """One browser context (its own cookies) per person."""
-    contexts = {}
-    for who in ("lead", "partner", "reviewer", "manager"):
-        context = browser.new_context(base_url=live_server.url)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts[who] = context
-    try:
-        yield {who: context.new_page() for who, context in contexts.items()}
-    finally:
-        for context in contexts.values():
-            context.close()
+    with contextlib.ExitStack() as stack:
+        yield {
+            who: stack.enter_context(watched_context(browser, live_server.url)).new_page()
+            for who in ("lead", "partner", "reviewer", "manager")
+        }
 
 
 def flash(page: Page):  # noqa: ANN201
