@@ -130,6 +130,9 @@ class ClamdHandler(socketserver.StreamRequestHandler):
         received = bytearray()
         while length := int.from_bytes(self.rfile.read(4), "big"):
             received += self.rfile.read(length)
+            if len(received) > self.server.max_bytes:  # clamd's StreamMaxLength
+                self.wfile.write(b"INSTREAM size limit exceeded. ERROR\0")
+                return
         self.server.scanned.append(bytes(received))
         if self.server.silent:
             self.server.release.wait(10)  # a scanner that hangs: never answers
@@ -139,13 +142,15 @@ class ClamdHandler(socketserver.StreamRequestHandler):
 
 
 class Clamd:
-    """A clamd stand-in on the unix socket ``path``; ``silent`` ones read but never answer."""
+    """A clamd stand-in on the unix socket ``path``; ``silent`` ones read but never answer,
+    and a stream longer than ``max_bytes`` is refused as clamd does."""
 
-    def __init__(self, path: str, *, silent: bool = False) -> None:
+    def __init__(self, path: str, *, silent: bool = False, max_bytes: int = 2**31) -> None:
         self.server = socketserver.ThreadingUnixStreamServer(path, ClamdHandler)
         self.server.daemon_threads = True
         self.server.scanned = []
         self.server.silent = silent
+        self.server.max_bytes = max_bytes
         self.server.release = threading.Event()
         self.path = path
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

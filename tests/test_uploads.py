@@ -269,6 +269,19 @@ def test_a_clean_file_is_scanned_then_stored_and_a_virus_is_refused(
     assert (attachment_rows(app), len(files_in(uploads))) == (1, 1)
 
 
+def test_a_file_larger_than_the_scanner_takes_is_refused(
+    app, client, submitted, token, uploads, clamd_dir  # noqa: F811
+) -> None:
+    clamd = Clamd(str(clamd_dir / "clamd.sock"), max_bytes=1000)
+    app.config["CLAMD_SOCKET"] = clamd.path
+    try:
+        data = ("word " * 100_000).encode()
+        message = refused(app, client, submitted, token, uploads, "notes.txt", data)
+    finally:
+        clamd.stop()
+    assert "larger than the virus scanner may check" in message
+
+
 @pytest.mark.parametrize("scanner", ["silent", "absent"])
 def test_a_scanner_that_does_not_answer_refuses_the_upload(
     app, client, submitted, token, uploads, clamd_dir, scanner  # noqa: F811

@@ -41,6 +41,9 @@ def scan(data: bytes) -> None:
         signature = answer.removeprefix("stream:").removesuffix(" FOUND").strip()
         log.warning("clamd found %s in an upload", signature)
         raise Refused(f"The virus scanner found {signature} in this file.")
+    if "size limit exceeded" in answer:
+        raise Refused("This file is larger than the virus scanner may check, so it was not "
+                      "accepted. Nothing was saved.")  # fmt: skip
     if answer != "stream: OK":
         log.error("clamd at %s answered %r", path, answer)
         raise Refused(UNAVAILABLE)
@@ -51,10 +54,13 @@ def _instream(path: str, data: bytes, timeout: float) -> str:
         connection.settimeout(timeout)
         connection.connect(path)
         connection.sendall(b"zINSTREAM\0")
-        for start in range(0, len(data), CHUNK):
-            chunk = data[start : start + CHUNK]
-            connection.sendall(struct.pack(">I", len(chunk)) + chunk)
-        connection.sendall(struct.pack(">I", 0))
+        try:
+            for start in range(0, len(data), CHUNK):
+                chunk = data[start : start + CHUNK]
+                connection.sendall(struct.pack(">I", len(chunk)) + chunk)
+            connection.sendall(struct.pack(">I", 0))
+        except BrokenPipeError:
+            pass  # clamd stopped reading (its StreamMaxLength): its answer says so
         answer = b""
         while not answer.endswith(b"\0"):
             received = connection.recv(4096)
