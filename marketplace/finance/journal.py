@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Select, or_, select, true
 from sqlalchemy.orm import aliased
 
 import ledger
@@ -48,6 +48,11 @@ class JournalRow:
     effective_at: datetime
     recorded_at: datetime
     posted_at: datetime | None
+    #: Whether the reader may open each side's statement: an organization's finance member
+    #: sees its own accounts' transfers, whose other side (the platform's cash, a solver's
+    #: payable) is named but not theirs to read.
+    debit_visible: bool = True
+    credit_visible: bool = True
 
 
 def day_start(day: date) -> datetime:
@@ -59,7 +64,7 @@ def day_end(day: date) -> datetime:
     return datetime.combine(day, time.max, tzinfo=UTC)
 
 
-def _rows_query() -> Select:
+def _rows_query(scope: Scope) -> Select:
     debit, credit = aliased(ledger.Account), aliased(ledger.Account)
     return (
         select(
@@ -68,6 +73,8 @@ def _rows_query() -> Select:
             ledger.Journal.description,
             debit.code,
             credit.code,
+            _readable(scope, debit),
+            _readable(scope, credit),
         )
         .join(ledger.Journal, ledger.Journal.id == ledger.Transfer.journal_id)
         .join(debit, debit.id == ledger.Transfer.debit_account_id)
@@ -75,14 +82,28 @@ def _rows_query() -> Select:
     )
 
 
-def _row(transfer: ledger.Transfer, key: str, description: str, dr: str, cr: str) -> JournalRow:
+def _readable(scope: Scope, account: type[ledger.Account]) -> ColumnElement[bool]:
+    if scope.everything:
+        return true()
+    return account.id.in_(scope.account_ids())
+
+
+def _row(
+    transfer: ledger.Transfer,
+    key: str,
+    description: str,
+    dr: str,
+    cr: str,
+    dr_visible: bool,
+    cr_visible: bool,
+) -> JournalRow:
     t = transfer
     return JournalRow(
         id=t.id, journal_id=t.journal_id, journal_key=key, description=description, key=t.key,
         code=t.code, debit_account=dr, credit_account=cr, amount=t.amount, currency=t.currency,
         status=t.status, reference=t.reference, reverses_id=t.reverses_id,
         recorded_by=t.recorded_by, effective_at=t.effective_at, recorded_at=t.recorded_at,
-        posted_at=t.posted_at,
+        posted_at=t.posted_at, debit_visible=bool(dr_visible), credit_visible=bool(cr_visible),
     )  # fmt: skip
 
 
@@ -119,9 +140,9 @@ def journal_page(
     """One page of the transfers ``actor`` may see, newest first by (effective_at, id), after
     ``cursor``; no count (the index on (effective_at, id) answers a page in the same time
     whatever the book's size)."""
-    conditions = _conditions(finance_scope(actor), filters)
+    scope = finance_scope(actor)
     page = keyset_page(
-        _rows_query().where(*conditions),
+        _rows_query(scope).where(*_conditions(scope, filters)),
         [ledger.Transfer.effective_at, ledger.Transfer.id],
         cursor=cursor,
         per_page=per_page,
@@ -134,7 +155,7 @@ def transfer_detail(actor: User, transfer_id: int) -> JournalRow:
     """One transfer ``actor`` may see; NotFound for any other (existing or not)."""
     scope = finance_scope(actor)
     row = db.session.execute(
-        _rows_query().where(ledger.Transfer.id == transfer_id, scope.transfer_condition())
+        _rows_query(scope).where(ledger.Transfer.id == transfer_id, scope.transfer_condition())
     ).one_or_none()
     if row is None:
         raise NotFound(f"No transfer {transfer_id} that you may see.")

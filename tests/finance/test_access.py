@@ -3,6 +3,9 @@ their organization's accounts only (others' are 404); everyone else is refused."
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
 API = "/api/v1/finance"
@@ -100,3 +103,17 @@ def test_anonymous_is_sent_to_sign_in_or_gets_401(client, book) -> None:
         assert answer.status_code == 302 and "/login" in answer.headers["Location"]
     for path in ("/transfers", "/accounts", "/statement?account=x", "/reconciliation", "/charts"):
         assert client.get(f"{API}{path}").status_code == 401
+
+
+def test_the_journal_links_only_the_statements_its_reader_may_open(client, auth, book) -> None:
+    """An organization's transfer names the other side (the platform's cash, a solver's
+    payable); that side is shown but not linked, and every link the page gives opens."""
+    auth.login(book.people.finance)
+    page = client.get("/finance/journal", query_string={"per_page": 200}).get_data(as_text=True)
+    links = set(re.findall(r'href="(/finance/statement\?account=[^"]+)"', page))
+    assert links and all(client.get(html.unescape(link)).status_code == 200 for link in links)
+    assert "liability:payable:solver:" in page and "statement?account=liability:payable" not in page
+    auth.logout()
+    auth.login(book.staff)
+    page = client.get("/finance/journal", query_string={"per_page": 200}).get_data(as_text=True)
+    assert "statement?account=liability:payable:solver:" in page
