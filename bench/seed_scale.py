@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+import pyotp  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -86,6 +87,12 @@ def _people(tables: Tables, world: World, password_hash: str) -> None:
         ("id", "email", "name", "password_hash", "is_platform_finance", "is_admin", "active",
          "email_verified_at", "country", "timezone", "created_at"),
         users(),
+    )  # fmt: skip
+    staff = [*world.finance, world.admin]  # platform staff need a second factor
+    tables.copy(
+        "second_factors",
+        ("id", "user_id", "secret", "created_at", "confirmed_at"),
+        ((n, uid, pyotp.random_base32(), start, start) for n, uid in enumerate(staff, 1)),
     )  # fmt: skip
     tables.copy(
         "organizations",

@@ -59,6 +59,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from marketplace import main
     from marketplace.accounts import api as accounts_api
+    from marketplace.accounts import second_factor_views
     from marketplace.accounts import views as accounts_views
     from marketplace.audit import views as audit_views
     from marketplace.auth import protect_api
@@ -87,10 +88,10 @@ def register_blueprints(app: Flask) -> None:
     from marketplace.value import views as value_views
 
     for blueprint in (
-        main.bp, accounts_views.bp, finance_views.bp, challenges_views.bp, dialogue_views.bp,
-        notifications_views.bp, payments_views.bp, payments_webhooks.bp, portal_views.bp,
-        proposals_views.bp, judging_views.bp, payouts_views.bp, insight_views.bp, value_views.bp,
-        operations_views.bp, headers_views.bp, audit_views.bp,
+        main.bp, accounts_views.bp, second_factor_views.bp, finance_views.bp, challenges_views.bp,
+        dialogue_views.bp, notifications_views.bp, payments_views.bp, payments_webhooks.bp,
+        portal_views.bp, proposals_views.bp, judging_views.bp, payouts_views.bp, insight_views.bp,
+        value_views.bp, operations_views.bp, headers_views.bp, audit_views.bp,
     ):  # fmt: skip
         app.register_blueprint(blueprint)
     api_blueprints = [

@@ -170,7 +170,13 @@ def create_user_command(email: str, name: str, finance: bool, admin: bool, passw
 @click.option("--if-empty", is_flag=True, help="do nothing when the database has users")
 def demo_command(if_empty: bool) -> None:
     """Load demo organizations, people and a book of challenge money flows."""
-    from marketplace.demo import DEMO_PASSWORD, database_is_empty, load_demo
+    from marketplace.demo import (
+        DEMO_PASSWORD,
+        DEMO_TOTP_SECRET,
+        database_is_empty,
+        load_demo,
+        second_factor_people,
+    )
 
     if if_empty and not database_is_empty():
         click.echo("Database already has data; demo not loaded.")
@@ -178,6 +184,12 @@ def demo_command(if_empty: bool) -> None:
     summary = load_demo()
     click.echo(summary)
     click.echo(f"Every demo account's password is {DEMO_PASSWORD!r}.")
+    click.echo(
+        f"These sign in with a second factor too: {', '.join(second_factor_people())}. Their "
+        f"authenticator key is {DEMO_TOTP_SECRET} (add it to an authenticator app); or print "
+        f"the current code with: .venv/bin/python -c \"import pyotp; "
+        f"print(pyotp.TOTP('{DEMO_TOTP_SECRET}').now())\""
+    )
 
 
 def register(app: Flask) -> None:

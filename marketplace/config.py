@@ -78,6 +78,11 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "API_WRITE_RATE_LIMIT": os.environ.get("API_WRITE_RATE_LIMIT", "120 per minute"),
         "TOKEN_FAILURE_RATE_LIMIT": os.environ.get("TOKEN_FAILURE_RATE_LIMIT", "20 per minute"),
         "EXPORT_RATE_LIMIT": os.environ.get("EXPORT_RATE_LIMIT", "20 per hour"),
+        # Wrong second-factor codes per account, whatever the address (the sign-in's code step).
+        "SECOND_FACTOR_RATE_LIMIT": os.environ.get("SECOND_FACTOR_RATE_LIMIT", "10 per 15 minutes"),
+        # How long a sign-in or a confirmation (password or code) counts as recent for
+        # creating API tokens and changing members or roles.
+        "REAUTH_MINUTES": int(os.environ.get("REAUTH_MINUTES") or 10),
         "STRIPE_SECRET_KEY": os.environ.get("STRIPE_SECRET_KEY") or None,
         "STRIPE_WEBHOOK_SECRET": os.environ.get("STRIPE_WEBHOOK_SECRET") or None,
         "STRIPE_API_BASE": os.environ.get("STRIPE_API_BASE") or None,

@@ -17,6 +17,8 @@ through the real services (nothing is posted to the ledger directly).
   member Finn reports the first quarter; Max records a later contribution by Grace (the base
   ring's moulding tool), which she confirms; the second quarter is reported, then corrected
   (its journal reversed, a new report filed); Acme pays the first quarter's share (sandbox).
+- Second factor: platform staff and the organizations' owners, managers and finance members
+  have one, all with the authenticator key DEMO_TOTP_SECRET (`flask demo` prints it).
 - Payouts: Sam, Li and Grace onboard payout accounts (Sofia has not: she is owed but cannot be
   paid yet); Fiona prepares a batch and Felix approves it, paid at once by the sandbox (with
   REDIS_URL set, the worker sends it). Acme then reports a third quarter, and Fiona's second
@@ -28,9 +30,11 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pyotp
 from sqlalchemy import func, select, update
 
 from ledger import format_minor, utcnow
+from marketplace.accounts import second_factor
 from marketplace.accounts.models import Membership, Organization, OrganizationDomain, OrgRole, User
 from marketplace.accounts.passwords import hash_password
 from marketplace.challenges import services as needs
@@ -54,6 +58,10 @@ from marketplace.value.periods import add_months
 from marketplace.value.share_payments import pay_value_share
 
 DEMO_PASSWORD = "cocreate-demo-2026"
+#: The authenticator key of every demo account with a second factor (platform staff, and the
+#: organizations' owners, managers and finance members, who fund, award and report value).
+#: Known to anyone who reads this, like the password: demo data only.
+DEMO_TOTP_SECRET = "DEMOCOCREATEDEMOCOCREATEDEMOCOCR"
 MINIMUM = 1_000  # a payout batch pays everyone owed 10.00 USD or more
 ONE_DAY = timedelta(days=1)
 
@@ -193,7 +201,19 @@ def _people() -> dict[str, User]:
         db.session.add(organization)
         for email, role in members:
             db.session.add(Membership(organization=organization, user=users[email], role=role))
+    db.session.flush()
+    for email in second_factor_people():
+        second_factor.enrol(users[email], DEMO_TOTP_SECRET)
     return users
+
+
+def second_factor_people() -> list[str]:
+    """The demo accounts with a second factor: platform staff, and the organizations' members
+    who may fund, award or report value."""
+    staff = [email for email, _, finance, admin, _ in PEOPLE if finance or admin]
+    money = [email for *_, members in ORGANIZATIONS for email, role in members
+             if role != OrgRole.REVIEWER]  # fmt: skip
+    return staff + money
 
 
 def _needs(users: dict[str, User]) -> list[Challenge]:
@@ -461,7 +481,8 @@ def _payouts(users: dict[str, User], pouch: Challenge) -> tuple[PayoutBatch, Pay
     for name in ("sam", "li", "grace"):
         start_onboarding(users[f"{name}@solver.example"])
     fiona, felix = users["fiona@platform.example"], users["felix@platform.example"]
-    paid = batches.approve_batch(felix, batches.prepare_batch(fiona, "USD", MINIMUM).id)
+    prepared = batches.prepare_batch(fiona, "USD", MINIMUM)
+    paid = batches.approve_batch(felix, prepared.id, pyotp.TOTP(DEMO_TOTP_SECRET).now())
     award = db.session.scalar(select(Award).where(Award.challenge_id == pouch.id))
     q3 = reports.report_value(users["finn@acme.example"], award.id, _quarter(award, *VALUE[2]))
     pay_value_share(users["finn@acme.example"], q3.id)  # payouts wait for the seeker's money

@@ -8,6 +8,7 @@ from marketplace.accounts.models import (
     OrganizationDomain,
     User,
 )
+from marketplace.accounts.second_factor_models import RecoveryCode, SecondFactor
 from marketplace.audit.models import AuditEvent
 from marketplace.challenges.models import (
     Challenge,
@@ -37,7 +38,7 @@ __all__ = [
     "Notification",
     "Organization", "OrganizationDomain", "OutboxJob", "Payment", "PayoutAccount", "PayoutBatch",
     "PayoutLine",
-    "ProgressUpdate", "Proposal", "Review", "ReviewAssignment", "SolverFacts", "SolverFactsRefresh",
-    "SolverMoney", "StripeEvent", "TeamMember",
+    "ProgressUpdate", "Proposal", "RecoveryCode", "Review", "ReviewAssignment", "SecondFactor",
+    "SolverFacts", "SolverFactsRefresh", "SolverMoney", "StripeEvent", "TeamMember",
     "TermsAcceptance", "TermsVersion", "Transfer", "User", "ValueReport",
 ]  # fmt: skip

@@ -16,3 +16,13 @@ def external_url(endpoint: str, **values: object) -> str:
         base.netloc, url_scheme=base.scheme or "https", script_name=base.path or "/"
     )
     return adapter.build(endpoint, values, force_external=True)
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` if it is a path on this site (never another host, ``//host`` included), for
+    redirects after signing in or confirming; None otherwise."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and "\\" not in target:
+            return target
+    return None

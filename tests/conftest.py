@@ -90,6 +90,7 @@ def test_config(url: str, **extra: object) -> dict[str, object]:
         "API_WRITE_RATE_LIMIT": "100000 per minute",
         "TOKEN_FAILURE_RATE_LIMIT": "10000 per minute",
         "EXPORT_RATE_LIMIT": "10000 per minute",
+        "SECOND_FACTOR_RATE_LIMIT": "10000 per minute",
         "REDIS_URL": None,
         "RATELIMIT_STORAGE_URI": "memory://",
         **extra,
@@ -209,8 +210,18 @@ class AuthActions:
     def __init__(self, client: FlaskClient) -> None:
         self._client = client
 
-    def login(self, email: str, password: str = PASSWORD):
-        return self._client.post("/login", data={"email": email, "password": password})
+    def login(self, email: str, password: str = PASSWORD, code: str | None = None):
+        """Sign in; a user with a second factor also types a code (``code``, or a fresh one
+        of their authenticator). Returns the last answer."""
+        answer = self._client.post("/login", data={"email": email, "password": password})
+        if answer.status_code == 302 and answer.location.endswith("/login/second-factor"):
+            if code is None:
+                from tests.second_factors import fresh_code
+
+                with self._client.application.app_context():
+                    code = fresh_code(email)
+            answer = self._client.post("/login/second-factor", data={"code": code})
+        return answer
 
     def logout(self):
         return self._client.post("/logout")

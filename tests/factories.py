@@ -16,6 +16,7 @@ from marketplace.accounts.tokens import create_token
 from marketplace.challenges.terms import Criterion, Terms
 from marketplace.extensions import db
 from tests.conftest import PASSWORD
+from tests.second_factors import enrol
 
 _PASSWORD_HASH = hash_password(PASSWORD)  # hashing is slow on purpose: do it once
 
@@ -28,6 +29,10 @@ class BaseFactory(SQLAlchemyModelFactory):
 
 
 class UserFactory(BaseFactory):
+    """A user; ``UserFactory(second_factor=True)`` also enrols a second factor (platform staff
+    and whoever funds, awards or reports value need one): type its codes with
+    ``tests.second_factors.fresh_code``."""
+
     class Meta:
         model = User
 
@@ -37,6 +42,11 @@ class UserFactory(BaseFactory):
     is_platform_finance = False
     is_admin = False
     active = True
+
+    @factory.post_generation
+    def second_factor(user: User, create: bool, extracted: bool | None, **_: object) -> None:
+        if create and extracted:
+            enrol(user)
 
 
 class OrganizationFactory(BaseFactory):

@@ -33,6 +33,7 @@ from tests.conftest import migrated_database, need_service, test_config
 from tests.local_servers import OwnRedis, SMTPServer
 from tests.payouts.conftest import finance, onboard, owed  # noqa: F401
 from tests.proposals.conftest import draft_proposal, need, submitted  # noqa: F401
+from tests.second_factors import fresh_code
 from tests.test_jobs import run_worker
 
 
@@ -106,7 +107,9 @@ def test_with_redis_down_commands_answer_and_every_job_runs_once_it_is_back(
     own_redis.stop()
     answers = []
     answers.append(auth.login(finance.approver).status_code)
-    answers.append(client.post(f"/finance/payouts/{batch_id}/approve").status_code)
+    with app.app_context():
+        code = {"code": fresh_code(finance.approver)}
+    answers.append(client.post(f"/finance/payouts/{batch_id}/approve", data=code).status_code)
     answers.append(client.post("/finance/exports", data={"format": "csv"}).status_code)
     auth.logout()
     auth.login(people.manager)

@@ -1,9 +1,11 @@
 """JSON API for accounts: who you are, and your personal API tokens.
 
 Tokens: the first one is created on the account page (a CSRF-protected form, signed in with the
-session). Creating or revoking one through the API is a write, and API writes authenticate by
-bearer token only (marketplace.auth), so a client with a token can mint more (to rotate) and
-revoke any of its owner's tokens, the one it is using included; a session cookie cannot.
+session, after a recent re-authentication). Creating or revoking one through the API is a
+write, and API writes authenticate by bearer token only (marketplace.auth), so a client with a
+token can revoke any of its owner's tokens, the one it is using included, and mint more (to
+rotate) if it also sends the owner's password or a current second-factor code: a stolen token
+alone cannot make more tokens. A session cookie cannot do either.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from marshmallow import validate
 
 from marketplace.accounts import scopes, services, tokens
 from marketplace.accounts.models import ApiToken
+from marketplace.accounts.reauth import confirm_identity
 from marketplace.accounts.schemas import MeSchema
 from marketplace.api import ProblemSchema
 from marketplace.auth import ACCOUNT, READ_AUTH, WRITE_AUTH, api_token, api_user, token_area
@@ -58,6 +61,19 @@ class NewTokenSchema(ma.Schema):
         error_messages={"required": "Choose when the token expires: at most one year ahead."},
         metadata={"description": "when the token stops working: in the future, at most one "
                   "year ahead"},
+    )
+    password = ma.fields.String(
+        load_only=True,
+        validate=validate.Length(max=256),
+        metadata={"description": "your password: a new token needs `password` or `code`"},
+    )
+    code = ma.fields.String(
+        load_only=True,
+        validate=validate.Length(max=40),
+        metadata={
+            "description": "instead of `password`: a current code of your authenticator app, "
+            "or an unused recovery code (if you have a second factor)"
+        },
     )
 
 
@@ -129,14 +145,17 @@ class Tokens(MethodView):
     @blp.alt_response(
         422,
         schema=ProblemSchema,
-        description="Invalid name, an unknown scope or one the token asking lacks, or an "
-        "expiry in the past or more than a year ahead",
+        description="Invalid name, an unknown scope or one the token asking lacks, an "
+        "expiry in the past or more than a year ahead, or no (or a wrong) `password` or `code`",
     )
     def post(self, data: dict) -> Any:
         """Create another token (needs a token: the first one comes from the account page),
-        with at most the scopes of the token asking. The secret is in this answer only."""
+        with at most the scopes of the token asking, confirming it is you with your
+        `password` or a second-factor `code`. The secret is in this answer only."""
+        user = api_user()
+        confirm_identity(user, password=data.get("password"), code=data.get("code"))
         token, secret = tokens.create_token(
-            api_user(),
+            user,
             data["name"],
             data["scopes"],
             data["expires_at"],

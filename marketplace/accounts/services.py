@@ -19,6 +19,7 @@ from marketplace.accounts.passwords import (
     password_problems,
     spend_hashing_time,
 )
+from marketplace.accounts.second_factor import require_second_factor
 from marketplace.audit.log import record, refusals_recorded
 from marketplace.db import command
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
@@ -280,13 +281,17 @@ def _keep_an_owner(organization: Organization, leaving: Membership) -> None:
 
 
 def require_platform_finance(user: User) -> None:
+    """Platform finance staff with a second factor (SecondFactorRequired without one)."""
     if not (getattr(user, "is_authenticated", False) and user.is_platform_finance):
         raise Forbidden("Only platform finance staff may see the ledger.")
+    require_second_factor(user, "use the finance desk")
 
 
 def require_platform_admin(user: User) -> None:
+    """Platform admins with a second factor (SecondFactorRequired without one)."""
     if not (getattr(user, "is_authenticated", False) and user.is_admin):
         raise Forbidden("Only platform admins may see the background jobs.")
+    require_second_factor(user, "use the admin pages")
 
 
 VERIFY_MAX_AGE = 3 * 24 * 3600

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -20,7 +19,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ledger import utcnow
-from marketplace.accounts import recovery, scopes, services, tokens
+from marketplace.accounts import recovery, scopes, second_factor, services, tokens
 from marketplace.accounts.forms import (
     EmailChangeForm,
     EmptyForm,
@@ -38,22 +37,21 @@ from marketplace.accounts.limits import (
     registration_account_limit,
     registration_address_limit,
 )
+from marketplace.accounts.reauth import mark_reauthenticated, recent_authentication_required
+from marketplace.accounts.second_factor_views import ask_second_factor, start_session
 from marketplace.errors import Conflict, Forbidden, Invalid
 from marketplace.extensions import limiter
 from marketplace.forms import flash_error, show_errors
 from marketplace.pagination import html_page
 from marketplace.time import viewer_zone
+from marketplace.urls import local_path
 
 bp = Blueprint("accounts", __name__)
 
 
 def _safe_next(target: str | None) -> str:
     """Only redirect to paths on this site after login."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc:
-            return target
-    return url_for("main.home")
+    return local_path(target) or url_for("main.home")
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -98,7 +96,10 @@ def login() -> ResponseReturnValue:
         except Invalid as error:
             show_errors(form, error)
         else:
-            login_user(user, remember=form.remember.data)
+            if second_factor.has_second_factor(user):
+                return ask_second_factor(user, form.remember.data, request.args.get("next"))
+            start_session(user, form.remember.data)
+            mark_reauthenticated(user)
             return redirect(_safe_next(request.args.get("next")))
     status = 422 if form.is_submitted() else 200
     return render_template("accounts/login.html", form=form), status
@@ -161,6 +162,7 @@ def account() -> ResponseReturnValue:
 
 @bp.route("/account/tokens", methods=["POST"])
 @login_required
+@recent_authentication_required(back="accounts.account")
 def create_token() -> ResponseReturnValue:
     """Make an API token and show its secret on this one answer. Not through a flash message:
     those travel in the session cookie, which the browser can read and keeps sending."""
@@ -209,6 +211,7 @@ def new_organization() -> ResponseReturnValue:
 
 @bp.route("/organizations/<slug>/members", methods=["GET", "POST"])
 @login_required
+@recent_authentication_required(back="accounts.members")
 def members(slug: str) -> ResponseReturnValue:
     organization = services.get_organization(slug)
     role = services.require_role(current_user, organization, *services.OrgRole)
@@ -243,6 +246,7 @@ def members(slug: str) -> ResponseReturnValue:
 
 @bp.route("/organizations/<slug>/members/<int:user_id>/remove", methods=["POST"])
 @login_required
+@recent_authentication_required(back="accounts.members")
 def remove_member(slug: str, user_id: int) -> ResponseReturnValue:
     organization = services.get_organization(slug)
     if EmptyForm().validate_on_submit():

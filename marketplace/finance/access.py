@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, or_, select
 
 import ledger
 from marketplace.accounts.models import Membership, Organization, OrgRole, User
+from marketplace.accounts.second_factor import require_second_factor
 from marketplace.challenges.models import Challenge
 from marketplace.errors import Forbidden, NotFound
 from marketplace.extensions import db
@@ -63,6 +64,7 @@ def finance_scope(actor: User) -> Scope:
     if not getattr(actor, "is_authenticated", False):
         raise Forbidden("Sign in as finance staff to see the books.")
     if actor.is_platform_finance:
+        require_second_factor(actor, "use the finance desk")
         return Scope(everything=True)
     organization_ids = db.session.scalars(
         select(Membership.organization_id).where(

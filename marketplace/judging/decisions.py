@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 import ledger
 from ledger import InsufficientFunds, NewTransfer, as_utc, format_minor, utcnow
 from marketplace.accounts.models import User
+from marketplace.accounts.second_factor import require_second_factor
 from marketplace.audit.log import record, refusals_recorded
 from marketplace.challenges.access import EDITORS, require
 from marketplace.challenges.models import Challenge, Status
@@ -170,6 +171,7 @@ def award_prize(
     proposal = get_proposal(actor, proposal_id)
     challenge = proposal.challenge
     require(actor, challenge, EDITORS, "award prizes")
+    require_second_factor(actor, "award a prize")
     feedback = _feedback(feedback)
     existing = _lock(challenge, proposal)
     if existing is not None:

@@ -29,6 +29,7 @@ from sqlalchemy import func, or_, select
 import ledger
 from ledger import Account, as_utc, format_minor, utcnow
 from marketplace.accounts.models import User
+from marketplace.accounts.second_factor import require_second_factor
 from marketplace.audit.log import record, refusals_recorded
 from marketplace.challenges.access import FUNDERS, get_visible, require, role_for
 from marketplace.challenges.models import Challenge, Status
@@ -106,6 +107,7 @@ def _open_funding(
     if challenge is None:
         raise NotFound("No such need.")
     require(actor, challenge, FUNDERS, "fund this need")
+    require_second_factor(actor, "fund a need")
     if challenge.status not in (Status.DRAFT, Status.OPEN):
         raise Conflict(f"A {challenge.status} need takes no more funding.")
     if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):

@@ -20,6 +20,7 @@ from marketplace.payouts import batches as services
 from marketplace.payouts.accounts import payout_account_of, start_onboarding
 from marketplace.payouts.models import PayoutAccount, PayoutBatch
 from marketplace.payouts.schemas import (
+    ApprovalInputSchema,
     BatchDetailSchema,
     BatchInputSchema,
     BatchSchema,
@@ -160,18 +161,21 @@ class PayoutBatchProgress(MethodView):
 @blp.route(f"/payout-batches/<{ID}:batch_id>/approval")
 class PayoutBatchApproval(MethodView):
     @blp.doc(security=WRITE_AUTH)
+    @blp.arguments(ApprovalInputSchema)
     @blp.response(200, BatchDetailSchema)
     @problems(
-        401, 403, 404, 409,
-        _403="Not platform finance staff, or the finance user who prepared the batch "
-        "(four eyes)",
+        401, 403, 404, 409, 422,
+        _403="Not platform finance staff, the finance user who prepared the batch (four "
+        "eyes), or no second factor set up",
         _409="The batch is not waiting for approval",
+        _422="`code` is not a current code of your authenticator app, or was used already",
     )  # fmt: skip
-    def post(self, batch_id: int) -> Any:
-        """Approve a prepared batch (a finance user other than its preparer); the money is
-        sent in the background: follow it with the progress endpoint."""
+    def post(self, data: dict, batch_id: int) -> Any:
+        """Approve a prepared batch (a finance user other than its preparer) with a fresh
+        `code` of your authenticator app (asked for every approval); the money is sent in the
+        background: follow it with the progress endpoint."""
         user = api_user()
-        batch = services.approve_batch(user, batch_id)
+        batch = services.approve_batch(user, batch_id, data["code"])
         return _detail(user, services.get_batch(user, batch.id))
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import joinedload
 import ledger
 from ledger import Account, InsufficientFunds, NewTransfer, format_minor, utcnow
 from marketplace.accounts.models import User
+from marketplace.accounts.second_factor import step_up
 from marketplace.accounts.services import require_platform_finance
 from marketplace.audit.log import record, refusals_recorded
 from marketplace.db import command, transaction
@@ -160,14 +161,17 @@ def _lock(batch: PayoutBatch) -> None:
 
 @refusals_recorded("payout_batch.approve", object_arg="batch_id")
 @command
-def approve_batch(actor: User, batch_id: int) -> PayoutBatch:
-    """The second pair of eyes: another finance user approves, and the job starts sending."""
+def approve_batch(actor: User, batch_id: int, code: str | None) -> PayoutBatch:
+    """The second pair of eyes: another finance user approves, and the job starts sending.
+    ``code`` is a fresh code of the approver's authenticator app (step-up: asked for every
+    approval, even inside a session)."""
     batch = get_batch(actor, batch_id)
     if batch.prepared_by_id == actor.id:
         raise Forbidden("Four eyes: the finance user who prepared a batch cannot approve it.")
     _lock(batch)
     if batch.status != BatchStatus.PREPARED:
         raise Conflict(f"A {batch.status} batch cannot be approved.")
+    step_up(actor, code)
     batch.status = BatchStatus.APPROVED
     batch.approved_by_id = actor.id
     batch.approved_at = utcnow()

@@ -75,6 +75,17 @@ class BatchInputSchema(StorableTextMixin, ma.Schema):
     )
 
 
+class ApprovalInputSchema(ma.Schema):
+    code = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=40),
+        metadata={
+            "description": "a current code of your authenticator app: every approval asks "
+            "for a fresh one (a code is accepted once)"
+        },
+    )
+
+
 class RejectionInputSchema(StorableTextMixin, ma.Schema):
     reason = ma.fields.String(
         required=True,

@@ -150,11 +150,11 @@ def batch_page(batch_id: int, status: int = 200) -> ResponseReturnValue:
 @login_required
 def approve(batch_id: int) -> ResponseReturnValue:
     try:
-        batch = batches.approve_batch(current_user, batch_id)
-    except (Conflict, Forbidden) as error:
+        batch = batches.approve_batch(current_user, batch_id, request.form.get("code", ""))
+    except (Conflict, Forbidden, Invalid) as error:
         if isinstance(error, Forbidden) and not current_user.is_platform_finance:
             raise
-        flash(error.message, "error")
+        flash(" ".join(error.errors.get("code", [])) or error.message, "error")
         return redirect(url_for("payouts.batch_page", batch_id=batch_id))
     db.session.refresh(batch)
     if batch.status == BatchStatus.COMPLETED:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 import ledger
 from ledger import InsufficientFunds, NewTransfer, Transfer, format_minor, utcnow
 from marketplace.accounts.models import User
+from marketplace.accounts.second_factor import require_second_factor
 from marketplace.audit.log import record, refusals_recorded
 from marketplace.challenges.access import FUNDERS, get_visible, require, role_for
 from marketplace.challenges.models import Challenge
@@ -164,6 +165,7 @@ def seeker_award(actor: User, award_id: int, doing: str) -> Award:
 def report_value(actor: User, award_id: int, data: dict[str, Any]) -> ValueReport:
     """The seeker (owner, manager or finance member) reports realised value for a period."""
     award = seeker_award(actor, award_id, "report value")
+    require_second_factor(actor, "report value")
     _lock_award(award)
     report = _file(actor, award, data, None)
     db.session.flush()
@@ -221,7 +223,9 @@ def _report_for(actor: User, report_id: int) -> tuple[ValueReport, Award]:
     report = db.session.get(ValueReport, report_id)
     if report is None:
         raise NotFound("No such value report.")
-    return report, seeker_award(actor, report.award_id, "correct value reports")
+    award = seeker_award(actor, report.award_id, "correct value reports")
+    require_second_factor(actor, "correct a value report")
+    return report, award
 
 
 @command

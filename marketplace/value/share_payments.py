@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from marketplace.accounts.models import User
+from marketplace.accounts.second_factor import require_second_factor
 from marketplace.audit.log import record
 from marketplace.challenges.models import Challenge
 from marketplace.db import command
@@ -34,6 +35,7 @@ def _open_value_share(actor: User, report_id: int) -> tuple[Payment, str]:
     if report is None:
         raise NotFound("No such value report.")
     award = seeker_award(actor, report.award_id, "pay value shares")
+    require_second_factor(actor, "pay a value share")
     challenge = db.session.get(Challenge, award.challenge_id)
     # One payment at a time per report: a double click does not bill twice.
     db.session.execute(select(ValueReport.id).where(ValueReport.id == report.id).with_for_update())

@@ -26,6 +26,7 @@ from marketplace.value import reports
 from tests.challenges.conftest import create, user
 from tests.factories import UserFactory, make_terms, make_token
 from tests.payouts.conftest import onboard
+from tests.second_factors import fresh_code
 from tests.value.test_reports import period
 
 TEXT = b"Pilot line trials in Q3.\n"
@@ -157,8 +158,9 @@ def test_money_and_back_office_actions(
         batches.reject_batch(approver, first.id, "Wrong minimum")
         second = batches.prepare_batch(preparer, "USD", 100)
         with pytest.raises(Forbidden):
-            batches.approve_batch(preparer, second.id)  # four eyes
-        batches.approve_batch(approver, second.id)  # jobs run inline: it sends
+            batches.approve_batch(preparer, second.id, "000000")  # four eyes
+        # jobs run inline: it sends
+        batches.approve_batch(approver, second.id, fresh_code(approver))
         with pytest.raises(Forbidden):
             exports.request_export(user(people.owner), "csv")
         exports.request_export(preparer, "csv")
@@ -170,6 +172,7 @@ def test_money_and_back_office_actions(
             ("payout_batch.reject", "succeeded"),
             ("payout_batch.prepare", "succeeded"),
             ("payout_batch.approve", "refused"),
+            ("payout_batch.step_up", "succeeded"),
             ("payout_batch.approve", "succeeded"),
             ("payout_batch.send", "succeeded"),
             ("book_export.request", "refused"),

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -55,6 +56,17 @@ def register(page: Page, mailbox: Mailbox, name: str, email: str) -> None:
 def sign_out(page: Page) -> None:
     page.locator("header").get_by_role("button", name="Sign out").click()
     expect(flash(page)).to_have_text("You are signed out.")
+
+
+def set_up_second_factor(page: Page) -> None:
+    """Scan (read) the key, type the app's first code, and see the recovery codes once."""
+    page.get_by_role("button", name="Set up a second factor").click()
+    expect(page.locator("[data-test=qr-code] svg")).to_be_visible()
+    secret = page.locator("[data-test=totp-secret]").inner_text()
+    page.get_by_label("Code from your app").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn it on").click()
+    expect(page.locator("[data-test=recovery-codes] li")).to_have_count(10)
+    expect(page.locator("[data-test=second-factor-on]")).to_be_visible()
 
 
 def sign_in(page: Page, name: str, email: str) -> None:
@@ -122,6 +134,12 @@ def test_manager_writes_funds_and_opens_a_need_and_a_solver_accepts_its_terms(
     write_need(page)
     staff = page.locator("[data-test=staff-panel]")
     expect(staff.locator("[data-test=escrow]")).to_have_text("0.00 USD")
+    need_url = page.url
+    staff.locator("[data-test=fund]").click()
+    # Funding needs a second factor: the owner is sent to set one up, then funds.
+    expect(flash(page)).to_contain_text("before you fund a need")
+    set_up_second_factor(page)
+    page.goto(need_url)
     staff.locator("[data-test=fund]").click()
     expect(flash(page)).to_have_text("Sandbox payment settled: the escrow is funded.")
     # Prizes 12,500.00 plus the default 10% platform fee.

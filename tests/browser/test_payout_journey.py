@@ -27,6 +27,7 @@ from tests.browser.conftest import LiveServer, watched_context
 from tests.browser.test_proposal_journey import flash, sign_in
 from tests.factories import MembershipFactory, UserFactory, make_need, make_terms
 from tests.proposals.conftest import PROPOSAL
+from tests.second_factors import code_now
 
 pytestmark = pytest.mark.browser
 
@@ -41,6 +42,7 @@ def owed(live_server: LiveServer) -> SimpleNamespace:
             role=OrgRole.MANAGER,
             organization__slug=f"pay-{tag}",
             user__email=f"m-{tag}@acme.example",
+            user__second_factor=True,
         ).user
         challenge = needs.create_challenge(
             manager, manager.memberships[0].organization, make_need(), make_terms()
@@ -55,9 +57,9 @@ def owed(live_server: LiveServer) -> SimpleNamespace:
         found = SimpleNamespace(
             solver=solver.email,
             preparer=UserFactory(email=f"ann-{tag}@platform.example", name="Ann Finance",
-                                 is_platform_finance=True).email,
+                                 is_platform_finance=True, second_factor=True).email,
             approver=UserFactory(email=f"ben-{tag}@platform.example", name="Ben Finance",
-                                 is_platform_finance=True).email,
+                                 is_platform_finance=True, second_factor=True).email,
         )  # fmt: skip
         db.session.remove()
     return found
@@ -106,6 +108,8 @@ def test_finance_a_prepares_b_approves_the_job_pays_and_the_solver_sees_paid(
     sign_in(approver, owed.approver)
     approver.goto(batch_url)
     expect(approver.locator("[data-test=waiting-other]")).to_contain_text("Ann Finance")
+    # Step-up: a code of the next 30 s, later than the one that signed B in a moment ago.
+    approver.locator("[data-test=approve-code]").fill(code_now(steps_ahead=1))
     approver.locator("[data-test=approve]").click()
     approver.goto(batch_url)
     expect(approver.locator("[data-test=status]")).to_have_text("completed")

@@ -25,6 +25,7 @@ from marketplace.payments.services import start_funding
 from tests.browser.conftest import LiveServer, watched_context
 from tests.conftest import PASSWORD
 from tests.factories import MembershipFactory, UserFactory, make_need, make_terms
+from tests.second_factors import code_now
 
 pytestmark = pytest.mark.browser
 
@@ -41,6 +42,7 @@ def people(live_server: LiveServer) -> SimpleNamespace:
             organization__name="Acme",
             user__email=f"mia-{tag}@acme.example",
             user__name="Mia Manager",
+            user__second_factor=True,
         ).user
         organization = manager.memberships[0].organization
         reviewer = MembershipFactory(
@@ -86,6 +88,9 @@ def sign_in(page: Page, email: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.locator("main").get_by_role("button", name="Sign in").click()
+    if page.url.endswith("/login/second-factor"):  # users enrolled by tests.second_factors
+        page.get_by_label("Code").fill(code_now())
+        page.locator("main").get_by_role("button", name="Sign in").click()
     expect(page.locator("[data-test=account-link]")).to_be_visible()
 
 

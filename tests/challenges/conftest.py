@@ -30,9 +30,12 @@ def people(app) -> SimpleNamespace:
     with app.app_context():
         acme = OrganizationFactory(slug="acme", name="Acme")
         emails = {}
-        for role in OrgRole:
+        for role in OrgRole:  # who may fund, award or report value has a second factor
             emails[role.value] = MembershipFactory(
-                organization=acme, role=role, user__email=f"{role.value}@acme.example"
+                organization=acme,
+                role=role,
+                user__email=f"{role.value}@acme.example",
+                user__second_factor=role != OrgRole.REVIEWER,
             ).user.email
         emails["solver"] = UserFactory(email="solver@example.com").email
         emails["other_solver"] = UserFactory(email="other@example.com").email

@@ -19,6 +19,7 @@ from marketplace.accounts.models import ApiToken, Organization, OrganizationDoma
 from marketplace.challenges.models import Challenge
 from marketplace.extensions import db
 from tests.challenges.conftest import create, fund_and_open, user
+from tests.conftest import PASSWORD
 from tests.factories import UserFactory, make_token
 
 API = "/api/v1"
@@ -168,7 +169,9 @@ def test_another_users_token_cannot_be_revoked(app, client, auth, people) -> Non
 
 def test_a_token_makes_more_tokens_and_the_secret_is_shown_once(app, client, people) -> None:
     headers = bearer(token_for(app, people.solver))
-    response = client.post(f"{API}/me/tokens", json=new_token_json("CI"), headers=headers)
+    response = client.post(
+        f"{API}/me/tokens", json={**new_token_json("CI"), "password": PASSWORD}, headers=headers
+    )
     assert response.status_code == 201
     secret = response.json["token"]
     assert secret.startswith(response.json["prefix"])
@@ -176,7 +179,9 @@ def test_a_token_makes_more_tokens_and_the_secret_is_shown_once(app, client, peo
     listed = client.get(f"{API}/me/tokens", headers=headers).get_data(as_text=True)
     assert secret not in listed
     for name in ("", "   ", "x" * 81, "tab\there"):
-        response = client.post(f"{API}/me/tokens", json=new_token_json(name), headers=headers)
+        response = client.post(
+            f"{API}/me/tokens", json={**new_token_json(name), "password": PASSWORD}, headers=headers
+        )
         assert response.status_code == 422
         assert "name" in response.json["errors"]
 
@@ -215,7 +220,7 @@ def test_the_api_needs_no_csrf_token_but_pages_do(app, client, people, csrf_on) 
     assert client.post(f"{API}/challenges", json=need_json(), headers=headers).status_code == 201
     page = client.get("/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    login = {"email": people.manager, "password": "correct horse battery", "csrf_token": csrf}
+    login = {"email": people.solver, "password": "correct horse battery", "csrf_token": csrf}
     assert client.post("/login", data=login).status_code == 302
     assert client.post("/account/tokens", data=token_form("no csrf")).status_code == 400
     assert count(app, ApiToken) == 1

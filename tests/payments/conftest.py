@@ -78,7 +78,7 @@ def seeker(app: Flask) -> SimpleNamespace:
     """A manager of a seeking organization, and a draft need of theirs with terms that ask
     escrow for 105,000 (prizes 60,000 + 40,000 and a 5 % fee)."""
     with app.app_context():
-        membership = MembershipFactory(role=OrgRole.MANAGER)
+        membership = MembershipFactory(role=OrgRole.MANAGER, user__second_factor=True)
         terms = Terms(
             currency="USD",
             prizes=PRIZES,

@@ -58,7 +58,7 @@ def refund_job() -> OutboxJob:
 
 def reconciliation_differences() -> list[str]:
     """What the reconciliation (book against Stripe) finds wrong."""
-    finance = UserFactory(is_platform_finance=True)
+    finance = UserFactory(is_platform_finance=True, second_factor=True)
     report = reconcile(finance)
     assert report.provider is not None and report.provider.error is None
     return [d.message for currency in report.currencies for d in currency.differences]

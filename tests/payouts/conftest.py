@@ -18,8 +18,12 @@ from tests.proposals.conftest import need, people, submitted  # noqa: F401
 @pytest.fixture
 def finance(app) -> SimpleNamespace:
     with app.app_context():
-        first = UserFactory(email="fiona@platform.example", is_platform_finance=True)
-        second = UserFactory(email="felix@platform.example", is_platform_finance=True)
+        first = UserFactory(
+            email="fiona@platform.example", is_platform_finance=True, second_factor=True
+        )
+        second = UserFactory(
+            email="felix@platform.example", is_platform_finance=True, second_factor=True
+        )
         return SimpleNamespace(preparer=first.email, approver=second.email)
 
 

@@ -12,9 +12,16 @@ from tests.challenges.conftest import user
 from tests.challenges.test_api import bearer, token_for
 from tests.factories import make_token
 from tests.payouts.conftest import onboard
+from tests.second_factors import fresh_code
 
 API = "/api/v1"
 BATCHES = f"{API}/payout-batches"
+
+
+def code(app, email: str) -> dict[str, str]:
+    """The approval's body: a fresh code of the approver's authenticator."""
+    with app.app_context():
+        return {"code": fresh_code(email)}
 
 
 def count(app, model: type) -> int:
@@ -42,11 +49,11 @@ def test_batches_through_the_api_with_four_eyes(app, client, sandbox_app, financ
     assert [b["id"] for b in listed.json] == [batch["id"]]
     assert "lines" not in listed.json[0]
 
-    refused = client.post(f"{item}/approval", headers=preparer)
+    refused = client.post(f"{item}/approval", json=code(app, finance.preparer), headers=preparer)
     assert refused.status_code == 403 and "Four eyes" in refused.json["detail"]
     assert client.get(item, headers=preparer).json["status"] == "prepared"
 
-    approved = client.post(f"{item}/approval", headers=approver)
+    approved = client.post(f"{item}/approval", json=code(app, finance.approver), headers=approver)
     assert approved.status_code == 200, approved.json
     assert approved.json["status"] == "completed"  # no Redis: the job ran inline
     assert approved.json["approved_by"]["email"] == finance.approver
@@ -65,7 +72,7 @@ def test_batches_through_the_api_with_four_eyes(app, client, sandbox_app, financ
             "released": 0,
         },
     }  # fmt: skip
-    twice = client.post(f"{item}/approval", headers=approver)
+    twice = client.post(f"{item}/approval", json=code(app, finance.approver), headers=approver)
     assert twice.status_code == 409 and twice.json["detail"] == (
         "A completed batch cannot be approved."
     )
@@ -94,7 +101,8 @@ def test_a_rejection_through_the_api_voids_the_reservations(
     assert rejected.json["rejection_reason"] == "Wrong minimum"
     assert {line["status"] for line in rejected.json["lines"]} == {"voided"}
     approver = bearer(token_for(app, finance.approver))
-    assert client.post(f"{item}/approval", headers=approver).status_code == 409
+    again = client.post(f"{item}/approval", json=code(app, finance.approver), headers=approver)
+    assert again.status_code == 409
 
 
 @pytest.mark.parametrize(
@@ -135,7 +143,7 @@ def test_only_platform_finance_staff_handle_batches(
         ("post", BATCHES, {"currency": "USD", "minimum": 100}),
         ("get", item, None),
         ("get", f"{item}/progress", None),
-        ("post", f"{item}/approval", None),
+        ("post", f"{item}/approval", {"code": "000000"}),
         ("post", f"{item}/rejection", {"reason": "no"}),
     ):
         response = getattr(client, method)(path, json=body, headers=intruder)
@@ -171,7 +179,8 @@ def test_a_token_without_the_payouts_write_scope_cannot_approve(
 def test_unknown_batches_are_not_found(app, client, finance) -> None:
     approver = bearer(token_for(app, finance.approver))
     assert client.get(f"{BATCHES}/999999", headers=approver).status_code == 404
-    assert client.post(f"{BATCHES}/999999/approval", headers=approver).status_code == 404
+    unknown = client.post(f"{BATCHES}/999999/approval", json={"code": "0"}, headers=approver)
+    assert unknown.status_code == 404
     assert client.get(f"{BATCHES}/{2**64}", headers=approver).status_code == 404
 
 

@@ -14,6 +14,7 @@ from marketplace.payouts import batches
 from marketplace.payouts.models import PayoutBatch, PayoutLine
 from tests.challenges.conftest import user
 from tests.payouts.conftest import onboard
+from tests.second_factors import fresh_code
 
 
 def balances(email: str) -> tuple[int, int]:
@@ -29,9 +30,10 @@ def test_a_batch_reserves_then_a_second_user_approves_and_it_pays(app, sandbox_a
         assert (batch.line_count, batch.total, batch.status) == (2, 1_000_000, "prepared")
         assert balances(owed.lead) == (0, 600_000)  # reserved, not owed twice
         with pytest.raises(Forbidden, match="Four eyes"):
-            batches.approve_batch(user(finance.preparer), batch.id)
+            batches.approve_batch(user(finance.preparer), batch.id, fresh_code(finance.preparer))
         assert db.session.get(PayoutBatch, batch.id).status == "prepared"
-        batches.approve_batch(user(finance.approver), batch.id)  # jobs run inline: it pays
+        # jobs run inline: it pays
+        batches.approve_batch(user(finance.approver), batch.id, fresh_code(finance.approver))
         db.session.expire_all()
         batch = db.session.get(PayoutBatch, batch.id)
         assert batch.status == "completed" and batch.approved_by_id == user(finance.approver).id
@@ -71,7 +73,7 @@ def test_a_rejected_batch_voids_its_reservations(app, sandbox_app, finance, owed
         lines = db.session.scalars(select(PayoutLine)).all()
         assert {line.status for line in lines} == {"voided"}
         with pytest.raises(Conflict):
-            batches.approve_batch(user(finance.approver), batch.id)
+            batches.approve_batch(user(finance.approver), batch.id, fresh_code(finance.approver))
         assert ledger.verify(db.session) == []
         again = batches.prepare_batch(user(finance.approver), "USD", 100)
         assert again.total == 1_000_000
@@ -85,7 +87,7 @@ def test_only_platform_finance_staff_handle_batches(app, sandbox_app, people, fi
         intruder = user(getattr(people, who))  # Acme's own finance member is not platform staff
         for attempt in (
             lambda: batches.prepare_batch(intruder, "USD", 100),
-            lambda: batches.approve_batch(intruder, batch.id),
+            lambda: batches.approve_batch(intruder, batch.id, "000000"),
             lambda: batches.reject_batch(intruder, batch.id, "no"),
             lambda: batches.resend_batch(intruder, batch.id),
             lambda: batches.lines_of(intruder, batch.id),
@@ -94,7 +96,7 @@ def test_only_platform_finance_staff_handle_batches(app, sandbox_app, people, fi
                 attempt()
         assert db.session.get(PayoutBatch, batch.id).status == "prepared"
         with pytest.raises(NotFound):
-            batches.approve_batch(user(finance.approver), 10**9)
+            batches.approve_batch(user(finance.approver), 10**9, fresh_code(finance.approver))
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from marketplace.extensions import db
 from marketplace.payouts.models import PayoutBatch, PayoutLine
 from tests.challenges.conftest import user
 from tests.payouts.conftest import onboard
+from tests.second_factors import fresh_code
 
 PAGE = "/finance/payouts"
 
@@ -58,7 +59,9 @@ def test_the_preparer_waits_and_a_second_finance_user_approves_and_it_pays(
     auth.login(finance.approver)
     page = client.get(f"{PAGE}/{batch_id}").get_data(as_text=True)
     assert 'data-test="approve"' in page
-    approved = client.post(f"{PAGE}/{batch_id}/approve", follow_redirects=True)
+    with app.app_context():
+        code = fresh_code(finance.approver)
+    approved = client.post(f"{PAGE}/{batch_id}/approve", data={"code": code}, follow_redirects=True)
     text = approved.get_data(as_text=True)
     assert "approved and sent" in text
     assert 'data-test="status">completed' in text

@@ -21,6 +21,7 @@ from tests.payments.conftest import SECRET_KEY
 from tests.payouts.conftest import onboard
 from tests.payouts.test_stripe_payouts import onboard_with_stripe
 from tests.payouts.test_webhook_order import approved_line
+from tests.second_factors import fresh_code
 
 API = "/api/v1/finance/reconciliation"
 
@@ -30,7 +31,7 @@ def paid_batch(app, client, stripe_server, finance, owed) -> list[PayoutLine]:
     onboard_with_stripe(app, client, stripe_server, owed.lead, owed.partner)
     with app.app_context(), app.test_request_context():
         batch = batches.prepare_batch(user(finance.preparer), "USD", 1)
-        batches.approve_batch(user(finance.approver), batch.id)
+        batches.approve_batch(user(finance.approver), batch.id, fresh_code(finance.approver))
         lines = db.session.scalars(select(PayoutLine).order_by(PayoutLine.id)).all()
         assert [line.status for line in lines] == ["paid", "paid"]
         db.session.expunge_all()
@@ -127,7 +128,7 @@ def test_the_sandbox_answers_from_our_records(app, client, auth, finance, owed, 
     onboard(app, owed.lead, owed.partner)
     with app.app_context(), app.test_request_context():
         batch = batches.prepare_batch(user(finance.preparer), "USD", 1)
-        batches.approve_batch(user(finance.approver), batch.id)
+        batches.approve_batch(user(finance.approver), batch.id, fresh_code(finance.approver))
     report, differences = provider_side(client, auth, finance)
     assert (report["provider"]["provider"], report["provider"]["transfers"]) == ("sandbox", 2)
     assert differences == [] and report["clean"] is True

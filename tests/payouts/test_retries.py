@@ -22,6 +22,7 @@ from marketplace.payouts.models import PayoutBatch, PayoutLine
 from tests.challenges.conftest import user
 from tests.challenges.test_api import bearer, token_for
 from tests.payouts.test_stripe_payouts import onboard_with_stripe, payable
+from tests.second_factors import fresh_code
 
 TRANSFERS = "/v1/transfers"
 EXPIRED = sending.KEY_LIFETIME + timedelta(minutes=1)
@@ -37,7 +38,8 @@ def prepared(app, finance) -> tuple[int, int]:
 
 def approve(app, finance, batch_id: int) -> None:
     with app.app_context(), app.test_request_context():
-        batches.approve_batch(user(finance.approver), batch_id)  # the job runs inline
+        # the job runs inline
+        batches.approve_batch(user(finance.approver), batch_id, fresh_code(finance.approver))
 
 
 def make_due(app, line_id: int, key_age: timedelta | None = None) -> None:
@@ -316,7 +318,8 @@ def test_resume_completes_an_approved_batch_with_nothing_open(app, sandbox_app, 
     onboard(app, owed.lead)
     with app.app_context():
         batch = batches.prepare_batch(user(finance.preparer), "USD", 1)
-        batches.approve_batch(user(finance.approver), batch.id)  # sandbox: paid inline
+        # sandbox: paid inline
+        batches.approve_batch(user(finance.approver), batch.id, fresh_code(finance.approver))
         batch.status, batch.completed_at = "approved", None  # as a lost completion left it
         db.session.commit()
         batch_id = batch.id

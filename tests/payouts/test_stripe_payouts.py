@@ -13,6 +13,7 @@ from marketplace.payouts.accounts import payout_account_of, start_onboarding
 from marketplace.payouts.models import PayoutLine
 from tests.challenges.conftest import user
 from tests.payments.conftest import post_event
+from tests.second_factors import fresh_code
 
 
 def onboard_with_stripe(app, client, stripe_server, *emails: str, enable: bool = True) -> None:
@@ -58,7 +59,7 @@ def test_an_approved_batch_sends_one_transfer_per_line(
     onboard_with_stripe(app, client, stripe_server, owed.lead, owed.partner)
     with app.app_context(), app.test_request_context():
         batch = batches.prepare_batch(user(finance.preparer), "USD", 1)
-        batches.approve_batch(user(finance.approver), batch.id)
+        batches.approve_batch(user(finance.approver), batch.id, fresh_code(finance.approver))
         lines = db.session.scalars(select(PayoutLine).order_by(PayoutLine.id)).all()
         assert [line.status for line in lines] == ["paid", "paid"]
         sent = stripe_server.posts("/v1/transfers")
@@ -79,7 +80,7 @@ def test_a_refused_transfer_voids_its_reservation_and_the_solver_is_owed_again(
     )  # fmt: skip
     with app.app_context(), app.test_request_context():
         batch = batches.prepare_batch(user(finance.preparer), "USD", 1)
-        batches.approve_batch(user(finance.approver), batch.id)
+        batches.approve_batch(user(finance.approver), batch.id, fresh_code(finance.approver))
         lines = db.session.scalars(select(PayoutLine).order_by(PayoutLine.id)).all()
         assert [line.status for line in lines] == ["paid", "failed"]
         assert "Insufficient funds" in lines[1].error
@@ -96,7 +97,7 @@ def test_a_reversed_transfer_makes_the_amount_owed_again_once(
     onboard_with_stripe(app, client, stripe_server, owed.lead)
     with app.app_context(), app.test_request_context():
         batch = batches.prepare_batch(user(finance.preparer), "USD", 1)
-        batches.approve_batch(user(finance.approver), batch.id)
+        batches.approve_batch(user(finance.approver), batch.id, fresh_code(finance.approver))
         line = db.session.scalar(select(PayoutLine))
         made = stripe_server.transfers[line.provider_transfer_id]
     # A partial reversal changes nothing by itself (finance reconciles it by hand) ...

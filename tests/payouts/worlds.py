@@ -31,6 +31,7 @@ from marketplace.payouts.models import PayoutAccount, PayoutLine
 from tests.conftest import test_config
 from tests.factories import UserFactory
 from tests.payments.stripe_server import FakeStripe
+from tests.second_factors import fresh_code
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_KEY = "sk_test_payout_world"
@@ -97,8 +98,12 @@ def payout_world(
     app = create_app(test_config(url, **stripe, **settings))
     with app.app_context():
         people = [UserFactory(email=f"solver{n}@example.com") for n in range(solvers)]
-        preparer = UserFactory(email="fiona@platform.example", is_platform_finance=True)
-        UserFactory(email="felix@platform.example", is_platform_finance=True)  # approves
+        preparer = UserFactory(
+            email="fiona@platform.example", is_platform_finance=True, second_factor=True
+        )
+        UserFactory(  # approves
+            email="felix@platform.example", is_platform_finance=True, second_factor=True
+        )
         solver_ids = [person.id for person in people]
         _owe(solver_ids)
         _connect_accounts(stripe_server, solver_ids)
@@ -129,7 +134,7 @@ def approve(world: World) -> None:
     """The second finance user approves: the sending job is enqueued, not run."""
     with world.app.app_context():
         approver = db.session.scalar(select(User).where(User.email == "felix@platform.example"))
-        batches.approve_batch(approver, world.batch_id)
+        batches.approve_batch(approver, world.batch_id, fresh_code(approver))
         db.engine.dispose()
 
 

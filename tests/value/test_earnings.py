@@ -14,6 +14,7 @@ from tests.challenges.conftest import user
 from tests.factories import UserFactory
 from tests.payments.conftest import sandbox_app  # noqa: F401
 from tests.payouts.conftest import finance, onboard  # noqa: F401
+from tests.second_factors import fresh_code
 from tests.value.test_reports import period
 
 
@@ -96,7 +97,8 @@ def test_payouts_pending_paid_and_returned(app, sandbox_app, people, awarded, fi
             ("award", "posted"),
         ]
         second = batches.prepare_batch(user(finance.preparer), "USD", 100)
-        batches.approve_batch(user(finance.approver), second.id)  # the sandbox pays at once
+        # the sandbox pays at once
+        batches.approve_batch(user(finance.approver), second.id, fresh_code(finance.approver))
         db.session.expire_all()
         lead = usd(awarded.lead)
         assert (lead.owed, lead.pending, lead.paid) == (0, 0, 600_000)
