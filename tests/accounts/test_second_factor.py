@@ -15,6 +15,7 @@ from marketplace.accounts.models import ApiToken, Membership, OrgRole, User
 from marketplace.accounts.second_factor import has_second_factor
 from marketplace.accounts.second_factor_models import RecoveryCode, SecondFactor
 from marketplace.accounts.tokens import create_token
+from marketplace.audit.models import AuditEvent
 from marketplace.extensions import db
 from tests.conftest import PASSWORD
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
@@ -336,3 +337,33 @@ def test_a_token_made_through_the_api_needs_the_password_or_a_code(app, client, 
     ).status_code == 201
     with app.app_context():
         assert db.session.scalar(select(func.count(ApiToken.id))) == 3
+
+
+def test_the_audit_log_records_the_second_factor_events(app, client, auth, solver) -> None:
+    with app.app_context():
+        start = db.session.scalar(select(func.coalesce(func.max(AuditEvent.id), 0)))
+    auth.login(solver)
+    client.post("/account/second-factor/start")
+    client.post("/account/second-factor/confirm", data={"code": "000000"})  # refused
+    with app.app_context():
+        secret = db.session.scalar(select(SecondFactor.secret))
+    page = client.post(
+        "/account/second-factor/confirm", data={"code": pyotp.TOTP(secret).now()}
+    ).get_data(as_text=True)
+    recovery = re.findall(r"<li><code>([A-Z2-7-]{19})</code></li>", page)
+    client.post("/account/second-factor/disable", data={"code": recovery[0]})
+    with app.app_context():
+        events = db.session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.id > start, AuditEvent.action.startswith("second_factor.")
+            ).order_by(AuditEvent.id)
+        ).all()
+        assert [(e.action, e.outcome) for e in events] == [
+            ("second_factor.code", "refused"),
+            ("second_factor.enable", "succeeded"),
+            ("second_factor.recovery_code_use", "succeeded"),
+            ("second_factor.disable", "succeeded"),
+        ]
+        assert {e.object_id for e in events} == {str(user(app, solver).id)}
+        assert events[0].details["for"] == "enable" and "wrong" in events[0].details["reason"]
+        assert recovery[0] not in str([e.details for e in events])

@@ -181,7 +181,7 @@ def test_money_and_back_office_actions(
         assert events[0].details == {"amount": 1_000_000, "fee": 100_000, "currency": "USD"}
         assert events[5].actor_user_id == preparer.id
         assert "Four eyes" in events[5].details["reason"]
-        assert events[7].details == {"paid": 2}
+        assert events[8].details == {"paid": 2}
         assert [e.action for e in new_events("payout_account.open")] == ["payout_account.open"] * 2
 
 
