@@ -314,7 +314,7 @@ def test_trial_balance_as_of_at_the_ends_of_time(
 ) -> None:
     """Schema-valid date-times that schemathesis may draw: the answer is a trial balance."""
     with app.app_context():
-        email = UserFactory(is_platform_finance=True).email
+        email = UserFactory(is_platform_finance=True, second_factor=True).email
     AuthActions(client).login(email)
     response = client.get(TRIAL_BALANCE, query_string={"as_of": as_of})
     assert response.status_code == 200

@@ -76,7 +76,7 @@ def test_a_failing_job_is_retried_with_backoff_then_shown_to_admins(app, client,
         assert (job.status, job.attempts) == (JobStatus.RETRYING, 1)
         assert job.available_at > utcnow() + timedelta(seconds=5)  # waits before the next try
         assert relay() == 0 and len(calls) == 1  # not due yet
-        UserFactory(email="ada@platform.example", is_admin=True)
+        UserFactory(email="ada@platform.example", is_admin=True, second_factor=True)
     auth.login("ada@platform.example")
     assert client.post(f"/admin/jobs/{job_id}/retry").status_code == 409  # retrying by itself
     auth.logout()
@@ -91,7 +91,7 @@ def test_a_failing_job_is_retried_with_backoff_then_shown_to_admins(app, client,
         assert job.status == JobStatus.DEAD
         assert job.last_error == "RuntimeError: the disk is on fire"
         assert len(calls) == MAX_ATTEMPTS
-        UserFactory(email="fiona@platform.example", is_platform_finance=True)
+        UserFactory(email="fiona@platform.example", is_platform_finance=True, second_factor=True)
     # Only platform admins see the page and may retry.
     auth.login("fiona@platform.example")
     assert client.get("/admin/jobs").status_code == 403

@@ -40,7 +40,10 @@ def people(app) -> SimpleNamespace:
         emails["solver"] = UserFactory(email="solver@example.com").email
         emails["other_solver"] = UserFactory(email="other@example.com").email
         emails["rival"] = MembershipFactory(
-            organization__slug="rival", role=OrgRole.MANAGER, user__email="rival@rival.example"
+            organization__slug="rival",
+            role=OrgRole.MANAGER,
+            user__email="rival@rival.example",
+            user__second_factor=True,
         ).user.email
         return SimpleNamespace(**emails)
 

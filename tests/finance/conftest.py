@@ -56,7 +56,9 @@ def book(app, people, submitted):  # noqa: F811
         for org in (org_id("acme"), rival.id):
             chart.receivable(db.session, org, "USD")
         db.session.commit()
-        staff = UserFactory(email="fiona@platform.example", is_platform_finance=True)
+        staff = UserFactory(
+            email="fiona@platform.example", is_platform_finance=True, second_factor=True
+        )
         return SimpleNamespace(
             people=people, acme=org_id("acme"), rival=rival.id, acme_need=submitted.challenge_id,
             rival_need=challenge.id, proposal_id=submitted.proposal_id, staff=staff.email,

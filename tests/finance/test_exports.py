@@ -224,7 +224,7 @@ def test_a_real_rq_worker_writes_the_export(database, tmp_path) -> None:
         app = create_app(config)
         with app.app_context():
             fund_escrow(7, 1234, "EUR")
-            staff = UserFactory(is_platform_finance=True)
+            staff = UserFactory(is_platform_finance=True, second_factor=True)
             export = exports.request_export(staff, "csv")
             export_id = export.id
             assert (export.status, export.rows, export.total) == ("queued", 0, 1)

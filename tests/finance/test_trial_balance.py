@@ -16,8 +16,8 @@ def people(app, runner):
     assert runner.invoke(args=["demo"]).exit_code == 0
     with app.app_context():
         return {
-            "finance": UserFactory(is_platform_finance=True).email,
-            "admin": UserFactory(is_admin=True).email,
+            "finance": UserFactory(is_platform_finance=True, second_factor=True).email,
+            "admin": UserFactory(is_admin=True, second_factor=True).email,
             "solver": UserFactory().email,
             "org_finance": MembershipFactory(role=OrgRole.FINANCE).user.email,
         }
