@@ -7,16 +7,26 @@ crawl (``tests/browser/test_demo_crawl.py``, CSP violations).
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from marketplace.demo import DEMO_PASSWORD, PEOPLE
+import pyotp
+
+from marketplace.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, PEOPLE
 
 #: Every demo person's email, and None for an anonymous visitor.
 DEMO_VISITORS: list[str | None] = [None, *(email for email, *_ in PEOPLE)]
 PASSWORD = DEMO_PASSWORD
+
+
+def demo_code() -> str:
+    """A code for the demo people's second factor: the next 30 s step's (accepted one step
+    early), so it is later than the one the demo's own payout approval used."""
+    totp = pyotp.TOTP(DEMO_TOTP_SECRET)
+    return totp.at(time.time() + totp.interval)
 #: A bound, far above what the demo has, so a link loop cannot make the crawl endless.
 MAX_PAGES = 400
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
-from tests.crawl import DEMO_VISITORS, PASSWORD, crawl, missing_security_headers
+from tests.crawl import DEMO_VISITORS, PASSWORD, crawl, demo_code, missing_security_headers
 
 
 def crawl_as(client: FlaskClient, email: str | None) -> dict[str, int]:
     if email is not None:
         signed_in = client.post("/login", data={"email": email, "password": PASSWORD})
+        if signed_in.location.endswith("/login/second-factor"):
+            signed_in = client.post("/login/second-factor", data={"code": demo_code()})
         assert signed_in.status_code == 302, f"{email} could not sign in"
     lacking: dict[str, list[str]] = {}
 

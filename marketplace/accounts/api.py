@@ -19,7 +19,7 @@ from marshmallow import validate
 
 from marketplace.accounts import scopes, services, tokens
 from marketplace.accounts.models import ApiToken
-from marketplace.accounts.reauth import confirm_identity
+from marketplace.accounts.reauth import confirmed
 from marketplace.accounts.schemas import MeSchema
 from marketplace.api import ProblemSchema
 from marketplace.auth import ACCOUNT, READ_AUTH, WRITE_AUTH, api_token, api_user, token_area
@@ -153,13 +153,17 @@ class Tokens(MethodView):
         with at most the scopes of the token asking, confirming it is you with your
         `password` or a second-factor `code`. The secret is in this answer only."""
         user = api_user()
-        confirm_identity(user, password=data.get("password"), code=data.get("code"))
-        token, secret = tokens.create_token(
+        token, secret = confirmed(
             user,
-            data["name"],
-            data["scopes"],
-            data["expires_at"],
-            granted_by=api_token().scope_set,
+            lambda: tokens.create_token(
+                user,
+                data["name"],
+                data["scopes"],
+                data["expires_at"],
+                granted_by=api_token().scope_set,
+            ),
+            password=data.get("password"),
+            code=data.get("code"),
         )
         return _Created(token, secret)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app, flash, redirect, request, session, url_for
 from flask_login import current_user
@@ -27,6 +27,7 @@ from marketplace.audit.models import Outcome
 from marketplace.db import command
 from marketplace.errors import Invalid
 
+R = TypeVar("R")
 SESSION_KEY = "reauthenticated"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -70,6 +71,17 @@ def confirm_identity(user: User, *, password: str | None = None, code: str | Non
     record("session.reauthenticate", object_type="user", object_id=user.id, actor=user,
            details={"with": used})  # fmt: skip
     return used
+
+
+@command
+def confirmed(
+    user: User, action: Callable[[], R], *, password: str | None, code: str | None
+) -> R:
+    """Run ``action`` (a command) and confirm the user's identity in one transaction: the
+    action's own field errors come first, and a wrong password or code undoes it."""
+    result = action()
+    confirm_identity(user, password=password, code=code)
+    return result
 
 
 def _page_of(endpoint: str) -> str:

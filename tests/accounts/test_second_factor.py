@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 from marketplace.accounts.models import ApiToken, Membership, OrgRole, User
 from marketplace.accounts.second_factor import has_second_factor
 from marketplace.accounts.second_factor_models import RecoveryCode, SecondFactor
-from marketplace.accounts.tokens import create_token
 from marketplace.audit.models import AuditEvent
 from marketplace.extensions import db
+from tests.challenges.test_api import new_token_json, token_form
 from tests.conftest import PASSWORD
-from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory, make_token
 from tests.second_factors import enrol, fresh_code, used_code
 
 API = "/api/v1"
@@ -245,7 +245,7 @@ def test_finance_staff_without_a_second_factor_are_refused_by_the_api(app, clien
     with app.app_context():
         staff = UserFactory(is_platform_finance=True)
         staff_id = staff.id
-        headers = {"Authorization": f"Bearer {create_token(staff, 'desk')[1]}"}
+        headers = {"Authorization": f"Bearer {make_token(staff, 'desk')[1]}"}
     for path in ("/payout-batches", "/ledger/trial-balance"):
         answer = client.get(f"{API}{path}", headers=headers)
         assert answer.status_code == 403, path
@@ -267,16 +267,16 @@ def age_reauthentication(client, seconds: int) -> None:
 def test_a_token_needs_a_recent_sign_in_or_confirmation(app, client, auth, solver) -> None:
     auth.login(solver)
     age_reauthentication(client, 11 * 60)  # REAUTH_MINUTES is 10
-    answer = client.post("/account/tokens", data={"name": "laptop"})
+    answer = client.post("/account/tokens", data=token_form("laptop"))
     assert answer.location == "/account/confirm?next=/account"
     with app.app_context():
         assert db.session.scalar(select(func.count(ApiToken.id))) == 0
     wrong = client.post("/account/confirm?next=/account", data={"password": "not it"})
     assert wrong.status_code == 422
-    assert client.post("/account/tokens", data={"name": "laptop"}).status_code == 302
+    assert client.post("/account/tokens", data=token_form("laptop")).status_code == 302
     right = client.post("/account/confirm?next=/account", data={"password": PASSWORD})
     assert right.location == "/account"
-    assert client.post("/account/tokens", data={"name": "laptop"}).status_code == 200
+    assert client.post("/account/tokens", data=token_form("laptop")).status_code == 200
     with app.app_context():
         assert db.session.scalar(select(func.count(ApiToken.id))) == 1
 
@@ -285,10 +285,10 @@ def test_a_second_factor_code_confirms_too(app, client, auth, enrolled) -> None:
     email, _codes = enrolled
     auth.login(email)
     age_reauthentication(client, 3600)
-    assert client.post("/account/tokens", data={"name": "laptop"}).status_code == 302
+    assert client.post("/account/tokens", data=token_form("laptop")).status_code == 302
     assert client.post("/account/confirm", data={"code": "000000"}).status_code == 422
     assert client.post("/account/confirm", data={"code": code_of(app, email)}).status_code == 302
-    assert client.post("/account/tokens", data={"name": "laptop"}).status_code == 200
+    assert client.post("/account/tokens", data=token_form("laptop")).status_code == 200
 
 
 def test_membership_changes_need_a_recent_confirmation(app, client, auth) -> None:
@@ -320,20 +320,21 @@ def test_membership_changes_need_a_recent_confirmation(app, client, auth) -> Non
 def test_a_token_made_through_the_api_needs_the_password_or_a_code(app, client, enrolled) -> None:
     email, codes = enrolled
     with app.app_context():
-        headers = {"Authorization": f"Bearer {create_token(user(app, email), 'first')[1]}"}
+        headers = {"Authorization": f"Bearer {make_token(user(app, email), 'first')[1]}"}
     url = f"{API}/me/tokens"
-    bare = client.post(url, json={"name": "more"}, headers=headers)
+    bare = client.post(url, json=new_token_json("more"), headers=headers)
     assert bare.status_code == 422 and "password" in bare.json["errors"]
-    wrong = client.post(url, json={"name": "more", "password": "guess"}, headers=headers)
+    wrong = client.post(url, json={**new_token_json("more"), "password": "guess"}, headers=headers)
     assert wrong.status_code == 422 and wrong.json["errors"]["password"] == ["Wrong password."]
     replay_target = code_of(app, email)
     assert client.post(
-        url, json={"name": "more", "code": replay_target}, headers=headers
+        url, json={**new_token_json("more"), "code": replay_target}, headers=headers
     ).status_code == 201
-    replay = client.post(url, json={"name": "again", "code": replay_target}, headers=headers)
+    again = {**new_token_json("again"), "code": replay_target}
+    replay = client.post(url, json=again, headers=headers)
     assert replay.status_code == 422 and "code" in replay.json["errors"]
     assert client.post(
-        url, json={"name": "more", "password": PASSWORD}, headers=headers
+        url, json={**new_token_json("more"), "password": PASSWORD}, headers=headers
     ).status_code == 201
     with app.app_context():
         assert db.session.scalar(select(func.count(ApiToken.id))) == 3

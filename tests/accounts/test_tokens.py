@@ -18,6 +18,7 @@ from marketplace.audit.models import AuditEvent
 from marketplace.db import transaction
 from marketplace.errors import Invalid, NotFound
 from marketplace.extensions import db
+from tests.conftest import PASSWORD
 from tests.factories import UserFactory, bearer, make_token
 from tests.sql_writes import writes_during
 
@@ -207,7 +208,7 @@ def test_a_token_cannot_make_a_token_with_more_scopes_than_it_has(app, client) -
     response = client.post(f"{API}/me/tokens", json=wider, headers=headers)
     assert response.status_code == 422
     assert "needs:write" in response.json["errors"]["scopes"][0]
-    narrower = token_json(scopes=["proposals:write"])
+    narrower = {**token_json(scopes=["proposals:write"]), "password": PASSWORD}
     response = client.post(f"{API}/me/tokens", json=narrower, headers=headers)
     assert response.status_code == 201, response.json
     assert response.json["scopes"] == ["proposals:write"]

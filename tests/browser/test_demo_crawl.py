@@ -18,7 +18,13 @@ from tests.browser.conftest import (
     document_violations,
     watch_csp,
 )
-from tests.crawl import DEMO_VISITORS, PASSWORD, crawl, missing_security_headers
+from tests.crawl import (
+    DEMO_VISITORS,
+    PASSWORD,
+    crawl,
+    demo_code,
+    missing_security_headers,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -36,6 +42,9 @@ def sign_in(page: Page, email: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.locator("main").get_by_role("button", name="Sign in").click()
+    if page.url.endswith("/login/second-factor"):
+        page.get_by_label("Code").fill(demo_code())
+        page.locator("main").get_by_role("button", name="Sign in").click()
     expect(page.locator("[data-test=signed-in-as]")).to_have_text(email)
 
 
