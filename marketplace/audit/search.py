@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, select
 
 from marketplace.accounts.models import Organization, OrgRole, User
+from marketplace.accounts.second_factor import require_second_factor
 from marketplace.accounts.services import normalise_email, require_role
 from marketplace.audit.models import AuditEvent
 from marketplace.errors import Forbidden
@@ -48,6 +49,7 @@ class AuditRow:
 def require_platform_admin(user: User) -> None:
     if not (getattr(user, "is_authenticated", False) and user.is_admin):
         raise Forbidden("Only platform admins may search the audit log.")
+    require_second_factor(user, "search the audit log")
 
 
 def require_owner(user: User, organization: Organization) -> None:

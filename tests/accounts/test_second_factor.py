@@ -226,7 +226,8 @@ def test_new_recovery_codes_replace_the_old_ones(app, client, auth, enrolled) ->
     ("flags", "page"),
     [({"is_platform_finance": True}, "/finance/payouts"),
      ({"is_platform_finance": True}, "/finance/"),
-     ({"is_admin": True}, "/admin/jobs")],
+     ({"is_admin": True}, "/admin/jobs"),
+     ({"is_admin": True}, "/admin/audit")],
 )  # fmt: skip
 def test_platform_staff_are_sent_to_set_up_a_second_factor(app, client, auth, flags, page) -> None:
     with app.app_context():

@@ -36,7 +36,7 @@ def log(app: Flask, people) -> dict[str, int]:
     with app.app_context():
         acme, rival = org("acme").id, org("rival").id
         owner, manager = user(people.owner).id, user(people.manager).id
-        admin = UserFactory(email="admin@platform.example", is_admin=True)
+        admin = UserFactory(email="admin@platform.example", is_admin=True, second_factor=True)
         MembershipFactory(organization=org("rival"), role=OrgRole.OWNER,
                           user__email="boss@rival.example")  # fmt: skip
         return {
