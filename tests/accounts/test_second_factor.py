@@ -236,7 +236,7 @@ def test_platform_staff_are_sent_to_set_up_a_second_factor(app, client, auth, fl
     answer = client.get(page)
     assert answer.status_code == 302
     assert answer.location == f"/account/second-factor?next={page}"
-    assert "before you use the" in client.get(answer.location).get_data(as_text=True)
+    assert "Set up a second factor" in client.get(answer.location).get_data(as_text=True)
     with app.app_context():
         enrol(email)
     assert client.get(page).status_code == 200
