@@ -107,7 +107,7 @@ def record_contribution(
         kind="contribution",
         title=f"Confirm your contribution to “{proposal.title}”",
         body=description,
-        link=f"/proposals/{proposal.id}#contributions",
+        link=f"/awards/{award.id}#contributions",
     )
     return contribution
 

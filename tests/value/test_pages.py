@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -97,6 +98,9 @@ def test_recording_and_confirming_a_contribution(app, client, auth, people, awar
     assert client.post(f"/contributions/{later.id}/confirm").status_code == 404
 
     as_(client, auth, "helper@example.com")
+    notified = client.get("/notifications").get_data(as_text=True)
+    link = re.search(r'href="([^"]+)">Confirm your contribution', notified).group(1)
+    assert f'data-test="confirm-{later.id}"' in client.get(link).get_data(as_text=True)
     earnings_page = client.get("/me/earnings").get_data(as_text=True)
     assert f'data-test="confirm-{later.id}"' in earnings_page
     response = client.post(f"/contributions/{later.id}/confirm")
