@@ -16,7 +16,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
 from ledger import utcnow
 from marketplace.accounts import recovery, scopes, second_factor, services, tokens
@@ -271,8 +271,10 @@ def verify(token: str) -> ResponseReturnValue:
         user, first = services.verify_email(token)
     except Invalid as error:
         return _link_refused("Email confirmation", error)
-    if first and not current_user.is_authenticated:
-        login_user(user)
+    if first and not current_user.is_authenticated and not second_factor.has_second_factor(user):
+        # Not a proof of the password: no re-authentication mark; and someone who set up a
+        # second factor in the meantime signs in with it, not by this link.
+        start_session(user, False)
         flash(f"Welcome! {user.email} is confirmed and you are signed in.", "success")
         return redirect(url_for("main.home"))
     flash(f"{user.email} is confirmed.", "success")

@@ -235,6 +235,23 @@ def test_the_confirmation_link_signs_a_new_registrant_in_once(app, client, caplo
     assert "Signed in as" not in client.get("/").get_data(as_text=True)
 
 
+def test_the_confirmation_link_does_not_skip_a_second_factor(app, client) -> None:
+    """Someone who signed in with the password before confirming, and set up a second factor,
+    is not signed in by the link: they sign in with both factors."""
+    from marketplace.accounts import second_factor
+    from marketplace.accounts.services import email_verification_token
+
+    with app.app_context():
+        person = UserFactory(email="careful@example.com", email_verified_at=None)
+        second_factor.enrol(person)
+        db.session.commit()
+        path = f"/verify-email/{email_verification_token(person)}"
+    assert client.post(path).status_code == 302
+    assert "Signed in as" not in client.get("/").get_data(as_text=True)
+    with app.app_context():
+        assert user("careful@example.com").email_verified_at is not None
+
+
 # --- email change ---
 
 
