@@ -6,7 +6,8 @@ hours (``keys.KEEP_FOR``; the scheduled ``purge_idempotency_keys`` job deletes o
 
 - The first request with a key runs; its answer (status, body, Content-Type and Location) is
   stored once the endpoint has run, 4xx included (a 409 or 422 from a service is the answer).
-- The same key with the same request (method, path, query and body bytes) gets that answer
+- The same key with the same request (method, path, query and body: its bytes, or for an
+  upload its fields and files, since each try has its own multipart boundary) gets that answer
   again, with ``Idempotent-Replayed: true``; the endpoint does not run again.
 - The same key with another request: 422. While the first request still runs: 409.
 - Nothing is stored, and the key is free again, when the endpoint did not run or did not
@@ -86,11 +87,21 @@ def checked_key(raw: str) -> str:
 
 
 def fingerprint() -> str:
-    """What makes two requests the same: method, path, query and body bytes."""
+    """What makes two requests the same: method, path, query and body. The body is its bytes,
+    except for a multipart form (an upload), whose boundary a client draws anew for every
+    try: its fields, and its files' names and contents."""
     digest = hashlib.sha256()
     for part in (request.method.encode(), request.path.encode(), request.query_string):
         digest.update(hashlib.sha256(part).digest())
-    digest.update(hashlib.sha256(request.get_data(cache=True)).digest())
+    if request.mimetype == "multipart/form-data":
+        for name, value in sorted(request.form.items(multi=True)):
+            digest.update(hashlib.sha256(f"{name}={value}".encode()).digest())
+        for name, upload in sorted(request.files.items(multi=True), key=lambda f: f[0]):
+            content = hashlib.sha256(upload.stream.read()).hexdigest()
+            upload.stream.seek(0)
+            digest.update(hashlib.sha256(f"{name}:{upload.filename}:{content}".encode()).digest())
+    else:
+        digest.update(hashlib.sha256(request.get_data(cache=True)).digest())
     return digest.hexdigest()
 
 

@@ -341,6 +341,24 @@ def test_an_unacceptable_file_is_a_422_field_error(
     assert message in response.get_json()["errors"]["file"][0]
 
 
+def test_an_upload_retried_under_its_idempotency_key_is_stored_once(
+    app, client, people, submitted
+):
+    """Each try of a multipart upload has its own boundary: the key compares the fields and
+    the files, not the bytes."""
+    lead = {**auth(app, people.solver), "Idempotency-Key": "upload-plan-1"}
+    pid = submitted.proposal_id
+    first = upload(client, lead, pid, "plan.pdf", PDF)
+    again = upload(client, lead, pid, "plan.pdf", PDF)
+    assert first.status_code == again.status_code == 201, first.get_json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    listed = client.get(f"{API}/proposals/{pid}/attachments", headers=lead).get_json()
+    assert [a["id"] for a in listed] == [first.get_json()["id"]]
+    other_file = upload(client, lead, pid, "plan.pdf", PDF + b"\n")
+    assert other_file.status_code == 422 and "Idempotency-Key" in other_file.get_json()["errors"]
+
+
 def test_an_upload_without_a_file_is_a_422(app, client, people, submitted):
     response = client.post(
         f"{API}/proposals/{submitted.proposal_id}/attachments",
