@@ -275,7 +275,7 @@ def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SimpleNames
     with migrated_database(request.param, tmp_path) as database:
         app = create_app(test_config(database.url))
         with app.app_context():
-            manager = MembershipFactory(role=OrgRole.MANAGER).user
+            manager = MembershipFactory(role=OrgRole.MANAGER, user__second_factor=True).user
             need = needs.create_challenge(
                 manager, manager.memberships[0].organization, make_need(), make_terms()
             )
