@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from ledger import configure_sqlite_engine
+from marketplace.accounts import sessions
 from marketplace.config import from_environment, normalise_database_url
 from marketplace.db import register_rollback_on_error
 from marketplace.errors import register_errorhandlers
@@ -48,6 +49,7 @@ def register_extensions(app: Flask) -> None:
         configure_sqlite_concurrency(db.engine)
     migrate.init_app(app, db)
     login_manager.init_app(app)
+    sessions.init_app(app)
     csrf.init_app(app)
     register_rate_limit_headers(app)  # before the limiter: it runs after the limiter's headers
     limiter.init_app(app)

@@ -28,9 +28,8 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_smorest import Api, Blueprint
 
-from marketplace.accounts import scopes
+from marketplace.accounts import scopes, sessions
 from marketplace.accounts.models import ApiToken, User
-from marketplace.accounts.services import get_user
 from marketplace.accounts.tokens import PREFIX_LENGTH, SECRET_PREFIX, check_token
 from marketplace.audit.log import record
 from marketplace.audit.models import Outcome
@@ -177,8 +176,9 @@ def _check_scope(token: ApiToken) -> None:
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    return get_user(int(user_id)) if user_id.isdigit() else None
+def load_user(session_key: str) -> User | None:
+    """Flask-Login keeps a server-side session's key, not a user id (accounts.sessions)."""
+    return sessions.load_user(session_key)
 
 
 @login_manager.request_loader

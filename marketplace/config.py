@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from typing import Any
 
 
@@ -20,6 +21,10 @@ def _flag(name: str, default: bool = False) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _number(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
 
 
 def instance_secret_key(instance_path: str) -> str:
@@ -116,6 +121,14 @@ def from_environment(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # Server-side sessions (marketplace.accounts.sessions): signed out after this long
+        # without a request, and this long after signing in whatever happens. "Keep me signed
+        # in" sessions have no idle timeout and end REMEMBER_ME_DAYS after signing in (the
+        # remember cookie lasts as long; it is Secure whenever the session cookie is).
+        "SESSION_IDLE_TIMEOUT": timedelta(minutes=_number("SESSION_IDLE_MINUTES", 60)),
+        "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=_number("SESSION_MAX_HOURS", 12)),
+        "REMEMBER_COOKIE_DURATION": timedelta(days=_number("REMEMBER_ME_DAYS", 30)),
         "WTF_CSRF_TIME_LIMIT": None,
         "API_TITLE": "Co-creation marketplace API",
         "API_VERSION": "v1",

@@ -7,6 +7,7 @@ from marketplace.accounts.models import (
     Organization,
     OrganizationDomain,
     User,
+    UserSession,
 )
 from marketplace.accounts.second_factor_models import RecoveryCode, SecondFactor
 from marketplace.audit.models import AuditEvent
@@ -40,5 +41,6 @@ __all__ = [
     "PayoutLine",
     "ProgressUpdate", "Proposal", "RecoveryCode", "Review", "ReviewAssignment", "SecondFactor",
     "SolverFacts", "SolverFactsRefresh", "SolverMoney", "StripeEvent", "TeamMember",
-    "TermsAcceptance", "TermsVersion", "Transfer", "User", "ValueReport",
+    "TermsAcceptance", "TermsVersion", "Transfer", "User", "UserSession",
+    "ValueReport",
 ]  # fmt: skip

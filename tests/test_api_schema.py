@@ -31,6 +31,7 @@ from schemathesis.specs.openapi.checks import ignored_auth, positive_data_accept
 from marketplace import create_app
 from marketplace.accounts.models import User
 from marketplace.accounts.scopes import ALL_SCOPES, AREAS
+from marketplace.accounts.sessions import start_session
 from marketplace.auth import required_scope
 from marketplace.extensions import db
 from tests.conftest import AuthActions
@@ -170,10 +171,12 @@ def sign_in(
     else:
         # What logging in through the form leaves in the session (the form's argon2 check
         # costs a quarter second per test; tests/accounts test the form itself).
-        with app.app_context():
-            user_id = db.session.scalar(db.select(User.id).where(User.email == email))
+        with app.test_request_context():
+            user = db.session.scalar(db.select(User).where(User.email == email))
+            start_session(user)
+            session_key = user.get_id()
         with client.session_transaction() as session:
-            session["_user_id"] = str(user_id)
+            session["_user_id"] = session_key
             session["_fresh"] = True
         cookie = client.get_cookie("session")
         assert cookie is not None

@@ -1,4 +1,4 @@
-"""JSON API for accounts: who you are, and your personal API tokens.
+"""JSON API for accounts: who you are, your personal API tokens and your signed-in sessions.
 
 Tokens: the first one is created on the account page (a CSRF-protected form, signed in with the
 session, after a recent re-authentication). Creating or revoking one through the API is a
@@ -17,8 +17,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import validate
 
-from marketplace.accounts import scopes, services, tokens
-from marketplace.accounts.models import ApiToken
+from marketplace.accounts import scopes, services, sessions, tokens
+from marketplace.accounts.models import ApiToken, UserSession
 from marketplace.accounts.reauth import confirmed
 from marketplace.accounts.schemas import MeSchema
 from marketplace.api import ProblemSchema
@@ -100,6 +100,27 @@ class CreatedTokenSchema(TokenSchema):
     )
 
 
+class SessionSchema(ma.Schema):
+    id = ma.fields.Integer()
+    user_agent = ma.fields.String(metadata={"description": "the browser's, cut at 255 characters"})
+    ip_address = ma.fields.String(metadata={"description": "the address it signed in from"})
+    created_at = ma.fields.DateTime(metadata={"description": "when it signed in"})
+    last_seen_at = ma.fields.DateTime(metadata={"description": "to the minute"})
+    remembered = ma.fields.Boolean(metadata={"description": "signed in with 'Keep me signed in'"})
+    expires_at = ma.fields.Method("_expires_at", metadata={"type": "string", "format": "date-time"})
+    current = ma.fields.Method(
+        "_current",
+        metadata={"type": "boolean", "description": "the session this request came with"},
+    )
+
+    def _expires_at(self, record: UserSession) -> str:
+        return sessions.expires_at(record).isoformat()
+
+    def _current(self, record: UserSession) -> bool:
+        current = sessions.current_session()
+        return current is not None and current.id == record.id
+
+
 class _Created:
     """A new token as CreatedTokenSchema sees it: the row, and the secret it was made from."""
 
@@ -177,3 +198,25 @@ class TokenItem(MethodView):
     def delete(self, token_id: int) -> None:
         """Revoke one of your tokens (again: no change). It stops working at once."""
         tokens.revoke_token(api_user(), token_id)
+
+
+@blp.route("/me/sessions")
+class Sessions(MethodView):
+    @blp.doc(security=READ_AUTH)
+    @blp.response(200, SessionSchema(many=True))
+    @blp.alt_response(401, schema=ProblemSchema, description=UNAUTHORIZED)
+    def get(self) -> Any:
+        """Your signed-in browsers that have not ended, most recently seen first. API tokens are
+        not sessions (see /me/tokens)."""
+        return sessions.sessions_of(api_user())
+
+
+@blp.route("/me/sessions/<int(max=9223372036854775807):session_id>")
+class SessionItem(MethodView):
+    @blp.doc(security=WRITE_AUTH)
+    @blp.response(204)
+    @blp.alt_response(401, schema=ProblemSchema, description=UNAUTHORIZED)
+    @blp.alt_response(404, schema=ProblemSchema, description="None of your sessions has this id")
+    def delete(self, session_id: int) -> None:
+        """Sign out one of your sessions (again: no change): its cookies stop working at once."""
+        sessions.end_session(api_user(), session_id)

@@ -23,6 +23,15 @@ class LoginForm(FlaskForm):
     remember = BooleanField("Keep me signed in")
 
 
+class PasswordForm(FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()])
+    new_password = PasswordField("New password", validators=[DataRequired()])
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[DataRequired(), EqualTo("new_password", "Passwords differ.")],
+    )
+
+
 class EmptyForm(FlaskForm):
     """A form with only its CSRF token: for buttons that POST (log out, remove)."""
 

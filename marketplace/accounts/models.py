@@ -39,9 +39,29 @@ class User(UserMixin, db.Model):
 
     __table_args__ = (CheckConstraint("email = lower(email)", name="email_lowercase"),)
 
+    #: The key of the server-side session this object was loaded for (set by
+    #: marketplace.accounts.sessions, never stored on the user row).
+    session_key = None
+
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session cookie and the remember cookie: the key of the
+        server-side session, not the user id, so that ending that session signs both out."""
+        if self.session_key is None:
+            raise RuntimeError("sign users in with marketplace.accounts.sessions.start_session")
+        return self.session_key
+
+    def __eq__(self, other: object) -> bool:
+        """The same person when the ids are equal (UserMixin compares ``get_id()``, which is a
+        session key here)."""
+        if isinstance(other, User):
+            return self.id == other.id
+        return NotImplemented
+
+    __hash__ = UserMixin.__hash__
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"
@@ -136,3 +156,41 @@ class ApiToken(db.Model):
     @property
     def scope_set(self) -> frozenset[str]:
         return frozenset(self.scopes.split())
+
+class SessionEnd(enum.StrEnum):
+    """Why a server-side session ended (``UserSession.end_reason``)."""
+
+    LOGOUT = "logout"
+    IDLE = "idle"
+    EXPIRED = "expired"
+    ENDED_BY_USER = "ended_by_user"
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET = "password_reset"
+    SIGNED_IN_AGAIN = "signed_in_again"
+
+
+class UserSession(db.Model):
+    """A signed-in browser. Its random key is in the session cookie (and the remember cookie
+    when remembered); only the key's SHA-256 is stored. See marketplace.accounts.sessions."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    key_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Written at most once a minute per session.
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip_address: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+    #: "Keep me signed in": a remember cookie, no idle timeout, a longer absolute one.
+    remembered: Mapped[bool] = mapped_column(Boolean, default=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: A SessionEnd value.
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("(ended_at IS NULL) = (end_reason IS NULL)", name="ended_with_a_reason"),
+    )

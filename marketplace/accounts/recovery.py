@@ -22,13 +22,14 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from ledger import utcnow
-from marketplace.accounts.models import User
+from marketplace.accounts.models import SessionEnd, User
 from marketplace.accounts.passwords import (
     check_password,
     hash_password,
     password_problems,
 )
 from marketplace.accounts.services import EMAIL, normalise_email
+from marketplace.accounts.sessions import end_sessions
 from marketplace.audit.log import record
 from marketplace.db import command
 from marketplace.errors import Forbidden, Invalid
@@ -85,11 +86,7 @@ def reset_link_user(token: str) -> User:
     (the password changed since it was made). Changes nothing."""
     data = _load(_RESET_SALT, token, current_app.config["PASSWORD_RESET_MAX_AGE"], "reset")
     user = db.session.get(User, data.get("user"))
-    if (
-        user is None
-        or not user.active
-        or data.get("password") != _fingerprint(user.password_hash)
-    ):
+    if user is None or not user.active or data.get("password") != _fingerprint(user.password_hash):
         raise Invalid("This reset link is not valid any more: it was used, or the password "
                       "changed since. Ask for a new one.")  # fmt: skip
     return user
@@ -105,7 +102,8 @@ def reset_password(token: str, password: str) -> User:
     user.password_hash = hash_password(password)
     if user.email_verified_at is None:
         user.email_verified_at = utcnow()
-    record("account.password_reset", obj=user, actor=user)
+    ended = end_sessions(user, reason=SessionEnd.PASSWORD_RESET)  # whoever had it is out
+    record("account.password_reset", obj=user, actor=user, details={"sessions_ended": ended})
     return user
 
 

@@ -19,14 +19,14 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from marketplace.accounts import second_factor
+from marketplace.accounts import second_factor, sessions
 from marketplace.accounts.models import User
 from marketplace.accounts.reauth import confirm_identity, mark_reauthenticated
 from marketplace.accounts.second_factor import SecondFactorRequired
@@ -55,8 +55,8 @@ class ConfirmForm(FlaskForm):
 
 
 def start_session(user: User, remember: bool) -> None:
-    """Sign ``user`` in (the one place this module starts a session)."""
-    login_user(user, remember=remember)
+    """Sign ``user`` in (the one place this module starts a session): a server-side session."""
+    sessions.start_session(user, remember=remember)
 
 
 # --- Signing in: after the password, the code. ---

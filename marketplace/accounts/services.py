@@ -11,7 +11,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
 from ledger import utcnow
-from marketplace.accounts.models import Membership, Organization, OrgRole, User
+from marketplace.accounts.models import (
+    Membership,
+    Organization,
+    OrgRole,
+    SessionEnd,
+    User,
+    UserSession,
+)
 from marketplace.accounts.passwords import (
     check_password,
     hash_password,
@@ -20,6 +27,7 @@ from marketplace.accounts.passwords import (
     spend_hashing_time,
 )
 from marketplace.accounts.second_factor import require_second_factor
+from marketplace.accounts.sessions import end_sessions
 from marketplace.audit.log import record, refusals_recorded
 from marketplace.db import command
 from marketplace.errors import Conflict, Forbidden, Invalid, NotFound
@@ -139,6 +147,27 @@ def authenticate(email: str, password: str) -> User:
         user.password_hash = hash_password(password)
     record("session.sign_in", obj=user, actor=user)
     return user
+
+
+@command
+def change_password(
+    user: User, current_password: str, new_password: str, *, keep: UserSession | None
+) -> int:
+    """Set a new password after checking the current one, and end every other session of the
+    user (``keep``: the session asking, if any). API tokens stay: the user sees them next to
+    their sessions and revokes them there. Returns how many sessions ended."""
+    errors: dict[str, list[str]] = {}
+    if not check_password(user.password_hash, current_password or ""):
+        errors["current_password"] = ["This is not your current password."]
+        record("account.change_password", obj=user, outcome="refused", apart=True)
+    if problems := password_problems(new_password or "", user.email, user.name):
+        errors["new_password"] = problems
+    if errors:
+        raise Invalid("Please correct the highlighted fields.", errors)
+    user.password_hash = hash_password(new_password)
+    ended = end_sessions(user, keep=keep, reason=SessionEnd.PASSWORD_CHANGED)
+    record("account.change_password", obj=user, details={"sessions_ended": ended})
+    return ended
 
 
 def get_user(user_id: int) -> User | None:

@@ -16,10 +16,10 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, login_required
 
 from ledger import utcnow
-from marketplace.accounts import recovery, scopes, second_factor, services, tokens
+from marketplace.accounts import recovery, scopes, second_factor, services, sessions, tokens
 from marketplace.accounts.forms import (
     EmailChangeForm,
     EmptyForm,
@@ -27,6 +27,7 @@ from marketplace.accounts.forms import (
     LoginForm,
     MemberForm,
     OrganizationForm,
+    PasswordForm,
     RegisterForm,
     ResetPasswordForm,
 )
@@ -37,6 +38,7 @@ from marketplace.accounts.limits import (
     registration_account_limit,
     registration_address_limit,
 )
+from marketplace.accounts.models import SessionEnd
 from marketplace.accounts.reauth import mark_reauthenticated, recent_authentication_required
 from marketplace.accounts.second_factor_views import ask_second_factor, start_session
 from marketplace.errors import Conflict, Forbidden, Invalid
@@ -108,7 +110,7 @@ def login() -> ResponseReturnValue:
 @bp.route("/logout", methods=["POST"])
 def logout() -> ResponseReturnValue:
     if EmptyForm().validate_on_submit():
-        logout_user()
+        sessions.end_current_session()
         flash("You are signed out.", "success")
     return redirect(url_for("main.home"))
 
@@ -121,6 +123,7 @@ def _account_page(
     new_token: tuple | None = None,
     token_errors: dict[str, list[str]] | None = None,
     status: int = 200,
+    password_form: PasswordForm | None = None,
 ):
     today = datetime.now(viewer_zone()).date()
     return render_template(
@@ -136,6 +139,9 @@ def _account_page(
         suggested_expiry=today + timedelta(days=SUGGESTED_TOKEN_DAYS),
         earliest_expiry=today + timedelta(days=1),
         latest_expiry=tokens.latest_expiry(datetime.now(viewer_zone())).date(),
+        sessions=sessions.sessions_of(current_user),
+        this_session=sessions.current_session(),
+        password_form=password_form or PasswordForm(formdata=None),
     ), status
 
 
@@ -189,6 +195,57 @@ def revoke_token(token_id: int) -> ResponseReturnValue:
         token = tokens.revoke_token(current_user, token_id)
         flash(f"Token “{token.name}” is revoked; it no longer works.", "success")
     return redirect(url_for("accounts.account"))
+
+
+@bp.route("/account/password", methods=["POST"])
+@limiter.limit(_login_limit)
+@login_required
+def change_password() -> ResponseReturnValue:
+    """A new password; every other session of the user ends, this one stays."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            ended = services.change_password(
+                current_user,
+                form.current_password.data,
+                form.new_password.data,
+                keep=sessions.current_session(),
+            )
+        except Invalid as error:
+            show_errors(form, error)
+        else:
+            flash(
+                f"Your password is changed. Other sessions signed out: {ended}. Your API tokens "
+                "still work: revoke any you no longer trust below.",
+                "success",
+            )
+            return redirect(url_for("accounts.account"))
+    return _account_page(password_form=form, status=422)
+
+
+@bp.route("/account/sessions/<int:session_id>/end", methods=["POST"])
+@login_required
+def end_session(session_id: int) -> ResponseReturnValue:
+    if not EmptyForm().validate_on_submit():  # CSRF
+        return redirect(url_for("accounts.account"))
+    ended = sessions.end_session(current_user, session_id)
+    if ended == sessions.current_session():
+        sessions.end_current_session()
+        flash("You are signed out.", "success")
+        return redirect(url_for("accounts.login"))
+    flash("That session is signed out.", "success")
+    return redirect(url_for("accounts.account", _anchor="sessions"))
+
+
+@bp.route("/account/sessions/end-others", methods=["POST"])
+@login_required
+def end_other_sessions() -> ResponseReturnValue:
+    if EmptyForm().validate_on_submit():
+        ended = sessions.end_sessions(
+            current_user, keep=sessions.current_session(), reason=SessionEnd.ENDED_BY_USER
+        )
+        flash(f"Signed out {ended} other session{'' if ended == 1 else 's'}.", "success")
+    return redirect(url_for("accounts.account", _anchor="sessions"))
 
 
 @bp.route("/organizations/new", methods=["GET", "POST"])
@@ -322,8 +379,7 @@ def reset_password(token: str) -> ResponseReturnValue:
         except Invalid as error:
             show_errors(form, error)
         else:
-            if current_user.is_authenticated:
-                logout_user()
+            sessions.end_current_session()  # ended with the others: forget its cookies
             flash("Your password is changed. Sign in with the new one.", "success")
             return redirect(url_for("accounts.login"))
     response = make_response(

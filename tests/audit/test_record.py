@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
-from flask_login import login_user
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from marketplace.accounts.sessions import start_session
 from marketplace.audit.log import WITHHELD, record
 from marketplace.db import transaction
 from marketplace.extensions import db
@@ -19,7 +19,7 @@ from tests.factories import MembershipFactory, UserFactory
 def test_a_row_is_written_with_the_request_s_actor_and_address(app: Flask, new_events) -> None:
     with app.test_request_context("/", environ_base={"REMOTE_ADDR": "203.0.113.7"}):
         membership = MembershipFactory()
-        login_user(membership.user)
+        start_session(membership.user)
         record("membership.change_role", obj=membership, details={"role": "owner"})
         (event,) = new_events("membership.change_role")
         assert event.actor_user_id == membership.user_id

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 from flask import render_template_string
-from flask_login import login_user
 from sqlalchemy import func, select
 
 import ledger
 from ledger import Account, Journal, Transfer, utcnow
 from marketplace.accounts.models import Organization
+from marketplace.accounts.sessions import start_session
 from marketplace.challenges import services as needs
 from marketplace.challenges.models import Challenge, Status
 from marketplace.extensions import db
@@ -66,7 +66,7 @@ def count(app, model) -> int:
 def panel_html(app, email: str, proposal_id: int) -> str:
     """The judging panel as the proposal page includes it, rendered for ``email``."""
     with app.test_request_context():
-        login_user(user(email))
+        start_session(user(email))
         proposal = db.session.get(Proposal, proposal_id)
         return render_template_string(
             '{% include "judging/_proposal_panel.html" ignore missing %}',
