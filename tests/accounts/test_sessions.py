@@ -10,12 +10,13 @@ from http.cookies import SimpleCookie
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ledger import as_utc, utcnow
 from marketplace import create_app
-from marketplace.accounts import sessions, tokens
+from marketplace.accounts import recovery, sessions, tokens
 from marketplace.accounts.models import SessionEnd, User, UserSession
+from marketplace.audit.models import AuditEvent
 from marketplace.db import transaction
 from marketplace.extensions import db
 from tests.conftest import PASSWORD, test_config
@@ -384,3 +385,56 @@ def test_the_api_lists_ones_sessions_and_ends_one_with_a_token(app, ada) -> None
     assert here.delete(f"/api/v1/me/sessions/{other_id}", headers=bearer).status_code == 204
     assert not signed_in(other) and signed_in(here)
     assert [s["user_agent"] for s in here.get("/api/v1/me/sessions").json] == ["Here/1.0"]
+
+
+def test_a_password_reset_through_the_link_signs_out_every_session(app, ada) -> None:
+    browsers = [sign_in(app), sign_in(app, remember=True)]
+    with app.app_context():
+        path = f"/reset-password/{recovery.password_reset_token(db.session.get(User, ada))}"
+    answer = browsers[0].post(path, data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert answer.status_code == 302
+    assert not any(signed_in(browser) for browser in browsers)
+    assert cookie(browsers[0], "remember_token") is None
+    assert {r.end_reason for r in records(app)} == {SessionEnd.PASSWORD_RESET}
+
+
+# --- the audit trail -----------------------------------------------------------------------
+
+
+def events(app: Flask, action: str, after: int) -> list[AuditEvent]:
+    """The events of this action written after the event ``after`` (other tests' committed
+    runs may have left some)."""
+    with app.app_context():
+        query = select(AuditEvent).where(AuditEvent.action == action, AuditEvent.id > after)
+        return list(db.session.scalars(query.order_by(AuditEvent.id)))
+
+
+def test_sign_outs_ended_sessions_and_password_changes_are_audited(app, ada) -> None:
+    with app.app_context():
+        start = db.session.scalar(select(func.coalesce(func.max(AuditEvent.id), 0)))
+    here = sign_in(app)
+    other, third, leaving = sign_in(app), sign_in(app), sign_in(app)
+    leaving.post("/logout")
+    ids = [r.id for r in records(app)]
+    here.post(f"/account/sessions/{ids[1]}/end")
+    change_password(here, current="not my password at all")
+    change_password(here)
+    with app.app_context():
+        UserFactory(email="eve@example.com")
+    sign_in(app, email="eve@example.com").post(f"/account/sessions/{ids[0]}/end")
+
+    [sign_out] = events(app, "session.sign_out", start)
+    assert (sign_out.actor_user_id, sign_out.object_id) == (ada, str(ids[3]))
+    by_ada, by_eve = events(app, "session.end", start)
+    assert (by_ada.outcome, by_ada.object_id, by_ada.details) == (
+        "succeeded",
+        str(ids[1]),
+        {"reason": "ended_by_user"},
+    )
+    assert (by_eve.outcome, by_eve.object_id) == ("refused", str(ids[0]))
+    assert by_eve.actor_user_id != ada
+    [ended] = events(app, "session.end_all", start)
+    assert ended.details == {"reason": "password_changed", "ended": 1, "kept": ids[0]}
+    refused, changed = events(app, "account.change_password", start)
+    assert refused.outcome == "refused" and changed.details == {"sessions_ended": 1}
+    assert signed_in(here) and not signed_in(other) and not signed_in(third)
