@@ -157,6 +157,7 @@ class ApiToken(db.Model):
     def scope_set(self) -> frozenset[str]:
         return frozenset(self.scopes.split())
 
+
 class SessionEnd(enum.StrEnum):
     """Why a server-side session ended (``UserSession.end_reason``)."""
 

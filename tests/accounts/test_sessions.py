@@ -14,13 +14,13 @@ from sqlalchemy import func, select, update
 
 from ledger import as_utc, utcnow
 from marketplace import create_app
-from marketplace.accounts import recovery, sessions, tokens
+from marketplace.accounts import recovery, sessions
 from marketplace.accounts.models import SessionEnd, User, UserSession
 from marketplace.audit.models import AuditEvent
 from marketplace.db import transaction
 from marketplace.extensions import db
 from tests.conftest import PASSWORD, test_config
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_token
 from tests.sql_writes import writes_during
 
 EMAIL = "ada@example.com"
@@ -248,7 +248,7 @@ def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(app, ada) 
     remembered = sign_in(app, remember=True, agent="Remembered/1.0")
     remember_token = cookie(remembered, "remember_token")
     with app.app_context():
-        _token, secret = tokens.create_token(db.session.get(User, ada), "script")
+        _token, secret = make_token(db.session.get(User, ada), "script")
     answer = change_password(here)
     assert answer.status_code == 302
     assert "Other sessions signed out: 2" in here.get("/account").get_data(as_text=True)
@@ -355,7 +355,7 @@ def test_nobody_ends_someone_elses_session(app, ada) -> None:
     [ada_session] = records(app)
     assert eve.post(f"/account/sessions/{ada_session.id}/end").status_code == 404
     with app.app_context():
-        _token, secret = tokens.create_token(
+        _token, secret = make_token(
             db.session.scalar(select(User).where(User.email == "eve@example.com")), "eve"
         )
     answer = eve.delete(
@@ -380,7 +380,7 @@ def test_the_api_lists_ones_sessions_and_ends_one_with_a_token(app, ada) -> None
     assert here.delete(f"/api/v1/me/sessions/{other_id}").status_code == 401  # cookie only
     assert signed_in(other)
     with app.app_context():
-        _token, secret = tokens.create_token(db.session.get(User, ada), "script")
+        _token, secret = make_token(db.session.get(User, ada), "script")
     bearer = {"Authorization": f"Bearer {secret}"}
     assert here.delete(f"/api/v1/me/sessions/{other_id}", headers=bearer).status_code == 204
     assert not signed_in(other) and signed_in(here)

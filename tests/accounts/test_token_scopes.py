@@ -22,6 +22,8 @@ ACCOUNT_OPERATIONS = {
     ("GET", "/api/v1/me/tokens"),
     ("POST", "/api/v1/me/tokens"),
     ("DELETE", "/api/v1/me/tokens/<int(max=9223372036854775807):token_id>"),
+    ("GET", "/api/v1/me/sessions"),
+    ("DELETE", "/api/v1/me/sessions/<int(max=9223372036854775807):session_id>"),
     ("GET", "/api/v1/notifications"),
     ("POST", "/api/v1/notifications/read"),
 }
