@@ -172,7 +172,8 @@ def test_a_token_without_the_payouts_write_scope_cannot_approve(
         assert refused.status_code == 403, refused.json
         assert "payouts:write" in refused.json["detail"]
     assert client.get(item, headers=preparer).json["status"] == "prepared"
-    approved = client.post(f"{item}/approval", headers=bearer(token_for(app, finance.approver)))
+    approver = bearer(token_for(app, finance.approver))
+    approved = client.post(f"{item}/approval", json=code(app, finance.approver), headers=approver)
     assert approved.status_code == 200, approved.json
 
 
