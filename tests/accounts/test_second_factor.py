@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from marketplace.accounts.models import ApiToken, Membership, OrgRole, User
 from marketplace.accounts.second_factor import has_second_factor
 from marketplace.accounts.second_factor_models import RecoveryCode, SecondFactor
+from marketplace.accounts.services import email_verification_token
 from marketplace.audit.models import AuditEvent
 from marketplace.extensions import db
 from tests.challenges.test_api import new_token_json, token_form
@@ -369,3 +370,14 @@ def test_the_audit_log_records_the_second_factor_events(app, client, auth, solve
         assert {e.object_id for e in events} == {str(user(app, solver).id)}
         assert events[0].details["for"] == "enable" and "wrong" in events[0].details["reason"]
         assert recovery[0] not in str([e.details for e in events])
+
+
+def test_a_confirmation_link_never_signs_in_someone_with_a_second_factor(app, client) -> None:
+    with app.app_context():
+        person = UserFactory(email="linked@example.com", email_verified_at=None)
+        enrol(person)
+        path = f"/verify-email/{email_verification_token(person)}"
+    assert client.post(path).status_code == 302
+    assert not signed_in(client)
+    with app.app_context():
+        assert user(app, "linked@example.com").email_verified_at is not None  # confirmed
