@@ -111,7 +111,7 @@ def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
     with migrated_database(request.param, tmp_path) as database:
         app = create_app(test_config(database.url))
         with app.app_context(), app.test_request_context():
-            manager = MembershipFactory(role=OrgRole.MANAGER).user
+            manager = MembershipFactory(role=OrgRole.MANAGER, user__second_factor=True).user
             need_ids = []
             for number in range(OPEN_NEEDS):
                 challenge = needs.create_challenge(
