@@ -30,6 +30,7 @@ from flask_smorest import Api, Blueprint
 
 from marketplace.accounts import scopes, sessions
 from marketplace.accounts.models import ApiToken, User
+from marketplace.accounts.second_factor import has_second_factor
 from marketplace.accounts.tokens import PREFIX_LENGTH, SECRET_PREFIX, check_token
 from marketplace.audit.log import record
 from marketplace.audit.models import Outcome
@@ -74,7 +75,8 @@ F = TypeVar("F", bound=Callable)
 @dataclass(frozen=True)
 class TokenScope:
     """What one operation declares: its area (ACCOUNT for none), the access it needs (None:
-    by its method) and whether it moves money (a second factor then, whatever the scope)."""
+    by its method) and whether it moves money (its service then asks for a second factor,
+    whatever the scope; tests check the two agree)."""
 
     area: str | None = None
     access: str | None = None
@@ -160,19 +162,35 @@ def required_scope() -> tuple[str | None, bool]:
 def _check_scope(token: ApiToken) -> None:
     needed, _money = required_scope()
     if needed is not None and needed not in token.scope_set:
-        record(
-            "token.use",
-            obj=token,
-            actor=token.user,
-            outcome=Outcome.REFUSED,
-            details={"reason": "scope", "scope": needed, "request": _request_line()},
-            apart=True,
-        )
-        raise Forbidden(
+        _refuse_token(
+            token,
+            needed,
+            "scope",
             f"This API token lacks the scope {needed}, which {request.method} {request.path} "
             f"needs; its scopes: {token.scopes}. Make a token with {needed} on your account "
-            "page."
+            "page.",
         )
+    if needed in scopes.MONEY_SCOPES and not has_second_factor(token.user):
+        # made while its owner had a second factor, which has since been turned off
+        _refuse_token(
+            token,
+            needed,
+            "second_factor",
+            f"{needed} moves money: this token works for it only while its owner has a second "
+            "factor. Set one up again on your account page.",
+        )
+
+
+def _refuse_token(token: ApiToken, needed: str, reason: str, message: str) -> None:
+    record(
+        "token.use",
+        obj=token,
+        actor=token.user,
+        outcome=Outcome.REFUSED,
+        details={"reason": reason, "scope": needed, "request": _request_line()},
+        apart=True,
+    )
+    raise Forbidden(message)
 
 
 @login_manager.user_loader

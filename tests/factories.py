@@ -11,7 +11,8 @@ from factory.alchemy import SQLAlchemyModelFactory
 from ledger import utcnow
 from marketplace.accounts.models import ApiToken, Membership, Organization, OrgRole, User
 from marketplace.accounts.passwords import hash_password
-from marketplace.accounts.scopes import ALL_SCOPES
+from marketplace.accounts.scopes import ALL_SCOPES, MONEY_SCOPES
+from marketplace.accounts.second_factor import has_second_factor
 from marketplace.accounts.tokens import create_token
 from marketplace.challenges.terms import Criterion, Terms
 from marketplace.extensions import db
@@ -108,16 +109,22 @@ def make_need(**changes: object) -> dict[str, object]:
     return need
 
 
+NON_MONEY_SCOPES = tuple(s for s in ALL_SCOPES if s not in MONEY_SCOPES)
+
+
 def make_token(
     user: User,
     name: str = "test",
-    scopes: Iterable[str] = ALL_SCOPES,
+    scopes: Iterable[str] | None = None,
     expires_in: timedelta = timedelta(days=30),
 ) -> tuple[ApiToken, str]:
-    """An API token of ``user`` (every scope unless told) and its secret."""
+    """An API token of ``user`` and its secret: every scope unless told, the money scopes
+    only if the user has a second factor (the rule a token's creation enforces)."""
+    if scopes is None:
+        scopes = ALL_SCOPES if has_second_factor(user) else NON_MONEY_SCOPES
     return create_token(user, name, scopes, utcnow() + expires_in)
 
 
-def bearer(user: User, scopes: Iterable[str] = ALL_SCOPES) -> dict[str, str]:
+def bearer(user: User, scopes: Iterable[str] | None = None) -> dict[str, str]:
     """The ``Authorization`` header of a new token of ``user``."""
     return {"Authorization": f"Bearer {make_token(user, scopes=scopes)[1]}"}

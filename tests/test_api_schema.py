@@ -157,8 +157,10 @@ def sign_in(
     it uses writes that header from its own (empty) cookie jar.
     """
     with app.app_context():
-        finance = kind == "finance"  # platform finance staff have a second factor
-        email = UserFactory(is_platform_finance=finance, second_factor=finance).email
+        # a second factor: platform finance staff need one, and so does a token with a money
+        # scope, whoever holds it
+        finance = kind == "finance"
+        email = UserFactory(is_platform_finance=finance, second_factor=True).email
     token: dict[str, str] = {}
     if credential == "bearer":
 

@@ -13,9 +13,9 @@ from tests.challenges.conftest import create, people  # noqa: F401  (the fixture
 
 
 @pytest.fixture
-def site(app: Flask):
+def site(app: Flask, monkeypatch: pytest.MonkeyPatch):
     """A request on this site's own address (BASE_URL's host), as when a page renders."""
-    app.config["BASE_URL"] = "https://cocreate.example.com"
+    monkeypatch.setitem(app.config, "BASE_URL", "https://cocreate.example.com")
     with app.test_request_context("/", base_url="https://cocreate.example.com"):
         yield
 

@@ -6,9 +6,11 @@ the area's ``read`` scope; any other method its ``write`` scope. Operations on o
 (``/me``, ``/me/tokens``, ``/notifications``) need no scope: any valid token may use them, but a
 token minted through the API gets no scope its minting token lacks.
 
-Money: a token with a money scope belongs to a user with a second factor, checked when it is
-made and again on every use; so are the money operations of other areas (funding a need,
-awarding a prize, closing a need out), whatever the scope that allows them.
+Money: a token with a money scope (``MONEY_SCOPES``) is made only for a user with a second
+factor, and its money scopes stop working if that second factor is turned off
+(``marketplace.auth``). The money operations of other areas (funding a need, awarding a prize)
+are refused to anyone without a second factor by their services, on the pages and through the
+API alike (``marketplace.accounts.second_factor.require_second_factor``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ DESCRIPTIONS = {
     "payouts": "payout accounts and payout batches",
     "finance": "the book: trial balance, transfers, statements, reconciliation, exports",
 }
+
+
+def money_scopes(chosen: Iterable[str]) -> list[str]:
+    """The money scopes among ``chosen``, in a fixed order."""
+    return sorted(MONEY_SCOPES.intersection(chosen))
 
 
 def scope(area: str, access: str) -> str:

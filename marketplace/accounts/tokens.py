@@ -18,6 +18,7 @@ from sqlalchemy import or_, select, update
 from ledger import utcnow
 from marketplace.accounts import scopes as token_scopes
 from marketplace.accounts.models import ApiToken, User
+from marketplace.accounts.second_factor import has_second_factor
 from marketplace.audit.log import record
 from marketplace.db import command, transaction
 from marketplace.errors import Invalid, NotFound, Unauthorized
@@ -97,6 +98,12 @@ def create_token(
     name = (name or "").strip()
     chosen = frozenset(scopes or ())
     errors = _check_new_token(name, chosen, expires_at, granted_by, utcnow())
+    money = token_scopes.money_scopes(chosen)
+    if money and "scopes" not in errors and not has_second_factor(user):
+        errors["scopes"] = [
+            f"{', '.join(money)} move money: set up a second factor on your account page "
+            "before making a token with them."
+        ]
     if errors:
         raise Invalid("Please correct the highlighted fields.", errors)
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)

@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
+from marketplace.accounts import second_factor
 from marketplace.accounts.scopes import ALL_SCOPES
+from marketplace.errors import Invalid
 from marketplace.extensions import db
 from marketplace.payouts.models import PayoutAccount, PayoutBatch, PayoutLine
 from tests.challenges.conftest import user
 from tests.challenges.test_api import bearer, token_for
 from tests.factories import make_token
 from tests.payouts.conftest import onboard
-from tests.second_factors import fresh_code
+from tests.second_factors import enrol, fresh_code
 
 API = "/api/v1"
 BATCHES = f"{API}/payout-batches"
@@ -185,7 +187,30 @@ def test_unknown_batches_are_not_found(app, client, finance) -> None:
     assert client.get(f"{BATCHES}/{2**64}", headers=approver).status_code == 404
 
 
+def test_opening_a_payout_account_through_the_api_needs_a_second_factor(
+    app, client, sandbox_app, people
+) -> None:
+    """Where a solver's money goes is a money scope: a token without a second factor cannot
+    hold payouts:write, and one whose owner turns the second factor off loses it."""
+    reader = bearer(token_for(app, people.solver))  # no second factor: no money scope
+    refused = client.post(f"{API}/me/payout-account", headers=reader)
+    assert refused.status_code == 403 and "payouts:write" in refused.json["detail"]
+    with app.app_context():
+        with pytest.raises(Invalid) as error:
+            make_token(user(people.solver), scopes=["payouts:write"])
+        assert "second factor" in error.value.errors["scopes"][0]
+        enrol(people.solver)
+        secret = make_token(user(people.solver), scopes=["payouts:read", "payouts:write"])[1]
+        second_factor.disable(user(people.solver), fresh_code(people.solver))
+    lapsed = client.post(f"{API}/me/payout-account", headers=bearer(secret))
+    assert lapsed.status_code == 403 and "second factor" in lapsed.json["detail"]
+    assert client.get(f"{API}/me/payout-account", headers=bearer(secret)).status_code == 200
+    assert count(app, PayoutAccount) == 0
+
+
 def test_the_payout_account_in_the_sandbox(app, client, sandbox_app, people) -> None:
+    with app.app_context():
+        enrol(people.solver)
     solver = bearer(token_for(app, people.solver))
     assert client.get(f"{API}/me/payout-account").status_code == 401
     assert client.post(f"{API}/me/payout-account").status_code == 401
