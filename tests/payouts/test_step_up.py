@@ -94,9 +94,10 @@ def test_finance_staff_without_a_second_factor_cannot_approve(
     page = client.post(f"{PAGE}/{prepared}/approve", data={"code": "123456"})
     assert page.status_code == 302
     assert client.get(f"{PAGE}/{prepared}").location.startswith("/account/second-factor")
+    # through the API: without a second factor, no token may hold payouts:write
     token = bearer(token_for(app, "nofactor@platform.example"))
     refused = client.post(f"{API}/{prepared}/approval", json={"code": "123456"}, headers=token)
-    assert refused.status_code == 403 and "second factor" in refused.json["detail"]
+    assert refused.status_code == 403 and "payouts:write" in refused.json["detail"]
     assert status(app, prepared) == "prepared"
     with app.app_context():
         assert db.session.scalar(select(PayoutBatch.approved_by_id)) is None
