@@ -31,6 +31,7 @@ from marketplace.operations.alerts import alert_platform_admins
 from marketplace.payments.refunds import send_refund as send_reserved_refund
 from marketplace.payments.services import refund_closed_escrow
 from marketplace.payouts.sending import resume_stuck_batches, send_batch
+from marketplace.proposals.access import may_see_need
 from marketplace.proposals.models import TeamMember
 from marketplace.queue import relay
 from marketplace.urls import external_url
@@ -192,12 +193,17 @@ def send_team_invitation(member_id: int, token: str) -> None:
         return
     proposal = member.proposal
     link = external_url("proposals.join", token=token)
+    # The address may belong to nobody yet: the need is named only if anyone may see it.
+    need = (
+        f"the need “{proposal.challenge.title}”"
+        if may_see_need(None, proposal)
+        else f"a need of {proposal.challenge.organization.name}"
+    )
     send_email(
         member.email,
         f"You are invited to co-create “{proposal.title}”",
-        f"{proposal.lead.name} invites you to their team for the need "
-        f"“{proposal.challenge.title}”. Sign in (or create an account) with this address, then "
-        f"open:\n{link}",
+        f"{proposal.lead.name} invites you to their team for {need}. Sign in (or create an "
+        f"account) with this address, then open:\n{link}",
     )
 
 

@@ -10,10 +10,21 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from ledger import Account
 from marketplace.accounts.models import User
+from marketplace.challenges.access import visible_to
+from marketplace.challenges.models import Challenge
 from marketplace.extensions import db
 from marketplace.judging.models import Award, Decision
 from marketplace.pagination import PER_PAGE, keyset_page
 from marketplace.proposals.models import MemberStatus, Proposal, ProposalStatus, TeamMember
+
+
+@dataclass(frozen=True)
+class MyInvitation:
+    """An open invitation to a team. Its need's title only if I may see that need: an
+    invitation to a proposal for an internal need tells an outsider nothing about the need."""
+
+    member: TeamMember
+    need_title: str | None
 
 
 @dataclass(frozen=True)
@@ -31,7 +42,7 @@ SIDE_LIST_LIMIT = 50
 class SolverHome:
     #: One page of my proposals, newest first (``next_cursor`` for the next).
     proposals: list[Proposal] = field(default_factory=list)
-    invitations: list[TeamMember] = field(default_factory=list)
+    invitations: list[MyInvitation] = field(default_factory=list)
     to_confirm: list[Proposal] = field(default_factory=list)
     #: The decisions on the proposals of this page.
     decisions: dict[int, Decision] = field(default_factory=dict)
@@ -75,9 +86,16 @@ def solver_home(user: User, *, cursor: str | None = None, per_page: int = PER_PA
         next_cursor=page.next_cursor,
         has_previous=page.has_previous,
     )
-    home.invitations = list(
-        db.session.scalars(
-            select(TeamMember)
+    need_open = (
+        select(Challenge.id)
+        .where(Challenge.id == Proposal.challenge_id, visible_to(user))
+        .exists()
+    )
+    home.invitations = [
+        MyInvitation(member, member.proposal.challenge.title if open_to_me else None)
+        for member, open_to_me in db.session.execute(
+            select(TeamMember, need_open)
+            .join(Proposal, Proposal.id == TeamMember.proposal_id)
             .where(TeamMember.email == user.email, TeamMember.status == MemberStatus.INVITED)
             .options(
                 joinedload(TeamMember.proposal).joinedload(Proposal.lead),
@@ -86,7 +104,7 @@ def solver_home(user: User, *, cursor: str | None = None, per_page: int = PER_PA
             .order_by(TeamMember.id.desc())
             .limit(SIDE_LIST_LIMIT)
         )
-    )
+    ]
     home.to_confirm = list(
         db.session.scalars(
             select(Proposal)

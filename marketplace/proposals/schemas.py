@@ -246,14 +246,20 @@ class MessageSchema(ma.Schema):
 
 
 class MyInvitationSchema(ma.Schema):
-    member_id = ma.fields.Integer(attribute="id")
-    proposal_id = ma.fields.Integer()
-    proposal_title = ma.fields.String(attribute="proposal.title")
-    challenge_id = ma.fields.Integer(attribute="proposal.challenge_id")
-    challenge_title = ma.fields.String(attribute="proposal.challenge.title")
-    lead_name = ma.fields.String(attribute="proposal.lead.name")
-    share_bp = _share(0)
-    invited_at = ma.fields.DateTime()
+    """An open invitation (``proposals.home.MyInvitation``)."""
+
+    member_id = ma.fields.Integer(attribute="member.id")
+    proposal_id = ma.fields.Integer(attribute="member.proposal_id")
+    proposal_title = ma.fields.String(attribute="member.proposal.title")
+    challenge_id = ma.fields.Integer(attribute="member.proposal.challenge_id")
+    challenge_title = ma.fields.String(
+        attribute="need_title",
+        allow_none=True,
+        metadata={"description": "null when the need is not open to you (yet)"},
+    )
+    lead_name = ma.fields.String(attribute="member.proposal.lead.name")
+    share_bp = _share(0, attribute="member.share_bp")
+    invited_at = ma.fields.DateTime(attribute="member.invited_at")
 
 
 class ToConfirmSchema(ma.Schema):

@@ -28,6 +28,7 @@ from marketplace.notifications.services import notify
 from marketplace.outbox import JobQueue
 from marketplace.proposals.access import (
     get_proposal,
+    may_see_need,
     require_changeable,
     require_lead,
     require_team,
@@ -110,14 +111,16 @@ def invite_member(
     # the app too, but only once it proved it owns the address (no squatting on invitations).
     enqueue("send_team_invitation", member.id, token, queue=JobQueue.EMAILS)
     invitee = db.session.scalar(
-        select(User.id).where(User.email == email, User.email_verified_at.is_not(None))
+        select(User).where(User.email == email, User.email_verified_at.is_not(None))
     )
     if invitee is not None:
         notify(
-            [invitee],
+            [invitee.id],
             kind="team_invitation",
             title=f"{user.name} invites you to co-create “{proposal.title}”",
-            body=f"For the need “{proposal.challenge.title}”.",
+            body=f"For the need “{proposal.challenge.title}”."
+            if may_see_need(invitee, proposal)
+            else "For a need that is not open to you yet.",
             link=f"/team-invitations/{token}",
         )
     return member, token

@@ -335,6 +335,7 @@ def join(token: str) -> ResponseReturnValue:
         proposal=proposal,
         challenge=proposal.challenge,
         lead=proposal.lead,
+        need_open=may_see_need(current_user, proposal),
     )
 
 

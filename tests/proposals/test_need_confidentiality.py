@@ -4,6 +4,8 @@ proposal's page and ``challenge_title`` in the API)."""
 
 from __future__ import annotations
 
+import json
+import logging
 from types import SimpleNamespace
 
 import pytest
@@ -78,3 +80,40 @@ def test_a_team_member_who_no_longer_sees_the_need_does_not_get_its_title(
     auth.login("sol@lab.example")  # who may see the need still gets its title
     body = client.get(f"/api/v1/proposals/{internal.proposal_id}").get_json()
     assert body["challenge_title"] == TITLE
+
+
+def test_an_invitation_names_the_need_only_to_someone_who_may_see_it(
+    app, client, auth, internal, caplog
+) -> None:
+    """A team may invite anyone; the invitation (notification, email, home page, API, join
+    page) names an internal need only to someone on its domains."""
+    caplog.set_level(logging.INFO, logger="marketplace.mail")
+    with app.app_context():
+        UserFactory(email="out@elsewhere.example", email_verified_at=utcnow())
+        UserFactory(email="in@lab.example", email_verified_at=utcnow())
+        lead = user("sol@lab.example")
+        tokens = {
+            email: team.invite_member(lead, internal.proposal_id, email)[1]
+            for email in ("out@elsewhere.example", "in@lab.example")
+        }
+    mails = [r.getMessage() for r in caplog.records if r.name == "marketplace.mail"]
+    to_outsider = [mail for mail in mails if "to=out@elsewhere.example" in mail]
+    assert to_outsider and not any(TITLE in mail for mail in to_outsider)
+    # the invitation email goes to an address, which may be anyone's: it never names the need;
+    # the app's notification (emailed too) names it to an account on the need's domain
+    invitations = [mail for mail in mails if "their team for a need of Acme" in mail]
+    assert len(invitations) == 2
+    assert any(TITLE in mail for mail in mails if "to=in@lab.example" in mail)
+    for email, sees in (("out@elsewhere.example", False), ("in@lab.example", True)):
+        auth.login(email)
+        pages = [
+            client.get("/notifications").text,
+            client.get("/me/proposals").text,
+            client.get(f"/team-invitations/{tokens[email]}").text,
+            json.dumps(client.get("/api/v1/me/proposals").get_json()),
+        ]
+        assert all((TITLE in page) == sees for page in pages), email
+        (invitation,) = client.get("/api/v1/me/proposals").get_json()["invitations"]
+        assert (invitation["challenge_title"] == TITLE) == sees
+        assert (invitation["challenge_title"] is None) == (not sees)
+        auth.logout()
