@@ -40,7 +40,9 @@ def book(postgres, tmp_path) -> Iterator[SimpleNamespace]:
     with migrated_database("postgresql", tmp_path) as database:
         app = create_app(test_config(database.url))
         with app.app_context(), app.test_request_context():
-            manager = MembershipFactory(role=OrgRole.MANAGER, user__email="m@acme.example").user
+            manager = MembershipFactory(
+                role=OrgRole.MANAGER, user__email="m@acme.example", user__second_factor=True
+            ).user
             challenge = needs.create_challenge(
                 manager, manager.memberships[0].organization, make_need(), make_terms()
             )

@@ -47,7 +47,7 @@ def need(postgres, tmp_path, stripe_server: FakeStripe) -> Iterator[SimpleNamesp
             )
         )
         with app.app_context():
-            manager = MembershipFactory(role=OrgRole.MANAGER).user
+            manager = MembershipFactory(role=OrgRole.MANAGER, user__second_factor=True).user
             challenge = needs.create_challenge(
                 manager, manager.memberships[0].organization, make_need(), make_terms()
             )
