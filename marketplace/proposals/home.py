@@ -44,6 +44,9 @@ class SolverHome:
     proposals: list[Proposal] = field(default_factory=list)
     invitations: list[MyInvitation] = field(default_factory=list)
     to_confirm: list[Proposal] = field(default_factory=list)
+    #: proposal id -> its need's title, None where I may no longer see the need (a team member
+    #: outside an internal need's domains): my proposal stays mine, its need's title does not.
+    need_titles: dict[int, str | None] = field(default_factory=dict)
     #: The decisions on the proposals of this page.
     decisions: dict[int, Decision] = field(default_factory=dict)
     awards: list[MyAward] = field(default_factory=list)
@@ -86,6 +89,16 @@ def solver_home(user: User, *, cursor: str | None = None, per_page: int = PER_PA
         next_cursor=page.next_cursor,
         has_previous=page.has_previous,
     )
+    open_needs = set(
+        db.session.scalars(
+            select(Challenge.id).where(
+                Challenge.id.in_({p.challenge_id for p in page.items}), visible_to(user)
+            )
+        )
+    )
+    home.need_titles = {
+        p.id: p.challenge.title if p.challenge_id in open_needs else None for p in page.items
+    }
     need_open = (
         select(Challenge.id)
         .where(Challenge.id == Proposal.challenge_id, visible_to(user))

@@ -164,7 +164,11 @@ class ProposalSummarySchema(ma.Schema):
 
     id = ma.fields.Integer()
     challenge_id = ma.fields.Integer()
-    challenge_title = ma.fields.String(attribute="challenge.title")
+    challenge_title = ma.fields.String(
+        attribute="challenge.title",
+        allow_none=True,
+        metadata={"description": "null on your home when the need is no longer open to you"},
+    )
     title = ma.fields.String()
     summary = ma.fields.String()
     status = ma.fields.String()
@@ -315,3 +319,10 @@ class SolverHomeSchema(KeysetPageSchema):
     @ma.pre_dump
     def _decisions_as_list(self, home: object, **_: object) -> dict:
         return {**vars(home), "decisions": list(home.decisions.values())}  # type: ignore[attr-defined]
+
+    @ma.post_dump(pass_original=True)
+    def _need_titles(self, data: dict, home: object, **_: object) -> dict:
+        """Each proposal's need title only where I may still see the need (null otherwise)."""
+        for proposal in data["proposals"]:
+            proposal["challenge_title"] = home.need_titles[proposal["id"]]  # type: ignore[attr-defined]
+        return data

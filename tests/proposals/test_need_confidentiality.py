@@ -76,10 +76,16 @@ def test_a_team_member_who_no_longer_sees_the_need_does_not_get_its_title(
     assert TITLE not in page.text and 'data-test="need-hidden"' in page.text
     body = client.get(f"/api/v1/proposals/{internal.proposal_id}").get_json()
     assert body["title"] == PROPOSAL["title"] and body["challenge_title"] is None
+    home = client.get("/me/proposals").text  # my proposals list it, without its need's title
+    assert PROPOSAL["title"] in home and TITLE not in home and 'data-test="need-hidden"' in home
+    (mine,) = client.get("/api/v1/me/proposals").get_json()["proposals"]
+    assert mine["title"] == PROPOSAL["title"] and mine["challenge_title"] is None
     auth.logout()
     auth.login("sol@lab.example")  # who may see the need still gets its title
     body = client.get(f"/api/v1/proposals/{internal.proposal_id}").get_json()
     assert body["challenge_title"] == TITLE
+    (mine,) = client.get("/api/v1/me/proposals").get_json()["proposals"]
+    assert mine["challenge_title"] == TITLE and TITLE in client.get("/me/proposals").text
 
 
 def test_an_invitation_names_the_need_only_to_someone_who_may_see_it(
