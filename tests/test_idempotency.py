@@ -204,6 +204,33 @@ def test_a_key_held_by_a_running_or_killed_request_is_a_409_until_its_hold_lapse
     assert fund(client, draft, manager, amount=1_000).headers["Idempotent-Replayed"] == "true"
 
 
+def test_a_worker_killed_after_its_work_committed_never_runs_the_key_again(
+    app, client, draft, manager, monkeypatch  # noqa: F811
+):
+    """The endpoint's commit marks the key in the same transaction. If the worker dies before
+    storing the answer (here: storing it fails), a retry after the hold lapses gets 409 and
+    the payment is not made twice."""
+
+    def worker_dies(*_args: object) -> bool:
+        raise RuntimeError("the worker was killed before it stored the answer")
+
+    monkeypatch.setattr(keys, "answer", worker_dies)
+    first = fund(client, draft, manager, amount=1_000)
+    assert first.status_code == 201  # the client may never see this answer
+    monkeypatch.undo()
+    assert payments(app, draft) == 1
+    (row,) = stored_keys(app)
+    assert row.work_committed_at is not None and row.status_code is None
+    with app.app_context():  # the dead worker's hold lapses
+        db.session.execute(
+            sa.update(IdempotencyKey).values(locked_until=utcnow() - timedelta(seconds=1))
+        )
+        db.session.commit()
+    retried = fund(client, draft, manager, amount=1_000)
+    assert retried.status_code == 409 and "was carried out" in retried.json["detail"]
+    assert payments(app, draft) == 1
+
+
 def test_keys_older_than_24_hours_are_purged_and_then_new(
     app, client, draft, manager  # noqa: F811
 ):

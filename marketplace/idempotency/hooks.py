@@ -15,6 +15,9 @@ hours (``keys.KEEP_FOR``; the scheduled ``purge_idempotency_keys`` job deletes o
   it again under the same key, as Stripe does), a 5xx or an exception. A worker killed
   mid-request leaves the key held until ``IDEMPOTENCY_LOCK_SECONDS`` have passed; then a retry
   takes it over.
+- Unless the endpoint had committed its work: its first commit marks the key in the same
+  transaction (``work_committed_at``). Then a 5xx answer is stored like any other, and a key
+  whose worker died before answering gets 409 for good, never a second run.
 - A malformed key is a 400 problem naming the header.
 
 The hooks run after authentication (``marketplace.auth``): the key is claimed before the
@@ -32,7 +35,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from marketplace.api import IDEMPOTENCY_HEADER, IDEMPOTENCY_KEY_MAX, REPLAYED_HEADER
@@ -53,6 +58,8 @@ class _Request:
     held: keys.Held
     endpoint_began: bool = False
     input_refused: bool = False
+    #: The endpoint committed work (``keys.note_committed_work``): never run it again.
+    work_committed: bool = False
 
 
 def register_idempotency(app: Flask) -> None:
@@ -64,6 +71,21 @@ def register_idempotency(app: Flask) -> None:
     app.before_request(_claim)
     app.after_request(_answer)
     app.teardown_request(_let_go)
+    if not event.contains(Session, "before_commit", _noting_committed_work):
+        event.listen(Session, "before_commit", _noting_committed_work)
+
+
+def _noting_committed_work(session: Session) -> None:
+    """The first commit once the endpoint began marks the key in that same transaction, so a
+    worker killed between the commit and storing the answer leaves a key that is never run
+    again (its retries get 409), never a key that runs the work twice."""
+    if not has_request_context():
+        return
+    state: _Request | None = g.get(_STATE)
+    if state is None or not state.endpoint_began or state.work_committed:
+        return
+    state.work_committed = True
+    keys.note_committed_work(session, state.held)
 
 
 def _applies() -> bool:
@@ -154,7 +176,7 @@ def _answer(response: Response) -> Response:
         if (
             state.endpoint_began
             and not state.input_refused
-            and response.status_code < 500
+            and (response.status_code < 500 or state.work_committed)
             and not response.is_streamed
         ):
             headers = [[n, response.headers[n]] for n in REPLAYED_HEADERS if n in response.headers]

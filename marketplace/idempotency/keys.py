@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from ledger import as_utc, utcnow
 from marketplace.audit.log import record
@@ -93,6 +94,11 @@ def claim(user_id: int, key: str, fingerprint: str, hold: timedelta) -> Held | S
                 "A request with this Idempotency-Key is still being processed; retry it in a "
                 "moment to get its answer."
             )
+        if row.work_committed_at is not None:  # done, but its worker died before answering
+            raise Conflict(
+                "The request with this Idempotency-Key was carried out, but its answer was "
+                "lost. It is not run again: look the result up (GET) instead."
+            )
         _reset(row, created_at=row.created_at, **fresh)  # its holder died: take the key over
         return Held(row.id, holder)
 
@@ -103,6 +109,7 @@ def _reset(row: IdempotencyKey, *, created_at: datetime, **fresh: object) -> Non
     row.holder = fresh["holder"]
     row.locked_until = fresh["locked_until"]
     row.status_code = row.response_body = row.response_headers = row.completed_at = None
+    row.work_committed_at = None
 
 
 def answer(held: Held, status_code: int, body: bytes, headers: list[list[str]]) -> bool:
@@ -127,13 +134,29 @@ def answer(held: Held, status_code: int, body: bytes, headers: list[list[str]]) 
 
 def release(held: Held) -> None:
     """Forget the key: the request stored nothing (its input was refused, or it failed), so
-    the client may send it again under the same key."""
+    the client may send it again under the same key. A key whose work was committed is kept
+    (held until its hold lapses, then a 409): running it again would do the work twice."""
     with transaction():
         db.session.execute(
             delete(IdempotencyKey)
-            .where(IdempotencyKey.id == held.key_id, IdempotencyKey.holder == held.holder)
+            .where(
+                IdempotencyKey.id == held.key_id,
+                IdempotencyKey.holder == held.holder,
+                IdempotencyKey.work_committed_at.is_(None),
+            )
             .execution_options(synchronize_session=False)
         )
+
+
+def note_committed_work(session: Session, held: Held) -> None:
+    """Mark, inside the transaction about to commit, that the request holding the key has
+    done its work (``hooks`` calls it from the session's ``before_commit``)."""
+    session.execute(
+        update(IdempotencyKey)
+        .where(IdempotencyKey.id == held.key_id, IdempotencyKey.holder == held.holder)
+        .values(work_committed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def purge(now: datetime | None = None) -> int:

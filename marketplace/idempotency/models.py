@@ -35,6 +35,9 @@ class IdempotencyKey(db.Model):
     response_headers: Mapped[list | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Set in the endpoint's own transaction as it commits: the work is done even if the
+    #: answer never gets stored (the worker died in between), so the key is never run again.
+    work_committed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("user_id", "key"),)
 

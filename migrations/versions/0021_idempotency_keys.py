@@ -36,6 +36,7 @@ def upgrade():
     sa.Column('response_headers', sa.JSON(), nullable=True),
     sa.Column('created_at', ledger.base.UTCDateTime(), nullable=False),
     sa.Column('completed_at', ledger.base.UTCDateTime(), nullable=True),
+    sa.Column('work_committed_at', ledger.base.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_idempotency_keys_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_keys')),
     sa.UniqueConstraint('user_id', 'key', name=op.f('uq_idempotency_keys_user_id_key'))
