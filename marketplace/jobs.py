@@ -19,6 +19,7 @@ import ledger
 from marketplace.accounts.models import User
 from marketplace.accounts.recovery import password_reset_token
 from marketplace.accounts.services import email_verification_token, normalise_email
+from marketplace.accounts.sessions import purge_old_sessions
 from marketplace.challenges.services import advance_deadlines as advance_open_needs
 from marketplace.db import transaction
 from marketplace.extensions import db
@@ -84,6 +85,12 @@ def relay_outbox() -> int:
 def purge_idempotency_keys() -> int:
     """Delete the API's idempotency keys older than 24 hours (hourly); returns how many."""
     return purge()
+
+
+def purge_sessions() -> int:
+    """Delete the rows of sessions over a month past the longest a session lasts (daily);
+    returns how many."""
+    return purge_old_sessions()
 
 
 def resume_payouts() -> int:

@@ -9,6 +9,7 @@
 | reconcile_with_provider | 03:45 UTC daily | Stripe's payout transfers of two days vs the book |
 | fill_daily_totals | every 5 min (cron) | the ledger's days summed for the finance dashboard |
 | purge_idempotency_keys | hourly at :20 (cron) | the API's idempotency keys are kept 24 hours |
+| purge_sessions | 04:10 UTC daily | sign-in sessions' rows, a month after they can last no longer |
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from marketplace.jobs import (
     advance_deadlines,
     fill_daily_totals,
     purge_idempotency_keys,
+    purge_sessions,
     reconcile_with_provider,
     relay_outbox,
     resume_payouts,
@@ -46,4 +48,5 @@ SCHEDULE = (
     Scheduled(reconcile_with_provider, JobQueue.DEFAULT, cron="45 3 * * *", timeout=3600),
     Scheduled(fill_daily_totals, JobQueue.DEFAULT, cron="*/5 * * * *", timeout=3600),
     Scheduled(purge_idempotency_keys, JobQueue.DEFAULT, cron="20 * * * *"),
+    Scheduled(purge_sessions, JobQueue.DEFAULT, cron="10 4 * * *"),
 )

@@ -30,6 +30,7 @@ def test_the_schedule_lists_the_periodic_work_the_design_names() -> None:
         "reconcile_with_provider": (JobQueue.DEFAULT, None, "45 3 * * *"),
         "fill_daily_totals": (JobQueue.DEFAULT, None, "*/5 * * * *"),
         "purge_idempotency_keys": (JobQueue.DEFAULT, None, "20 * * * *"),
+        "purge_sessions": (JobQueue.DEFAULT, None, "10 4 * * *"),
     }
 
 

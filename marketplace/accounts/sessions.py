@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from flask import Flask, current_app, g, request, session
 from flask_login import current_user, login_user, logout_user, user_loaded_from_cookie
 from flask_login.utils import decode_cookie
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 
 from ledger import as_utc, utcnow
 from marketplace.accounts.models import SessionEnd, User, UserSession
@@ -302,3 +302,23 @@ def _rotate_key(_app: Flask, user: User, **_extra: object) -> None:
     session["_user_id"] = key
     session["_remember"] = "set"
     session["_remember_seconds"] = max(0, (expires_at(record) - utcnow()).total_seconds())
+
+
+#: How long a session's row is kept after the longest a session can last (for the account page
+#: and inquiries); the daily ``purge_old_sessions`` job deletes older rows.
+KEEP_AFTER_END = timedelta(days=30)
+
+
+def purge_old_sessions(now: datetime | None = None) -> int:
+    """Delete the rows of sessions that ended (or could last no longer) more than
+    ``KEEP_AFTER_END`` ago; returns how many."""
+    now = now or utcnow()
+    config = current_app.config
+    longest = max(config["REMEMBER_COOKIE_DURATION"], config["SESSION_ABSOLUTE_TIMEOUT"])
+    with transaction():
+        result = db.session.execute(
+            delete(UserSession)
+            .where(UserSession.created_at < now - longest - KEEP_AFTER_END)
+            .execution_options(synchronize_session=False)
+        )
+    return result.rowcount

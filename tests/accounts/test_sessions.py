@@ -19,6 +19,7 @@ from marketplace.accounts.models import SessionEnd, User, UserSession
 from marketplace.audit.models import AuditEvent
 from marketplace.db import transaction
 from marketplace.extensions import db
+from marketplace.jobs import purge_sessions
 from tests.conftest import PASSWORD, test_config
 from tests.factories import UserFactory, make_token
 from tests.sql_writes import writes_during
@@ -438,3 +439,20 @@ def test_sign_outs_ended_sessions_and_password_changes_are_audited(app, ada) -> 
     refused, changed = events(app, "account.change_password", start)
     assert refused.outcome == "refused" and changed.details == {"sessions_ended": 1}
     assert signed_in(here) and not signed_in(other) and not signed_in(third)
+
+
+def test_the_daily_purge_deletes_only_sessions_long_past_their_end(app, ada) -> None:
+    old, recent = sign_in(app), sign_in(app, remember=True)
+    assert signed_in(old) and signed_in(recent)
+    first, second = (record.id for record in records(app))
+    with app.app_context():
+        longest = app.config["REMEMBER_COOKIE_DURATION"]
+    # one began long enough ago to be over a month past any session's end; the other not yet
+    change_record(app, first, created_at=utcnow() - longest - sessions.KEEP_AFTER_END
+                  - timedelta(minutes=1))  # fmt: skip
+    change_record(app, second, created_at=utcnow() - longest - sessions.KEEP_AFTER_END
+                  + timedelta(minutes=1))  # fmt: skip
+    with app.app_context():
+        assert purge_sessions() == 1
+    assert [record.id for record in records(app)] == [second]
+    assert not signed_in(old)
